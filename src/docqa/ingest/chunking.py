@@ -1,0 +1,226 @@
+"""Split a ParsedDocument into chunks that fit the embedding model.
+
+1. Sections (headings, paragraphs, lists, code, tables) are the units; a
+   section over `max_tokens` is cut into sentences (lines for lists, code and
+   tables), a sentence over it into runs of words, a word into characters.
+2. Units are packed greedily up to `max_tokens`. A new heading always starts
+   a new chunk; a chunk that fills up inside a section backs off to the last
+   section boundary when that keeps it at least half full.
+3. A chunk that continues the previous one (no heading in between) starts
+   with about `overlap_tokens` of its tail: whole sentences where possible,
+   else whole words.
+
+Invariants: `chunk.text == doc.text[chunk.char_start:chunk.char_end]`,
+`count_tokens(chunk.text) <= max_tokens` (checked on the final text), no
+blank chunk, nothing dropped. count_tokens is called O(n) times in all.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+from docqa.errors import InvalidInput
+from docqa.ingest.document import ParsedDocument, Section
+from docqa.ingest.parse_text import iter_blocks
+from docqa.ingest.segment import TokenCounter, line_spans, pack_words, sentence_spans, trim, word_spans
+from docqa.types import ChunkInput
+
+_LINE_KINDS = {"list", "code", "table"}
+_HEADING_MARKS = re.compile(r"^\s*#{1,6}\s*|\s*#+\s*$|\n[=\-\s]*$")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass
+class _Unit:
+    start: int
+    end: int
+    tokens: int
+    path: str  # heading path in effect here (a heading's own path includes itself)
+    heading: bool
+    opens_section: bool
+
+
+def normalized_sections(doc: ParsedDocument) -> list[Section]:
+    """Sections sorted, trimmed, non-overlapping, and covering every non-blank character."""
+    text = doc.text
+    ordered = sorted(doc.sections, key=lambda s: (s.start, -s.end))
+    result: list[Section] = []
+    covered = 0
+    for section in ordered:
+        start, end = max(section.start, covered, 0), min(section.end, len(text))
+        span = trim(text, start, end) if start < end else None
+        if span is None:
+            continue
+        _fill_gap(text, covered, span[0], result)
+        result.append(Section(span[0], span[1], section.kind, section.level, section.page, section.title))
+        covered = span[1]
+    _fill_gap(text, covered, len(text), result)
+    return result
+
+
+def _fill_gap(text: str, start: int, end: int, into: list[Section]) -> None:
+    if start < end and text[start:end].strip():
+        into.extend(Section(s, e, "paragraph") for s, e in iter_blocks(text[start:end], base=start))
+
+
+def _heading_title(text: str, section: Section) -> str:
+    raw = section.title or _HEADING_MARKS.sub("", text[section.start : section.end])
+    return _SPACES.sub(" ", raw).strip()[:200]
+
+
+def _split(text: str, section: Section, count: TokenCounter, limit: int) -> list[tuple[int, int, int]]:
+    """Pieces of one section, each at most `limit` tokens."""
+    whole = count(text[section.start : section.end])
+    if whole <= limit:
+        return [(section.start, section.end, whole)]
+    splitter = line_spans if section.kind in _LINE_KINDS else sentence_spans
+    pieces: list[tuple[int, int, int]] = []
+    for start, end in splitter(text, section.start, section.end):
+        tokens = count(text[start:end])
+        if tokens <= limit:
+            pieces.append((start, end, tokens))
+        else:
+            pieces.extend(pack_words(text, start, end, count, limit))
+    return pieces
+
+
+def _units(doc: ParsedDocument, count: TokenCounter, limit: int) -> list[_Unit]:
+    units: list[_Unit] = []
+    stack: list[tuple[int, str]] = []
+    for section in normalized_sections(doc):
+        is_heading = section.kind == "heading"
+        if is_heading:
+            level = max(section.level, 1)
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, _heading_title(doc.text, section)))
+        path = " > ".join(title for _, title in stack if title)
+        for k, (start, end, tokens) in enumerate(_split(doc.text, section, count, limit)):
+            units.append(_Unit(start, end, tokens, path, is_heading, k == 0))
+    return units
+
+
+class _Packer:
+    def __init__(self, text: str, units: list[_Unit], count: TokenCounter, limit: int, overlap: int) -> None:
+        self.text, self.units, self.count, self.limit, self.overlap = text, units, count, limit, overlap
+
+    def starts_new_topic(self, i: int) -> bool:
+        return self.units[i].heading and self.units[i].opens_section
+
+    def hard_break(self, first: int, j: int) -> bool:
+        """True when unit j must not join a chunk whose new units are first..j-1."""
+        return self.starts_new_topic(j) and any(not self.units[k].heading for k in range(first, j))
+
+    def overlap_start(self, prev_first: int, i: int) -> int | None:
+        """Where the overlap before unit i starts, or None for no overlap."""
+        units, text = self.units, self.text
+        budget = min(self.overlap, self.limit - units[i].tokens)
+        if budget <= 0 or i == 0 or self.starts_new_topic(i):
+            return None
+        used, start, k = 0, None, i - 1
+        while k >= prev_first and used + units[k].tokens <= budget:
+            used, start, k = used + units[k].tokens, units[k].start, k - 1
+        if k >= prev_first:  # part of unit k: trailing sentences, else trailing words
+            for s, e in reversed(sentence_spans(text, units[k].start, units[k].end)):
+                tokens = self.count(text[s:e])
+                if used + tokens > budget:
+                    break
+                used, start = used + tokens, s
+            if start is None:
+                start = self.word_tail(units[k].start, units[k].end, budget)
+        if start is None or start <= units[prev_first].start:
+            return None
+        return start
+
+    def word_tail(self, start: int, end: int, budget: int) -> int | None:
+        """Start of the longest run of whole words ending at `end` that fits in `budget`."""
+        words = word_spans(self.text, start, end)[-(budget * 4 + 1) :]
+
+        def fits(w: int) -> bool:
+            return self.count(self.text[words[w][0] : end]) <= budget
+
+        if not words or not fits(len(words) - 1):
+            return None
+        low, high = 0, len(words) - 1
+        while low < high:
+            middle = (low + high) // 2
+            if fits(middle):
+                high = middle
+            else:
+                low = middle + 1
+        return words[low][0]
+
+    def fill(self, i: int, used: int) -> int:
+        """End (exclusive) of the units that follow the chunk's first unit i within the budget."""
+        units, n = self.units, len(self.units)
+        j, tokens = i + 1, used + units[i].tokens
+        while j < n and not self.hard_break(i, j) and tokens + units[j].tokens <= self.limit:
+            tokens += units[j].tokens
+            j += 1
+        if j < n and not self.hard_break(i, j) and not units[j].opens_section:
+            running = used + sum(u.tokens for u in units[i:j])
+            for k in range(j - 1, i, -1):
+                running -= units[k].tokens
+                if units[k].opens_section:
+                    if running >= self.limit // 2:
+                        j = k
+                    break
+        return j
+
+    def spans(self) -> list[tuple[int, int, int, int, int]]:
+        """(char_start, char_end, tokens, first_unit, end_unit) for every chunk."""
+        out: list[tuple[int, int, int, int, int]] = []
+        i, prev_first = 0, 0
+        while i < len(self.units):
+            start = self.overlap_start(prev_first, i) if out else None
+            used = self.count(self.text[start : self.units[i].start]) if start is not None else 0
+            j = self.fill(i, used)
+            while True:
+                chunk_start = self.units[i].start if start is None else start
+                end = self.units[j - 1].end
+                tokens = self.count(self.text[chunk_start:end])
+                if tokens <= self.limit:
+                    break
+                if j > i + 1:
+                    j -= 1
+                elif start is not None:
+                    start = None
+                else:  # a single unit was measured on its own text, so this cannot happen
+                    raise AssertionError("unit over the token limit")
+            out.append((chunk_start, end, tokens, i, j))
+            prev_first, i = i, j
+        return out
+
+
+def chunk_document(
+    doc: ParsedDocument,
+    count_tokens: TokenCounter,
+    max_tokens: int = 200,
+    overlap_tokens: int = 30,
+) -> list[ChunkInput]:
+    """Chunks of `doc`, each within `max_tokens` by `count_tokens`, in document order."""
+    if max_tokens < 1:
+        raise InvalidInput(f"max_tokens must be at least 1, got {max_tokens}")
+    if not 0 <= overlap_tokens < max_tokens:
+        raise InvalidInput(f"overlap_tokens must be in [0, max_tokens), got {overlap_tokens}")
+    units = _units(doc, count_tokens, max_tokens)
+    packer = _Packer(doc.text, units, count_tokens, max_tokens, overlap_tokens)
+    page_starts = [start for _, start, _ in doc.pages]
+    chunks: list[ChunkInput] = []
+    for ordinal, (start, end, tokens, first, stop) in enumerate(packer.spans()):
+        content = next((u for u in units[first:stop] if not u.heading), units[stop - 1])
+        page = doc.pages[bisect.bisect_right(page_starts, start) - 1][0] if page_starts else None
+        chunks.append(
+            ChunkInput(
+                text=doc.text[start:end],
+                ordinal=ordinal,
+                char_start=start,
+                char_end=end,
+                page=page,
+                token_count=tokens,
+                heading=content.path,
+            )
+        )
+    return chunks

@@ -1,0 +1,102 @@
+"""The parsed form of a document, shared by every parser and the chunker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SectionKind = str  # "heading" | "paragraph" | "list" | "code" | "table"
+SECTION_KINDS = ("heading", "paragraph", "list", "code", "table")
+
+CT_TEXT = "text/plain"
+CT_MARKDOWN = "text/markdown"
+CT_HTML = "text/html"
+CT_PDF = "application/pdf"
+CT_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@dataclass
+class Section:
+    """A structural block of the document: `text[start:end]` of its ParsedDocument.
+
+    `title` is the clean heading text for headings (without Markdown `#`
+    marks or a setext underline); empty for other kinds.
+    """
+
+    start: int
+    end: int
+    kind: SectionKind
+    level: int = 0
+    page: int | None = None
+    title: str = ""
+
+
+@dataclass
+class ParsedDocument:
+    """Extracted text plus structure. Every offset points into `text`."""
+
+    text: str
+    content_type: str
+    title: str
+    sections: list[Section] = field(default_factory=list)
+    pages: list[tuple[int, int, int]] = field(default_factory=list)  # (page_no from 1, start, end)
+
+    def section_text(self, section: Section) -> str:
+        return self.text[section.start : section.end]
+
+    def page_at(self, offset: int) -> int | None:
+        """The page number containing `offset` (or the last page starting before it)."""
+        found: int | None = None
+        for number, start, _end in self.pages:
+            if start <= offset:
+                found = number
+            else:
+                break
+        return found
+
+
+class TextBuilder:
+    """Accumulates blocks of text, recording a Section for each.
+
+    Blocks are separated by a blank line (or a single newline when the caller
+    asks, e.g. between list items or table rows), so section offsets are exact
+    by construction.
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._length = 0
+        self.sections: list[Section] = []
+
+    @property
+    def length(self) -> int:
+        return self._length
+
+    def _write(self, piece: str) -> None:
+        self._parts.append(piece)
+        self._length += len(piece)
+
+    def separate(self, separator: str = "\n\n") -> None:
+        if self._length:
+            self._write(separator)
+
+    def add(
+        self,
+        text: str,
+        kind: SectionKind,
+        *,
+        level: int = 0,
+        page: int | None = None,
+        title: str = "",
+        separator: str = "\n\n",
+    ) -> Section | None:
+        text = text.strip()
+        if not text:
+            return None
+        self.separate(separator)
+        section = Section(self._length, self._length + len(text), kind, level, page, title)
+        self._write(text)
+        self.sections.append(section)
+        return section
+
+    def text(self) -> str:
+        return "".join(self._parts)

@@ -1,0 +1,136 @@
+"""DOCX parser (python-docx): body paragraphs and tables in document order.
+
+Paragraph styles decide the kind: `Title` and `Heading N` are headings
+(Title is level 1 and Heading N is level N + 1 when the document uses a
+Title; otherwise Heading N is level N), list styles and numbered paragraphs
+are list items, everything else is a paragraph.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+
+import docx
+from docx.document import Document
+from docx.opc.exceptions import PackageNotFoundError
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+
+from docqa.errors import ParseError
+from docqa.ingest.document import CT_DOCX, ParsedDocument, TextBuilder
+from docqa.ingest.parse_text import default_title
+
+_HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.I)
+_SPACES = re.compile(r"[ \t\u00a0]+")
+
+
+def _open(data: bytes, filename: str) -> Document:
+    try:
+        return docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, zipfile.BadZipFile) as exc:
+        raise ParseError(f"{filename}: not a readable DOCX file ({exc or 'missing Word parts'})",
+                         filename=filename) from exc
+    except KeyError as exc:
+        raise ParseError(f"{filename}: DOCX package is missing a required part ({exc})", filename=filename) from exc
+    except Exception as exc:  # lxml, zipfile and python-docx raise many types on damaged packages
+        raise ParseError(f"{filename}: not a readable DOCX file ({type(exc).__name__}: {exc})",
+                         filename=filename) from exc
+
+
+def _heading_level(style_name: str, has_title: bool) -> int | None:
+    if style_name.lower() == "title":
+        return 1
+    match = _HEADING_STYLE.match(style_name)
+    if match:
+        return int(match.group(1)) + (1 if has_title else 0)
+    return None
+
+
+def _is_list(paragraph: Paragraph) -> bool:
+    if _style_name(paragraph).lower().startswith("list"):
+        return True
+    properties = paragraph._p.pPr
+    return properties is not None and properties.numPr is not None
+
+
+def _style_name(paragraph: Paragraph) -> str:
+    try:
+        return (paragraph.style.name if paragraph.style is not None else "") or ""
+    except (KeyError, ValueError):
+        return ""
+
+
+def _blocks(document: Document) -> Iterator[Paragraph | Table]:
+    """Paragraphs and tables of the body, in order."""
+    for child in document.element.body.iterchildren():
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            yield Paragraph(child, document)
+        elif tag == "tbl":
+            yield Table(child, document)
+
+
+def _table_text(table: Table) -> str:
+    rows: list[str] = []
+    for row in table.rows:
+        cells: list[str] = []
+        for cell in row.cells:
+            text = _SPACES.sub(" ", cell.text.replace("\n", " ")).strip()
+            if not cells or text != cells[-1]:  # merged cells repeat their text
+                cells.append(text)
+        if any(cells):
+            rows.append(" | ".join(cells))
+    return "\n".join(rows)
+
+
+def parse_docx(data: bytes, filename: str) -> ParsedDocument:
+    document = _open(data, filename)
+    out = TextBuilder()
+    try:
+        blocks = list(_blocks(document))
+        styles = [_style_name(b) for b in blocks if isinstance(b, Paragraph)]
+        has_title = any(s.lower() == "title" for s in styles)
+        previous_kind = ""
+        for block in blocks:
+            if isinstance(block, Table):
+                out.add(_table_text(block), "table")
+                previous_kind = "table"
+                continue
+            text = _SPACES.sub(" ", block.text).strip()
+            if not text:
+                continue
+            level = _heading_level(_style_name(block), has_title)
+            if level is not None:
+                out.add(text, "heading", level=level, title=text)
+                previous_kind = "heading"
+            elif _is_list(block):
+                _add_list_item(out, text, previous_kind == "list")
+                previous_kind = "list"
+            else:
+                out.add(text, "paragraph")
+                previous_kind = "paragraph"
+    except ParseError:
+        raise
+    except Exception as exc:  # damaged XML inside an otherwise valid package
+        raise ParseError(f"{filename}: could not read the DOCX body ({type(exc).__name__}: {exc})",
+                         filename=filename) from exc
+    text = out.text()
+    if not text.strip():
+        raise ParseError(f"{filename}: DOCX document has no text", filename=filename)
+    core_title = (document.core_properties.title or "").strip()
+    first_heading = next((s.title for s in out.sections if s.kind == "heading"), "")
+    return ParsedDocument(text=text, content_type=CT_DOCX, title=core_title or first_heading or default_title(filename),
+                          sections=out.sections)
+
+
+def _add_list_item(out: TextBuilder, text: str, continues: bool) -> None:
+    """Consecutive list paragraphs form one list section, one item per line."""
+    if continues and out.sections and out.sections[-1].kind == "list":
+        section = out.sections.pop()
+        out.add("- " + text, "list", separator="\n")
+        out.sections[-1].start = section.start
+    else:
+        out.add("- " + text, "list")

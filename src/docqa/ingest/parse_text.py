@@ -1,0 +1,128 @@
+"""Text decoding and the plain-text parser.
+
+The extracted text of a text file is the decoded file itself (newlines
+normalized to `\\n`, BOM removed), so chunk offsets point at the source.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from pathlib import PurePath
+
+from docqa.errors import ParseError
+from docqa.ingest.document import CT_TEXT, ParsedDocument, Section
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+BLOCK_SPLIT = re.compile(r"\n[ \t]*\n")
+_UNDERLINE = re.compile(r"^\s*(=+|-+)\s*$")
+_LIST_ITEM = re.compile(r"^\s*([-*+\u2022\u2013]|\d{1,3}[.)]|[a-z][.)])\s+")
+_TERMINAL_PUNCT = tuple(".,;:!?")
+
+
+def decode_text(data: bytes, filename: str) -> str:
+    """Decode bytes to text: BOM if present, else UTF-8, else cp1252, else latin-1."""
+    text: str | None = None
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise ParseError(f"{filename}: invalid {encoding} text after its byte-order mark ({exc.reason})",
+                                 filename=filename) from exc
+            break
+    if text is None:
+        for encoding in ("utf-8", "cp1252", "latin-1"):
+            try:
+                text = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+    assert text is not None  # latin-1 decodes any byte string
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    if not text.strip():
+        raise ParseError(f"{filename}: file is empty (no text to extract)", filename=filename)
+    return text
+
+
+def iter_blocks(text: str, base: int = 0) -> list[tuple[int, int]]:
+    """(start, end) of the non-blank blocks separated by blank lines, trimmed of whitespace."""
+    blocks: list[tuple[int, int]] = []
+    position = 0
+    for match in [*BLOCK_SPLIT.finditer(text), None]:
+        stop = match.start() if match else len(text)
+        segment = text[position:stop]
+        stripped = segment.strip()
+        if stripped:
+            lead = len(segment) - len(segment.lstrip())
+            blocks.append((base + position + lead, base + position + lead + len(stripped)))
+        if match:
+            position = match.end()
+    return blocks
+
+
+def _is_caps_heading(line: str) -> bool:
+    letters = [c for c in line if c.isalpha()]
+    return (
+        len(line) <= 80
+        and len(letters) >= 3
+        and all(c.isupper() for c in letters)
+        and not line.rstrip().endswith(_TERMINAL_PUNCT[:3])
+    )
+
+
+def _plain_block_sections(text: str, start: int, end: int) -> list[Section]:
+    block = text[start:end]
+    lines = block.split("\n")
+    if len(lines) >= 2 and _UNDERLINE.match(lines[1]) and len(lines[0].strip()) <= 120:
+        level = 1 if lines[1].strip().startswith("=") else 2
+        head_end = start + len(lines[0]) + 1 + len(lines[1].rstrip())
+        sections = [Section(start, head_end, "heading", level, title=lines[0].strip())]
+        rest = text[head_end:end]
+        if rest.strip():
+            lead = len(rest) - len(rest.lstrip())
+            sections.extend(_plain_block_sections(text, head_end + lead, end))
+        return sections
+    if len(lines) == 1 and _is_caps_heading(block):
+        return [Section(start, end, "heading", 1, title=block.strip())]
+    if all(_LIST_ITEM.match(line) or line.startswith((" ", "\t")) for line in lines) and _LIST_ITEM.match(lines[0]):
+        return [Section(start, end, "list")]
+    return [Section(start, end, "paragraph")]
+
+
+def plain_sections(text: str) -> list[Section]:
+    sections: list[Section] = []
+    for start, end in iter_blocks(text):
+        sections.extend(_plain_block_sections(text, start, end))
+    return sections
+
+
+def default_title(filename: str) -> str:
+    stem = PurePath(filename).stem
+    return stem.replace("_", " ").replace("-", " ").strip() or filename
+
+
+def first_line_title(text: str, filename: str) -> str:
+    for line in text.split("\n"):
+        line = line.strip()
+        if line:
+            return line[:120]
+    return default_title(filename)
+
+
+def parse_plain(data: bytes, filename: str) -> ParsedDocument:
+    text = decode_text(data, filename)
+    sections = plain_sections(text)
+    headings = [s for s in sections if s.kind == "heading"]
+    if sections and sections[0].kind == "heading":
+        title = headings[0].title
+    else:
+        title = first_line_title(text, filename)
+    return ParsedDocument(text=text, content_type=CT_TEXT, title=title, sections=sections)
