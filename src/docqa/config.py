@@ -48,6 +48,7 @@ class Settings:
     startup_sync_timeout_s: float = 120.0
     poll_interval_s: float = 0.25  # change-log follow interval (SQLite; PG uses LISTEN/NOTIFY too)
     verify_interval_s: float = 600.0  # full digest verification while running
+    snapshot_interval_s: float = 30.0  # at most one snapshot save per interval after catch-ups
     change_log_retention: int = 1_000_000  # keep at most this many change rows
 
     # chunking

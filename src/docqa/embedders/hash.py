@@ -31,7 +31,7 @@ class HashEmbedder(Embedder):
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for feature in self._features(text):
-                h = xxhash.xxh64_intdigest(feature)
+                h = xxhash.xxh64_intdigest(feature.encode("utf-8"))
                 out[row, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
             if not text.strip():
                 out[row, 0] = 1.0

@@ -1,0 +1,1 @@
+"""FAISS wrappers and snapshot I/O. No SQL here."""

@@ -1,0 +1,205 @@
+"""Index snapshots on disk: a directory per collection with the index files
+and `manifest.json`.
+
+Save: write every file into a fresh temporary directory, fsync files and the
+directory, then swap it in with renames (current -> .old, tmp -> current) and
+fsync the parent; the previous snapshot survives until the new one is whole.
+Load: try the current directory, then any complete temporary one (a crash
+between the two renames), then .old; a candidate counts only if its manifest
+parses, matches what the caller expects and every file matches its recorded
+size and xxh3 checksum. Nothing torn, truncated or foreign is loaded as good.
+No pickle: FAISS's own format plus .npy arrays with allow_pickle=False.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import xxhash
+
+from docqa import __version__
+from docqa.index import digest as dg
+from docqa.index.base import VectorIndex
+from docqa.index.factory import read_index
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Manifest:
+    db_identity: str
+    collection: str
+    applied_seq: int
+    model: str
+    dim: int
+    index_type: str
+    count: int
+    digest: str
+    metric: str = "inner_product"
+    index_params: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+    created_at: str = ""
+    docqa_version: str = __version__
+
+    @classmethod
+    def from_json(cls, text: str) -> "Manifest":
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("manifest is not a JSON object")
+        known = {f for f in cls.__dataclass_fields__}
+        missing = {"db_identity", "collection", "applied_seq", "model", "dim", "index_type", "count", "digest"} - data.keys()
+        if missing:
+            raise ValueError(f"manifest lacks {sorted(missing)}")
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Expectation:
+    collection: str
+    model: str
+    dim: int
+    index_type: str
+
+
+class SnapshotRejected(Exception):
+    """Why a snapshot on disk was not loaded (the engine then rebuilds)."""
+
+
+def collection_dir(root: Path, collection: str) -> Path:
+    return Path(root) / collection
+
+
+@contextlib.contextmanager
+def locked(root: Path, collection: str) -> Iterator[None]:
+    """Serialise snapshot writers across processes (CLI next to a running service)."""
+    Path(root).mkdir(parents=True, exist_ok=True)
+    with open(Path(root) / f".{collection}.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def file_checksum(path: Path) -> str:
+    h = xxhash.xxh3_64()
+    with open(path, "rb") as fh:
+        while block := fh.read(16 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save(root: Path, index: VectorIndex, *, db_identity: str, collection: str, applied_seq: int, model: str) -> Manifest:
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with locked(root, collection):
+        tmp = root / f"{collection}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            names = index.write(tmp)
+            files = {}
+            for name in names:
+                with open(tmp / name, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                files[name] = {"size": (tmp / name).stat().st_size, "xxh3": file_checksum(tmp / name)}
+            manifest = Manifest(
+                db_identity=db_identity, collection=collection, applied_seq=int(applied_seq), model=model, dim=index.dim,
+                index_type=index.kind, count=len(index), digest=dg.to_hex(index.digest), metric=index.metric,
+                index_params=index.params(), files=files,
+                created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            )
+            with open(tmp / MANIFEST, "w", encoding="utf-8") as fh:
+                json.dump(asdict(manifest), fh, indent=2, sort_keys=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+            _fsync_dir(tmp)
+            current, old = collection_dir(root, collection), root / f"{collection}.old"
+            if old.exists():
+                shutil.rmtree(old)
+            if current.exists():
+                current.rename(old)
+            tmp.rename(current)
+            _fsync_dir(root)
+            shutil.rmtree(old, ignore_errors=True)
+            for stale in root.glob(f"{collection}.tmp-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            return manifest
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+def _candidates(root: Path, collection: str) -> list[Path]:
+    current = collection_dir(root, collection)
+    temps = sorted(root.glob(f"{collection}.tmp-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return [p for p in [current, *temps, root / f"{collection}.old"] if p.is_dir()]
+
+
+def validate(directory: Path, expect: Expectation) -> Manifest:
+    try:
+        manifest = Manifest.from_json((directory / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SnapshotRejected(f"{directory.name}: no manifest (incomplete snapshot)") from None
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise SnapshotRejected(f"{directory.name}: unreadable manifest: {exc}") from None
+    if manifest.format_version != FORMAT_VERSION:
+        raise SnapshotRejected(f"snapshot format {manifest.format_version}, expected {FORMAT_VERSION}")
+    for what, got, want in (
+        ("collection", manifest.collection, expect.collection),
+        ("model", manifest.model, expect.model),
+        ("dim", manifest.dim, expect.dim),
+        ("index type", manifest.index_type, expect.index_type),
+    ):
+        if got != want:
+            raise SnapshotRejected(f"snapshot {what} is {got!r}, expected {want!r}")
+    if not manifest.files:
+        raise SnapshotRejected("manifest lists no files")
+    for name, info in manifest.files.items():
+        path = directory / name
+        if not path.is_file():
+            raise SnapshotRejected(f"{name} is missing")
+        if path.stat().st_size != info.get("size"):
+            raise SnapshotRejected(f"{name} is {path.stat().st_size} bytes, manifest says {info.get('size')} (truncated?)")
+        if file_checksum(path) != info.get("xxh3"):
+            raise SnapshotRejected(f"{name} checksum does not match the manifest (corrupt)")
+    return manifest
+
+
+def load(root: Path, expect: Expectation) -> tuple[VectorIndex, Manifest]:
+    """Load the newest valid snapshot, or raise SnapshotRejected saying why none was."""
+    reasons = []
+    for directory in _candidates(Path(root), expect.collection):
+        try:
+            manifest = validate(directory, expect)
+            index = read_index(manifest.index_type, directory, manifest.dim, manifest.index_params)
+        except SnapshotRejected as exc:
+            reasons.append(str(exc))
+            continue
+        except Exception as exc:  # faiss raises RuntimeError on garbage
+            reasons.append(f"{directory.name}: cannot read index: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            continue
+        if len(index) != manifest.count:
+            reasons.append(f"{directory.name}: index holds {len(index)} vectors, manifest says {manifest.count}")
+            continue
+        index.digest = dg.from_hex(manifest.digest)
+        return index, manifest
+    raise SnapshotRejected("; ".join(reasons) if reasons else "no snapshot on disk")

@@ -1,0 +1,1 @@
+"""Search over a collection: vector (FAISS), keyword (SQL full text), hybrid."""

@@ -1,0 +1,57 @@
+"""Vector search: embed the query, rank with the engine's index, hydrate from SQL."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from docqa.search.filters import allowed_chunk_ids
+from docqa.storage import repo
+from docqa.storage.db import Database
+from docqa.sync.engine import SyncEngine
+from docqa.types import SearchFilters, SearchHit
+
+
+def hits_from_ids(db: Database, ids: list[int], scores: list[float]) -> list[SearchHit]:
+    """Turn ranked (id, score) pairs into results; ids gone from the DB meanwhile are dropped."""
+    if not ids:
+        return []
+    with db.connection() as conn:
+        rows = repo.get_chunks(conn, ids)
+    hits = []
+    for chunk_id, score in zip(ids, scores):
+        found = rows.get(chunk_id)
+        if found is None:
+            continue
+        chunk, doc = found
+        hits.append(SearchHit(
+            chunk_id=chunk.id, document_id=chunk.document_id, score=float(score), content=chunk.text,
+            filename=doc.filename, content_type=doc.content_type, chunk_index=chunk.ordinal,
+            metadata={**doc.metadata, **chunk.metadata}, page=chunk.page, char_start=chunk.char_start,
+            char_end=chunk.char_end, heading=chunk.heading,
+        ))
+    return hits
+
+
+def vector_ranking(
+    db: Database, engine: SyncEngine, collection: str, query_vector: np.ndarray, k: int, filters: SearchFilters
+) -> tuple[list[int], list[float]]:
+    allowed = None
+    if not filters.is_empty():
+        with db.connection() as conn:
+            allowed = allowed_chunk_ids(conn, collection, filters)
+        if len(allowed) == 0:
+            return [], []
+    scores, ids = engine.search(query_vector.reshape(1, -1), k, allowed)
+    pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def vector_search(
+    db: Database, engine: SyncEngine, collection: str, query_vector: np.ndarray, k: int,
+    filters: SearchFilters | None = None, min_score: float | None = None,
+) -> list[SearchHit]:
+    ids, scores = vector_ranking(db, engine, collection, query_vector, k, filters or SearchFilters())
+    hits = hits_from_ids(db, ids, scores)
+    if min_score is not None:
+        hits = [h for h in hits if h.score >= min_score]
+    return hits

@@ -1,0 +1,201 @@
+"""Connections to SQLite or PostgreSQL behind one small interface.
+
+SQL in this package is written once with `?` placeholders; the PostgreSQL
+connection rewrites them to `%s`. Each `Database` keeps a small pool of
+connections so threads (HTTP handlers, the sync worker) never share one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+from urllib.parse import urlparse
+
+from docqa.errors import DatabaseUnavailable, InvalidInput
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    kind: str  # "sqlite" | "postgresql"
+    target: str  # file path or libpq DSN
+
+    @classmethod
+    def parse(cls, url: str) -> "DatabaseURL":
+        scheme = urlparse(url).scheme.split("+")[0]
+        if scheme == "sqlite":
+            path = url.split("://", 1)[1]
+            if path.startswith("/") and not path.startswith("//"):
+                path = path[1:] if path[1:2] == "/" else path
+            path = path or ":memory:"
+            if path.startswith("//"):
+                path = path[1:]
+            return cls("sqlite", path)
+        if scheme in ("postgres", "postgresql"):
+            return cls("postgresql", url.replace("postgresql+psycopg://", "postgresql://"))
+        raise InvalidInput(f"unsupported database URL {url!r}: use sqlite:///path/to/file.db or postgresql://host/db")
+
+
+class Connection:
+    """A thin wrapper giving both drivers the same execute/transaction API."""
+
+    def __init__(self, raw: Any, kind: str) -> None:
+        self.raw = raw
+        self.kind = kind
+        self._depth = 0
+
+    @property
+    def is_pg(self) -> bool:
+        return self.kind == "postgresql"
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.is_pg else sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        try:
+            return self.raw.execute(self._sql(sql), tuple(params))
+        except Exception as exc:  # normalise "server went away" into one error
+            _raise_if_unavailable(exc)
+            raise
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self.is_pg:
+            with self.raw.cursor() as cur:
+                cur.executemany(self._sql(sql), rows)
+        else:
+            self.raw.executemany(sql, rows)
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return list(self.execute(sql, params).fetchall())
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        return self.execute(sql, params).fetchone()
+
+    def scalar(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
+        row = self.fetchone(sql, params)
+        return default if row is None or row[0] is None else row[0]
+
+    @contextlib.contextmanager
+    def transaction(self, read_only: bool = False) -> Iterator["Connection"]:
+        """A transaction; nested calls join the outer one.
+
+        Read-only transactions on PostgreSQL are REPEATABLE READ so a long
+        stream (rebuild, verify) sees one consistent snapshot, like SQLite's
+        WAL read transactions do.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        if self.is_pg:
+            self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if read_only else "BEGIN")
+        else:
+            self.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self
+        except BaseException:
+            self._depth = 0
+            with contextlib.suppress(Exception):
+                self.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.execute("COMMIT")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.raw.close()
+
+
+def _raise_if_unavailable(exc: Exception) -> None:
+    name = type(exc).__name__
+    if name in ("OperationalError", "InterfaceError") and "locked" not in str(exc):
+        raise DatabaseUnavailable(f"database unavailable: {str(exc).strip().splitlines()[0] if str(exc) else name}") from exc
+
+
+class Database:
+    def __init__(self, url: str, pool_size: int = 8, connect_timeout_s: float = 5.0) -> None:
+        self.url = url
+        self.parsed = DatabaseURL.parse(url)
+        self.kind = self.parsed.kind
+        self._pool: queue.LifoQueue[Connection] = queue.LifoQueue(maxsize=pool_size)
+        self._connect_timeout_s = connect_timeout_s
+        self._lock = threading.Lock()
+
+    @property
+    def is_pg(self) -> bool:
+        return self.kind == "postgresql"
+
+    def describe(self) -> str:
+        if not self.is_pg:
+            return f"sqlite:{self.parsed.target}"
+        u = urlparse(self.parsed.target)
+        return f"postgresql://{u.hostname or 'localhost'}:{u.port or 5432}{u.path}"
+
+    def connect(self) -> Connection:
+        """A new connection (not pooled). Raises DatabaseUnavailable when it cannot."""
+        try:
+            if self.is_pg:
+                import psycopg
+
+                raw = psycopg.connect(self.parsed.target, autocommit=True, connect_timeout=max(1, int(self._connect_timeout_s)))
+            else:
+                if self.parsed.target != ":memory:":
+                    Path(self.parsed.target).parent.mkdir(parents=True, exist_ok=True)
+                raw = sqlite3.connect(self.parsed.target, timeout=30, isolation_level=None, check_same_thread=False)
+                raw.execute("PRAGMA journal_mode=WAL")
+                raw.execute("PRAGMA synchronous=NORMAL")
+                raw.execute("PRAGMA foreign_keys=ON")
+                raw.execute("PRAGMA busy_timeout=30000")
+        except Exception as exc:
+            if isinstance(exc, DatabaseUnavailable):
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DatabaseUnavailable(f"cannot connect to {self.describe()}: {first}") from exc
+        return Connection(raw, self.kind)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            conn = self.connect()
+        healthy = True
+        try:
+            yield conn
+        except DatabaseUnavailable:
+            healthy = False
+            raise
+        except BaseException:
+            healthy = conn._depth == 0 and _still_alive(conn)
+            raise
+        finally:
+            if healthy and conn._depth == 0:
+                try:
+                    self._pool.put_nowait(conn)
+                except queue.Full:
+                    conn.close()
+            else:
+                conn.close()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._pool.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+def _still_alive(conn: Connection) -> bool:
+    if conn.is_pg:
+        return not conn.raw.closed and conn.raw.info.transaction_status == 0
+    return True

@@ -1,0 +1,61 @@
+"""Versioned migrations and the database identity.
+
+`meta.schema_version` records how many migrations ran; each runs once, in a
+transaction, under a lock so two processes starting together do not race.
+`meta.db_identity` is a random UUID made at first init: an index snapshot
+built against another database (or a restored copy) is recognised by it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from docqa.storage import schema_pg, schema_sqlite
+from docqa.storage.db import Connection
+
+_MIGRATE_LOCK = 4_242_917_000
+
+
+def migrations_for(conn: Connection) -> list[list[str]]:
+    return schema_pg.MIGRATIONS if conn.is_pg else schema_sqlite.MIGRATIONS
+
+
+def schema_version(conn: Connection) -> int:
+    try:
+        return int(conn.scalar("SELECT value FROM meta WHERE key = 'schema_version'", default=0))
+    except Exception:
+        return 0
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the schema up to date. Returns the resulting version."""
+    with conn.transaction():
+        if conn.is_pg:
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATE_LOCK,))
+        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        current = int(conn.scalar("SELECT value FROM meta WHERE key = 'schema_version'", default=0))
+        steps = migrations_for(conn)
+        if current > len(steps):
+            from docqa.errors import DocqaError
+
+            raise DocqaError(
+                f"database schema version {current} is newer than this docqa understands ({len(steps)}); upgrade docqa"
+            )
+        for version in range(current + 1, len(steps) + 1):
+            for statement in steps[version - 1]:
+                conn.execute(statement)
+            _set(conn, "schema_version", str(version))
+        if conn.scalar("SELECT value FROM meta WHERE key = 'db_identity'") is None:
+            _set(conn, "db_identity", str(uuid.uuid4()))
+        return len(steps)
+
+
+def db_identity(conn: Connection) -> str:
+    return str(conn.scalar("SELECT value FROM meta WHERE key = 'db_identity'", default=""))
+
+
+def _set(conn: Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )

@@ -1,0 +1,91 @@
+"""SQLite schema, as ordered migrations. Applied once each, recorded in `meta`."""
+
+V1 = [
+    """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    """CREATE TABLE collections (
+        name TEXT PRIMARY KEY,
+        model TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+    )""",
+    """CREATE TABLE documents (
+        id TEXT PRIMARY KEY,
+        collection TEXT NOT NULL DEFAULT 'default',
+        source TEXT NOT NULL DEFAULT '',
+        filename TEXT NOT NULL DEFAULT '',
+        content_type TEXT NOT NULL DEFAULT '',
+        content_hash TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending','processing','indexed','failed','deleted')),
+        error TEXT,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+    )""",
+    "CREATE INDEX documents_collection_source ON documents(collection, source)",
+    """CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        collection TEXT NOT NULL DEFAULT 'default',
+        ordinal INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        char_start INTEGER NOT NULL DEFAULT 0,
+        char_end INTEGER NOT NULL DEFAULT 0,
+        page INTEGER,
+        token_count INTEGER NOT NULL DEFAULT 0,
+        heading TEXT NOT NULL DEFAULT '',
+        content_hash TEXT NOT NULL DEFAULT '',
+        embedding BLOB,
+        model TEXT NOT NULL DEFAULT '',
+        dim INTEGER NOT NULL DEFAULT 0,
+        metadata TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX chunks_document ON chunks(document_id, ordinal)",
+    "CREATE INDEX chunks_collection ON chunks(collection)",
+    """CREATE TABLE index_changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection TEXT NOT NULL,
+        chunk_id INTEGER NOT NULL,
+        op TEXT NOT NULL CHECK (op IN ('upsert','delete')),
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+    )""",
+    "CREATE INDEX index_changes_collection_seq ON index_changes(collection, seq)",
+    # The change log is filled by triggers, so writes by any program are seen.
+    """CREATE TRIGGER chunks_log_insert AFTER INSERT ON chunks BEGIN
+        INSERT INTO index_changes(collection, chunk_id, op) VALUES (NEW.collection, NEW.id, 'upsert');
+    END""",
+    """CREATE TRIGGER chunks_log_update AFTER UPDATE ON chunks BEGIN
+        INSERT INTO index_changes(collection, chunk_id, op)
+            SELECT OLD.collection, OLD.id, 'delete' WHERE OLD.id IS NOT NEW.id OR OLD.collection IS NOT NEW.collection;
+        INSERT INTO index_changes(collection, chunk_id, op) VALUES (NEW.collection, NEW.id, 'upsert');
+    END""",
+    """CREATE TRIGGER chunks_log_delete AFTER DELETE ON chunks BEGIN
+        INSERT INTO index_changes(collection, chunk_id, op) VALUES (OLD.collection, OLD.id, 'delete');
+    END""",
+    """CREATE TRIGGER documents_log_status AFTER UPDATE OF status ON documents
+        WHEN OLD.status IS NOT NEW.status BEGIN
+        INSERT INTO index_changes(collection, chunk_id, op)
+            SELECT collection, id, 'upsert' FROM chunks WHERE document_id = NEW.id ORDER BY id;
+    END""",
+]
+
+# Keyword search: FTS5 over chunk text (external content), kept consistent by
+# triggers in the same transaction that writes the chunk.
+V2 = [
+    """CREATE VIRTUAL TABLE chunks_fts USING fts5(
+        text, heading, content='chunks', content_rowid='id', tokenize='porter unicode61'
+    )""",
+    """CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_fts(rowid, text, heading) VALUES (NEW.id, NEW.text, NEW.heading);
+    END""",
+    """CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, text, heading) VALUES ('delete', OLD.id, OLD.text, OLD.heading);
+    END""",
+    """CREATE TRIGGER chunks_fts_update AFTER UPDATE OF text, heading ON chunks BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, text, heading) VALUES ('delete', OLD.id, OLD.text, OLD.heading);
+        INSERT INTO chunks_fts(rowid, text, heading) VALUES (NEW.id, NEW.text, NEW.heading);
+    END""",
+    "INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')",
+]
+
+MIGRATIONS = [V1, V2]

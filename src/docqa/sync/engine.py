@@ -1,0 +1,325 @@
+"""The sync engine: the only writer of a collection's FAISS index.
+
+One code path for startup, the background worker, the CLI and the rebuild
+endpoint. Inside one consistent read transaction of the database it:
+load -> catch up from the change log -> verify by count and content digest
+-> repair the ids that differ, or rebuild when it must -> save a snapshot.
+Searches keep running on the current index throughout; a rebuilt index is
+swapped in atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from docqa.errors import DatabaseUnavailable, DocqaError, ServiceDegraded
+from docqa.index import digest as dg
+from docqa.index import snapshot
+from docqa.index.base import VectorIndex
+from docqa.index.factory import new_index
+from docqa.logging import get_logger, log_event
+from docqa.storage import changes, vectors
+from docqa.storage.db import Connection, Database
+from docqa.storage.migrate import db_identity
+from docqa.sync.plan import Action, StartFacts, final_status, plan_repair, plan_start, plan_verify
+from docqa.sync.rwlock import RWLock
+from docqa.types import SyncReport
+
+log = get_logger("docqa.sync")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    collection: str
+    model: str
+    dim: int
+    index_root: Path
+    index_type: str = "flat"
+    index_params: dict | None = None
+    batch_rows: int = 20_000
+    repair_max_fraction: float = 0.10
+    snapshot_interval_s: float = 30.0
+
+
+class SyncEngine:
+    def __init__(self, db: Database, config: EngineConfig) -> None:
+        self.db = db
+        self.cfg = config
+        self._index: VectorIndex | None = None
+        self._identity = ""
+        self.applied_seq = 0
+        self._rw = RWLock()
+        self._sync_lock = threading.Lock()
+        self._force_done: threading.Event | None = None
+        self._force_report: SyncReport | None = None
+        self._dirty = False
+        self._last_save = 0.0
+        self.last_report: SyncReport | None = None
+        self.listeners: list[Callable[[SyncReport], None]] = []
+        self._seq_cond = threading.Condition()
+
+    # --- reads -------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        return self._index is not None
+
+    def __len__(self) -> int:
+        return len(self._index) if self._index is not None else 0
+
+    @property
+    def index_type(self) -> str:
+        return self.cfg.index_type
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        with self._rw.read():
+            if self._index is None:
+                raise ServiceDegraded("the vector index is not loaded yet (sync has not completed)")
+            return self._index.search(queries, k, allowed)
+
+    def wait_for_seq(self, seq: int, timeout_s: float) -> bool:
+        """Block until the index has applied change `seq` (read-your-writes)."""
+        deadline = time.monotonic() + timeout_s
+        with self._seq_cond:
+            while self.applied_seq < seq:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._seq_cond.wait(left)
+        return True
+
+    # --- the sync entry point ----------------------------------------------
+    def sync(self, mode: str = "auto") -> SyncReport:
+        """mode: auto (catch up + verify + repair/rebuild), catch_up (log only),
+        check (prove, change nothing durable), force (rebuild from the DB)."""
+        if mode == "force":
+            return self._force()
+        with self._sync_lock:
+            return self._run(mode)
+
+    def _force(self) -> SyncReport:
+        """A second concurrent forced rebuild waits for the running one and shares its report."""
+        with self._seq_cond:
+            running = self._force_done
+            if running is None:
+                self._force_done = threading.Event()
+        if running is not None:
+            running.wait()
+            assert self._force_report is not None
+            return self._force_report
+        try:
+            with self._sync_lock:
+                report = self._run("force")
+            self._force_report = report
+            return report
+        finally:
+            with self._seq_cond:
+                done, self._force_done = self._force_done, None
+            assert done is not None
+            done.set()
+
+    def _run(self, mode: str) -> SyncReport:
+        start = time.perf_counter()
+        cfg = self.cfg
+        problem = ""
+        if self._index is None and mode != "force":
+            problem = self._load_snapshot()
+        if mode != "catch_up":
+            log_event(log, "Checking FAISS index synchronization with database...", collection=cfg.collection, mode=mode)
+        try:
+            with self.db.connection() as conn, conn.transaction(read_only=True):
+                report = self._sync_in_snapshot(conn, mode, problem)
+        except DatabaseUnavailable as exc:
+            report = self._report("degraded", False, -1, start, reason=exc.message)
+            log_event(log, "Index sync failed: database unavailable", logging.ERROR, reason=exc.message, collection=cfg.collection)
+        except DocqaError as exc:
+            report = self._report("degraded", False, -1, start, reason=exc.message)
+            log_event(log, "Index sync failed", logging.ERROR, reason=exc.message, collection=cfg.collection)
+        except Exception as exc:  # the engine must never take the service down
+            log.exception("Index sync failed unexpectedly", extra={"collection": cfg.collection})
+            report = self._report("degraded", False, -1, start, reason=f"{type(exc).__name__}: {exc}")
+        report.duration_ms = round((time.perf_counter() - start) * 1000, 2)
+        if report.status != "degraded" and mode != "check":
+            self._maybe_save(force=report.status in ("rebuilt", "repaired"))
+        self.last_report = report
+        if mode != "catch_up" or report.sync_performed:
+            log_event(log, "Index sync complete", level=logging.INFO if report.status != "degraded" else logging.WARNING,
+                      **report.to_dict())
+        for listener in self.listeners:
+            try:
+                listener(report)
+            except Exception:  # a metrics/webhook hook must not break sync
+                log.exception("sync listener failed")
+        return report
+
+    def _sync_in_snapshot(self, conn: Connection, mode: str, problem: str) -> SyncReport:
+        cfg = self.cfg
+        start = time.perf_counter()
+        identity = db_identity(conn)
+        top = changes.max_seq(conn)
+        decision = plan_start(StartFacts(
+            mode=mode, has_index=self._index is not None, snapshot_problem=problem, index_identity=self._identity,
+            db_identity=identity, applied_seq=self.applied_seq, db_max_seq=top, log_floor=changes.log_floor(conn),
+        ))
+        if decision.action is Action.REBUILD:
+            if mode == "check":
+                return self._report("degraded", False, -1, start, reason=f"index needs a rebuild: {decision.reason}")
+            return self._rebuild(conn, identity, top, decision.reason, start)
+
+        added, removed = self._catch_up(conn, top)
+        if mode == "catch_up":
+            status = final_status(False, 0, added, removed)
+            return self._report(status, bool(added or removed), len(self), start, added=added, removed=removed)
+
+        db_ids, db_hashes = self._db_hashes(conn)
+        db_count, db_digest = len(db_ids), dg.combine(db_hashes)
+        index_count, index_digest = len(self), self._index.digest  # type: ignore[union-attr]
+        log_event(log, f"Index sync check: DB has {db_count} embeddings, FAISS has {index_count} vectors",
+                  collection=cfg.collection, db_count=db_count, index_count=index_count)
+        verdict = plan_verify(db_count, db_digest, index_count, index_digest)
+        if verdict.action is Action.IN_SYNC:
+            log_event(log, "FAISS index is in sync with database, no rebuild needed", collection=cfg.collection)
+            status = final_status(False, 0, added, removed)
+            return self._report(status, bool(added or removed), db_count, start, added=added, removed=removed,
+                                reason=decision.reason)
+
+        only_db, only_index, changed = self._diff(db_ids, db_hashes)
+        differing = len(only_db) + len(only_index) + len(changed)
+        fix = plan_repair(differing, db_count, cfg.repair_max_fraction)
+        reason = f"{verdict.reason}; {fix.reason}"
+        if mode == "check":
+            return self._report("degraded", False, db_count, start, added=added, removed=removed,
+                                reason=f"index is not in sync with the database: {reason}")
+        log_event(log, f"FAISS index out of sync! DB: {db_count}, FAISS: {index_count}. "
+                  + ("Repairing differing ids..." if fix.action is Action.REPAIR else "Starting rebuild..."),
+                  logging.WARNING, collection=cfg.collection, reason=reason, differing=differing)
+        if fix.action is Action.REBUILD:
+            return self._rebuild(conn, identity, top, reason, start)
+        fetch = np.union1d(only_db, changed)
+        ids, vecs = vectors.fetch_vectors(conn, cfg.collection, cfg.model, cfg.dim, fetch)
+        with self._rw.write():
+            self._index.remove(np.union1d(only_index, changed))  # type: ignore[union-attr]
+            self._index.add(ids, vecs)  # type: ignore[union-attr]
+            self._dirty = True
+        if self._index.digest != db_digest or len(self) != db_count:  # type: ignore[union-attr]
+            return self._rebuild(conn, identity, top, "repair did not converge", start)
+        log_event(log, "FAISS index repaired", collection=cfg.collection, repaired=differing,
+                  missing=len(only_db), extra=len(only_index), changed=len(changed))
+        return self._report("repaired", True, db_count, start, added=added, removed=removed, repaired=differing,
+                            reason=reason)
+
+    # --- steps -------------------------------------------------------------
+    def _load_snapshot(self) -> str:
+        cfg = self.cfg
+        expect = snapshot.Expectation(cfg.collection, cfg.model, cfg.dim, cfg.index_type)
+        try:
+            index, manifest = snapshot.load(cfg.index_root, expect)
+        except snapshot.SnapshotRejected as exc:
+            log_event(log, "FAISS index snapshot not loaded", logging.WARNING, collection=cfg.collection, reason=str(exc))
+            return str(exc)
+        with self._rw.write():
+            self._index, self._identity = index, manifest.db_identity
+        self._set_applied(manifest.applied_seq)
+        self._last_save = time.monotonic()
+        log_event(log, "FAISS index loaded from disk", collection=cfg.collection, vectors=len(index),
+                  applied_seq=manifest.applied_seq)
+        return ""
+
+    def _catch_up(self, conn: Connection, top: int) -> tuple[int, int]:
+        cfg = self.cfg
+        if top <= self.applied_seq:
+            return 0, 0
+        touched = changes.changed_chunk_ids(conn, cfg.collection, self.applied_seq, top)
+        ids, vecs = vectors.fetch_vectors(conn, cfg.collection, cfg.model, cfg.dim, touched)
+        with self._rw.write():
+            present = self._index.remove(touched)  # type: ignore[union-attr]
+            self._index.add(ids, vecs)  # type: ignore[union-attr]
+            self._dirty = self._dirty or len(touched) > 0
+        self._set_applied(top)
+        # an update is a remove + add of the same id: it counts once, as added
+        return len(ids), len(np.setdiff1d(present, ids))
+
+    def _db_hashes(self, conn: Connection) -> tuple[np.ndarray, np.ndarray]:
+        cfg = self.cfg
+        all_ids, all_hashes = [], []
+        for ids, vecs in vectors.stream_vectors(conn, cfg.collection, cfg.model, cfg.dim, cfg.batch_rows):
+            all_ids.append(ids)
+            all_hashes.append(dg.row_hashes(ids, vecs))
+        if not all_ids:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
+        return np.concatenate(all_ids), np.concatenate(all_hashes)
+
+    def _diff(self, db_ids: np.ndarray, db_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with self._rw.read():
+            idx_ids, idx_hashes = self._index.content_hashes()  # type: ignore[union-attr]
+        only_db = np.setdiff1d(db_ids, idx_ids)
+        only_index = np.setdiff1d(idx_ids, db_ids)
+        common, di, ii = np.intersect1d(db_ids, idx_ids, return_indices=True)
+        changed = common[db_hashes[di] != idx_hashes[ii]]
+        return only_db, only_index, changed
+
+    def _rebuild(self, conn: Connection, identity: str, top: int, reason: str, start: float) -> SyncReport:
+        cfg = self.cfg
+        db_count = vectors.count_vectors(conn, cfg.collection, cfg.model, cfg.dim)
+        log_event(log, f"Index sync check: DB has {db_count} embeddings, FAISS has {len(self)} vectors",
+                  collection=cfg.collection, db_count=db_count, index_count=len(self))
+        log_event(log, f"FAISS index out of sync! DB: {db_count}, FAISS: {len(self)}. Starting rebuild...",
+                  logging.WARNING, collection=cfg.collection, reason=reason)
+        log_event(log, f"Found {db_count} embeddings in database, rebuilding FAISS index...", collection=cfg.collection)
+        log_event(log, f"Adding {db_count} vectors to new FAISS index", collection=cfg.collection)
+        t0 = time.perf_counter()
+        fresh = new_index(cfg.index_type, cfg.dim, cfg.index_params)
+        fresh.bulk_load(db_count, vectors.stream_vectors(conn, cfg.collection, cfg.model, cfg.dim, cfg.batch_rows))
+        before = len(self)
+        with self._rw.write():
+            self._index, self._identity = fresh, identity
+            self._dirty = True
+        self._set_applied(top)
+        ms = round((time.perf_counter() - t0) * 1000, 2)
+        log_event(log, "FAISS index synchronized successfully", collection=cfg.collection, vectors=len(fresh),
+                  processing_time_ms=ms)
+        return self._report("rebuilt", True, len(fresh), start, added=len(fresh), removed=before, reason=reason)
+
+    def _set_applied(self, seq: int) -> None:
+        with self._seq_cond:
+            self.applied_seq = seq
+            self._seq_cond.notify_all()
+
+    def _report(self, status: str, performed: bool, db_count: int, start: float, **extra) -> SyncReport:
+        return SyncReport(
+            status=status, sync_performed=performed, db_count=db_count, index_count=len(self),
+            applied_seq=self.applied_seq, duration_ms=round((time.perf_counter() - start) * 1000, 2),
+            collection=self.cfg.collection, **extra,
+        )
+
+    # --- persistence -------------------------------------------------------
+    def _maybe_save(self, force: bool = False) -> None:
+        if not self._dirty:
+            return
+        if not force and time.monotonic() - self._last_save < self.cfg.snapshot_interval_s:
+            return
+        self.save()
+
+    def save(self) -> None:
+        """Write a snapshot of the current index (consistent: taken under the read lock)."""
+        if self._index is None:
+            return
+        with self._rw.read():
+            snapshot.save(self.cfg.index_root, self._index, db_identity=self._identity, collection=self.cfg.collection,
+                          applied_seq=self.applied_seq, model=self.cfg.model)
+            self._dirty = False
+        self._last_save = time.monotonic()
+
+    def close(self) -> None:
+        with self._sync_lock:
+            if self._dirty:
+                try:
+                    self.save()
+                except Exception:
+                    log.exception("could not save the index snapshot at shutdown")
