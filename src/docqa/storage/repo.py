@@ -118,7 +118,9 @@ def find_document_by_source(conn: Connection, collection: str, source: str) -> D
         f"SELECT {DOC_COLUMNS} FROM documents WHERE collection = ? AND source = ? ORDER BY created_at LIMIT 1",
         (collection, source),
     )
-    return _doc(row) if row else None
+    if row is None:
+        return None
+    return _doc(row, int(conn.scalar("SELECT count(*) FROM chunks WHERE document_id = ?", (row[0],), default=0)))
 
 
 def list_documents(conn: Connection, collection: str, limit: int = 1000, offset: int = 0) -> list[DocumentRecord]:

@@ -1,0 +1,1 @@
+"""The `docqa` command line: thin commands over the Store library API."""

@@ -1,0 +1,138 @@
+"""Ingestion commands: ingest, documents, delete, reembed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from docqa.cli.context import CliContext, emit_json, pass_ctx
+from docqa.errors import InvalidInput
+
+
+def _progress_printer(enabled: bool):
+    if not enabled:
+        return None
+
+    def show(p) -> None:
+        eta = "--:--" if p.eta_s is None else f"{int(p.eta_s // 60)}:{int(p.eta_s % 60):02d}"
+        width = 24
+        filled = int(width * p.files_done / max(1, p.files_total))
+        bar = "#" * filled + "-" * (width - filled)
+        sys.stderr.write(f"\r[{bar}] files {p.files_done}/{p.files_total} · chunks {p.chunks} · "
+                         f"{p.chunks_per_s:.1f} chunks/s · ETA {eta}   ")
+        if p.files_done >= p.files_total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _parse_metadata(items: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise InvalidInput(f"--metadata expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value
+    return out
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders.")
+@click.option("--glob", "pattern", help="Only files matching this pattern (e.g. '*.pdf').")
+@click.option("--prune", is_flag=True, help="Delete documents whose files are gone from the scanned folders.")
+@click.option("--metadata", multiple=True, help="KEY=VALUE stored with every document (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_ctx
+def ingest(obj: CliContext, paths, recursive, pattern, prune, metadata, as_json) -> None:
+    """Add or update documents from files and folders (txt, md, html, pdf, docx)."""
+    from docqa.ingest.batch import ingest_paths
+
+    store = obj.store(sync=False)
+    show = _progress_printer(sys.stderr.isatty() and not as_json)
+    try:
+        summary = ingest_paths(store, paths, recursive=recursive, pattern=pattern, prune=prune,
+                               metadata=_parse_metadata(metadata), on_progress=show)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: documents already written are kept; run the same command again to resume", err=True)
+        raise SystemExit(130)
+    data = summary.to_dict()
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(f"added {data['added']}, updated {data['updated']}, unchanged {data['unchanged']}, "
+                   f"failed {data['failed']}, pruned {data['pruned']}, skipped {data['skipped']} "
+                   f"({data['chunks_embedded']} chunks embedded in {data['seconds']:.1f} s, "
+                   f"{data['chunks_per_s']} chunks/s)")
+        for failure in data["failures"]:
+            click.echo(f"  failed: {failure['file']}: {failure['error']}")
+    if data["failed"]:
+        raise SystemExit(1)
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(1, 100_000), default=1000, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def documents(obj: CliContext, limit: int, as_json: bool) -> None:
+    """List stored documents."""
+    docs = obj.store(sync=False).list_documents(limit=limit)
+    if as_json:
+        emit_json([d.to_dict() for d in docs])
+        return
+    if not docs:
+        click.echo("no documents")
+    for d in docs:
+        click.echo(f"{d.id}  {d.status:8} {d.chunks_total:5} chunks  {d.filename or d.source}"
+                   + (f"  ({d.error})" if d.error else ""))
+
+
+@click.command()
+@click.argument("document_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def delete(obj: CliContext, document_id: str, as_json: bool) -> None:
+    """Delete a document; its vectors leave the index."""
+    store = obj.store()
+    chunks, seq = store.delete_document(document_id)
+    if as_json:
+        emit_json({"document_id": document_id, "chunks_deleted": chunks, "vectors_deleted": chunks, "seq": seq,
+                   "status": "deleted"})
+    else:
+        click.echo(f"deleted {document_id} ({chunks} chunks)")
+
+
+@click.command()
+@click.option("--to", "target", required=True, help="The embedder to switch the collection to (e.g. minilm-int8).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def reembed(obj: CliContext, target: str, as_json: bool) -> None:
+    """Re-embed every chunk with another embedder, switch the collection to it and rebuild."""
+    from docqa.ingest.reembed import reembed_collection
+
+    report = reembed_collection(obj.settings, target, on_progress=_reembed_progress(sys.stderr.isatty() and not as_json))
+    if as_json:
+        emit_json(report)
+    else:
+        click.echo(f"re-embedded {report['chunks']} chunks of collection {report['collection']!r}: "
+                   f"{report['from']} -> {report['to']}; index {report['sync']['status']} "
+                   f"with {report['sync']['index_count']} vectors")
+
+
+def _reembed_progress(enabled: bool):
+    if not enabled:
+        return None
+
+    def show(done: int, total: int) -> None:
+        sys.stderr.write(f"\rre-embedding {done}/{total} chunks   ")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+COMMANDS = [ingest, documents, delete, reembed]

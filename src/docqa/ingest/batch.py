@@ -1,0 +1,194 @@
+"""Ingest files and folders: walk, batch embeddings across files, prune, report.
+
+Files are read one at a time (memory stays bounded on a large folder); the
+chunks of several small files share one model batch. Each document commits
+on its own, so an interrupted run loses nothing already committed and the
+next run resumes: unchanged files are skipped by content hash.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from docqa.app import Store
+from docqa.errors import DocqaError, InvalidInput
+from docqa.ingest.parsers import DEFAULT_MAX_BYTES
+from docqa.ingest.pipeline import IngestOutcome, PreparedDocument, embed_prepared, prepare, write_prepared
+from docqa.ingest.sniff import type_from_name
+
+EMBED_BATCH_CHUNKS = 256
+MAX_PENDING_FILES = 64
+
+
+@dataclass
+class Progress:
+    files_total: int
+    bytes_total: int
+    files_done: int = 0
+    bytes_done: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def chunks_per_s(self) -> float:
+        return self.embedded / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        if not self.bytes_done or self.bytes_done >= self.bytes_total:
+            return None
+        return self.elapsed * (self.bytes_total - self.bytes_done) / self.bytes_done
+
+
+@dataclass
+class IngestSummary:
+    outcomes: list[IngestOutcome] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    def to_dict(self) -> dict[str, Any]:
+        embedded = sum(o.embedded for o in self.outcomes)
+        return {
+            "added": self.count("added"), "updated": self.count("updated"), "unchanged": self.count("unchanged"),
+            "failed": self.count("failed"), "pruned": len(self.pruned), "skipped": len(self.skipped),
+            "chunks_embedded": embedded, "seconds": round(self.seconds, 3),
+            "chunks_per_s": round(embedded / self.seconds, 1) if self.seconds > 0 else 0.0,
+            "failures": [{"file": o.source or o.filename, "error": o.error} for o in self.outcomes if o.status == "failed"],
+            "documents": [o.to_dict() for o in self.outcomes], "pruned_sources": self.pruned,
+        }
+
+
+def discover(paths: Iterable[Path], recursive: bool, pattern: str | None) -> tuple[list[Path], list[str]]:
+    """Files to ingest (sorted, de-duplicated) and files skipped as not a supported type."""
+    found: dict[str, Path] = {}
+    skipped: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InvalidInput(f"{path}: no such file or directory")
+        if path.is_file():
+            found[str(path.resolve())] = path.resolve()
+            continue
+        for file in _walk(path, recursive):
+            rel = file.relative_to(path).as_posix()
+            if pattern and not (fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(file.name, pattern)):
+                continue
+            if pattern is None and type_from_name(file.name) is None:
+                skipped.append(str(file))
+                continue
+            found[str(file.resolve())] = file.resolve()
+    return [found[k] for k in sorted(found)], skipped
+
+
+def _walk(root: Path, recursive: bool) -> Iterator[Path]:
+    if not recursive:
+        yield from sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(dirpath) / name
+
+
+def ingest_paths(
+    store: Store, paths: Iterable[Path], *, recursive: bool = False, pattern: str | None = None, prune: bool = False,
+    metadata: dict[str, Any] | None = None, on_progress: Callable[[Progress], None] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> IngestSummary:
+    paths = [Path(p) for p in paths]
+    files, skipped = discover(paths, recursive, pattern)
+    summary = IngestSummary(skipped=skipped)
+    progress = Progress(files_total=len(files), bytes_total=sum(_size(f) for f in files) or 1)
+    pending: list[PreparedDocument] = []
+    started = time.monotonic()
+
+    def flush() -> None:
+        if not pending:
+            return
+        counts = embed_prepared(store, pending)
+        for i, prepared in enumerate(pending):
+            outcome = write_prepared(store, prepared, counts.get(i, 0), sync=False)
+            summary.outcomes.append(outcome)
+            progress.embedded += outcome.embedded
+        pending.clear()
+
+    for file in files:
+        outcome_or_doc = _prepare_file(store, file, metadata, max_bytes)
+        progress.files_done += 1
+        progress.bytes_done += _size(file)
+        if isinstance(outcome_or_doc, IngestOutcome):
+            summary.outcomes.append(outcome_or_doc)
+        else:
+            pending.append(outcome_or_doc)
+            progress.chunks += len(outcome_or_doc.chunks)
+            if sum(len(p.chunks) for p in pending) >= EMBED_BATCH_CHUNKS or len(pending) >= MAX_PENDING_FILES:
+                flush()
+        if on_progress:
+            on_progress(progress)
+    flush()
+    if on_progress:
+        on_progress(progress)
+    if prune:
+        summary.pruned = prune_missing(store, paths, {str(f) for f in files})
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _prepare_file(store: Store, file: Path, metadata: dict[str, Any] | None, max_bytes: int):
+    source = str(file)
+    size = _size(file)
+    try:
+        if size > max_bytes:
+            raise DocqaError(f"{file.name}: file is {size} bytes, over the {max_bytes}-byte limit")
+        data = file.read_bytes()
+    except (OSError, DocqaError) as exc:
+        message = exc.message if isinstance(exc, DocqaError) else f"{file.name}: cannot read file ({exc.strerror or exc})"
+        existing = store.find_by_source(source)
+        doc_id = store.record_failure(document_id=existing.id if existing else None, filename=file.name, source=source,
+                                      content_type="", content_hash="", error=message, metadata=metadata)
+        return IngestOutcome(document_id=doc_id, filename=file.name, source=source, status="failed", error=message)
+    return prepare(store, data, file.name, source=source, metadata=metadata)
+
+
+def prune_missing(store: Store, roots: list[Path], seen: set[str]) -> list[str]:
+    """Delete documents whose source file lay under a scanned folder and no longer exists."""
+    folders = [str(p.resolve()) + os.sep for p in roots if p.is_dir()]
+    pruned = []
+    for doc in list(_all_documents(store)):
+        src = doc.source
+        if src and src not in seen and any(src.startswith(f) for f in folders) and not Path(src).exists():
+            store.delete_document(doc.id, sync=False)
+            pruned.append(src)
+    return pruned
+
+
+def _all_documents(store: Store):
+    offset = 0
+    while True:
+        page = store.list_documents(limit=1000, offset=offset)
+        if not page:
+            return
+        yield from page
+        offset += len(page)
