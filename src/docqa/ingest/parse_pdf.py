@@ -19,7 +19,9 @@ from pypdf.errors import DependencyError
 
 from docqa.errors import ParseError
 from docqa.ingest.document import CT_PDF, ParsedDocument, Section
-from docqa.ingest.parse_text import _LIST_ITEM, default_title, plain_sections
+from docqa.ingest.parse_text import LIST_ITEM as _LIST_ITEM
+from docqa.ingest.parse_text import default_title, plain_sections
+from docqa.ingest.segment import trim
 
 _SPACES = re.compile(r"[ \t]+")
 
@@ -50,8 +52,16 @@ def _open(data: bytes, filename: str) -> PdfReader:
         raise ParseError(f"{filename}: not a readable PDF ({type(exc).__name__}: {exc})", filename=filename) from exc
 
 
-def _page_lines(page: PageObject, text: str) -> list[_Line] | None:
-    """Per-line font size and baseline, or None when the visitor disagrees with `text`."""
+@dataclass
+class _Page:
+    number: int
+    text: str
+    base: int  # offset of this page's text in the document text
+    lines: list[_Line] | None  # None when the text visitor disagreed with the text
+
+
+def _extract(page: PageObject) -> tuple[str, list[_Line] | None]:
+    """The page text, and per-line font size and baseline when they can be trusted."""
     pieces: list[tuple[str, float, float | None]] = []
 
     def visit(piece: str, cm: list[float], tm: list[float], _font: object, size: float) -> None:
@@ -59,13 +69,12 @@ def _page_lines(page: PageObject, text: str) -> list[_Line] | None:
         y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5] if piece.strip() else None
         pieces.append((piece, float(size) * scale, y))
 
-    page.extract_text(visitor_text=visit)
-    if "".join(p for p, _, _ in pieces) != text:
-        return None
+    text = page.extract_text(visitor_text=visit) or ""
+    if "\r" in text or "\x00" in text or "".join(p for p, _, _ in pieces) != text:
+        return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", ""), None
     lines: list[_Line] = []
     position = 0
     current = _Line(0, 0, 0.0, None)
-    weights: Counter[float] = Counter()
     for piece, size, y in pieces:
         for k, part in enumerate(piece.split("\n")):
             if k:
@@ -74,113 +83,135 @@ def _page_lines(page: PageObject, text: str) -> list[_Line] | None:
                 position += 1
                 current = _Line(position, position, 0.0, None)
             if part.strip():
-                weights[round(size, 1)] += len(part)
                 current.size = max(current.size, size)
-                if current.y is None:
-                    current.y = y
+                current.y = y if current.y is None else current.y
             position += len(part)
     current.end = position
     lines.append(current)
-    return [ln for ln in lines if text[ln.start:ln.end].strip()]
+    return text, [ln for ln in lines if text[ln.start : ln.end].strip()]
 
 
-def _structure(text: str, lines: list[_Line], base: int, page_no: int) -> list[Section]:
-    """Sections of one page; `text` is the page text, `base` its offset in the document."""
-    sizes: Counter[float] = Counter()
-    for ln in lines:
-        sizes[round(ln.size, 1)] += ln.end - ln.start
-    body = sizes.most_common(1)[0][0] if sizes else 0.0
-    heading_sizes = sorted({round(ln.size, 1) for ln in lines if ln.size > body * 1.12}, reverse=True)
-    gaps = [a.y - b.y for a, b in zip(lines, lines[1:]) if a.y is not None and b.y is not None and a.y > b.y]
-    usual_gap = sorted(gaps)[len(gaps) // 2] if gaps else 0.0
+@dataclass
+class _Fonts:
+    body: float
+    headings: list[float]  # larger sizes first; index + 1 is the heading level
+    line_gap: float  # the usual distance between two body lines
 
+
+def _fonts(pages: list[_Page]) -> _Fonts:
+    weights: Counter[float] = Counter()
+    for page in pages:
+        for ln in page.lines or ():
+            weights[round(ln.size, 1)] += ln.end - ln.start
+    body = weights.most_common(1)[0][0] if weights else 0.0
+    headings = sorted((size for size in weights if size > body * 1.12), reverse=True)[:6]
+    gaps = sorted(
+        a.y - b.y
+        for page in pages
+        for a, b in zip(page.lines or (), (page.lines or ())[1:])
+        if a.y is not None and b.y is not None and a.y > b.y and round(a.size, 1) == round(b.size, 1) == body
+    )
+    return _Fonts(body, headings, gaps[len(gaps) // 2] if gaps else 0.0)
+
+
+def _line_kind(text: str, line: _Line, fonts: _Fonts) -> str:
+    if round(line.size, 1) in fonts.headings and len(text.strip()) <= 150:
+        return "heading"
+    return "list" if _LIST_ITEM.match(text) else "paragraph"
+
+
+def _joins(previous: _Line, line: _Line, kind: str, group_kind: str, fonts: _Fonts) -> bool:
+    """Whether `line` continues the section that `previous` belongs to."""
+    if previous.y is None or line.y is None:
+        gap = 0.0
+    elif line.y > previous.y:
+        return False  # a new column or a jump back up the page
+    else:
+        gap = previous.y - line.y
+    if kind == "heading" or group_kind == "heading":
+        return kind == group_kind and round(previous.size, 1) == round(line.size, 1) and gap <= 2.0 * line.size
+    if fonts.line_gap and gap > fonts.line_gap * 1.3:
+        return False
+    return kind == group_kind or (group_kind == "list" and kind == "paragraph")
+
+
+def _structure(page: _Page, fonts: _Fonts) -> list[Section]:
+    text, lines = page.text, page.lines or []
     sections: list[Section] = []
     group: list[_Line] = []
     group_kind = ""
 
     def close() -> None:
-        if not group:
+        span = trim(text, group[0].start, group[-1].end)
+        if span is None:
             return
-        start, end = group[0].start, group[-1].end
-        segment = text[start:end]
-        lead = len(segment) - len(segment.lstrip())
-        start, end = start + lead, start + len(segment.rstrip())
-        level = heading_sizes.index(round(group[0].size, 1)) + 1 if group_kind == "heading" else 0
-        title = _SPACES.sub(" ", text[start:end].replace("\n", " ")).strip() if group_kind == "heading" else ""
-        sections.append(Section(base + start, base + end, group_kind, level, page_no, title))
-        group.clear()
+        is_heading = group_kind == "heading"
+        level = fonts.headings.index(round(group[0].size, 1)) + 1 if is_heading else 0
+        title = _SPACES.sub(" ", text[span[0] : span[1]].replace("\n", " ")).strip() if is_heading else ""
+        sections.append(Section(page.base + span[0], page.base + span[1], group_kind, level, page.number, title))
 
-    previous: _Line | None = None
-    for ln in lines:
-        line_text = text[ln.start : ln.end]
-        is_heading = round(ln.size, 1) in heading_sizes and len(line_text.strip()) <= 150
-        kind = "heading" if is_heading else ("list" if _LIST_ITEM.match(line_text) else "paragraph")
-        gap_break = (
-            previous is not None and previous.y is not None and ln.y is not None and usual_gap > 0
-            and (previous.y - ln.y > usual_gap * 1.3 or ln.y > previous.y)
-        )
-        same_heading = is_heading and group_kind == "heading" and round(group[0].size, 1) == round(ln.size, 1)
-        continues = (
-            group
-            and not gap_break
-            and (same_heading or (not is_heading and group_kind != "heading"
-                                  and (kind == group_kind or group_kind == "list" and kind == "paragraph")))
-        )
-        if not continues:
+    for line in lines:
+        kind = _line_kind(text[line.start : line.end], line, fonts)
+        if group and _joins(group[-1], line, kind, group_kind, fonts):
+            group.append(line)
+            continue
+        if group:
             close()
-            group_kind = kind
-        group.append(ln)
-        previous = ln
-    close()
+        group, group_kind = [line], kind
+    if group:
+        close()
     return sections
 
 
-def _page_sections(page: PageObject, page_text: str, base: int, page_no: int) -> list[Section]:
-    lines = _page_lines(page, page_text)
-    if lines:
-        return _structure(page_text, lines, base, page_no)
-    sections = plain_sections(page_text)
+def _page_sections(page: _Page, fonts: _Fonts) -> list[Section]:
+    if page.lines:
+        return _structure(page, fonts)
+    sections = plain_sections(page.text)
     for section in sections:
-        section.start += base
-        section.end += base
-        section.page = page_no
+        section.start += page.base
+        section.end += page.base
+        section.page = page.number
     return sections
+
+
+def _read_pages(reader: PdfReader, filename: str) -> list[_Page]:
+    try:
+        page_objects = list(reader.pages)
+    except Exception as exc:  # pypdf raises many types on a broken page tree
+        raise ParseError(f"{filename}: not a readable PDF (broken page tree: {exc})", filename=filename) from exc
+    pages: list[_Page] = []
+    position = 0
+    for number, page_object in enumerate(page_objects, start=1):
+        try:
+            text, lines = _extract(page_object)
+        except Exception as exc:  # a damaged content stream can raise nearly anything inside pypdf
+            raise ParseError(f"{filename}: could not extract text from page {number} ({type(exc).__name__}: {exc})",
+                             filename=filename, page=number) from exc
+        if pages:
+            position += 2  # the blank line that separates pages
+        pages.append(_Page(number, text, position, lines))
+        position += len(text)
+    return pages
 
 
 def parse_pdf(data: bytes, filename: str) -> ParsedDocument:
     reader = _open(data, filename)
     logging.getLogger("pypdf").setLevel(logging.ERROR)
-    parts: list[str] = []
-    pages: list[tuple[int, int, int]] = []
-    sections: list[Section] = []
-    position = 0
-    try:
-        page_objects = list(reader.pages)
-    except Exception as exc:  # pypdf raises many types on a broken page tree
-        raise ParseError(f"{filename}: not a readable PDF (broken page tree: {exc})", filename=filename) from exc
-    for number, page in enumerate(page_objects, start=1):
-        try:
-            page_text = (page.extract_text() or "").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-            if parts:
-                parts.append("\n\n")
-                position += 2
-            if page_text.strip():
-                sections.extend(_page_sections(page, page_text, position, number))
-        except ParseError:
-            raise
-        except Exception as exc:  # a damaged content stream can raise nearly anything inside pypdf
-            raise ParseError(f"{filename}: could not extract text from page {number} ({type(exc).__name__}: {exc})",
-                             filename=filename, page=number) from exc
-        pages.append((number, position, position + len(page_text)))
-        parts.append(page_text)
-        position += len(page_text)
-    text = "".join(parts)
+    pages = _read_pages(reader, filename)
+    text = "\n\n".join(page.text for page in pages)
     if not text.strip():
         raise ParseError(f"{filename}: PDF has no extractable text (scanned images or empty pages?)",
                          filename=filename)
+    fonts = _fonts(pages)
+    sections = [section for page in pages if page.text.strip() for section in _page_sections(page, fonts)]
     title = _metadata_title(reader) or next((s.title for s in sections if s.kind == "heading"), "")
-    return ParsedDocument(text=text, content_type=CT_PDF, title=title or default_title(filename),
-                          sections=sections, pages=pages)
+    return ParsedDocument(
+        text=text,
+        content_type=CT_PDF,
+        title=title or default_title(filename),
+        sections=sections,
+        pages=[(page.number, page.base, page.base + len(page.text)) for page in pages],
+    )
 
 
 def _metadata_title(reader: PdfReader) -> str:

@@ -23,7 +23,7 @@ _BOMS = (
 
 BLOCK_SPLIT = re.compile(r"\n[ \t]*\n")
 _UNDERLINE = re.compile(r"^\s*(=+|-+)\s*$")
-_LIST_ITEM = re.compile(r"^\s*([-*+\u2022\u2013]|\d{1,3}[.)]|[a-z][.)])\s+")
+LIST_ITEM = re.compile(r"^\s*([-*+\u2022\u2013]|\d{1,3}[.)]|[a-z][.)])\s+")
 _TERMINAL_PUNCT = tuple(".,;:!?")
 
 
@@ -92,7 +92,7 @@ def _plain_block_sections(text: str, start: int, end: int) -> list[Section]:
         return sections
     if len(lines) == 1 and _is_caps_heading(block):
         return [Section(start, end, "heading", 1, title=block.strip())]
-    if all(_LIST_ITEM.match(line) or line.startswith((" ", "\t")) for line in lines) and _LIST_ITEM.match(lines[0]):
+    if all(LIST_ITEM.match(line) or line.startswith((" ", "\t")) for line in lines) and LIST_ITEM.match(lines[0]):
         return [Section(start, end, "list")]
     return [Section(start, end, "paragraph")]
 
