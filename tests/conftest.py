@@ -1,8 +1,9 @@
 """Shared fixtures: every storage-touching test runs on SQLite and PostgreSQL.
 
-PostgreSQL: a throw-away database per test, cloned from a template created
-once per session and dropped at the end. Under CI=true an unreachable
-PostgreSQL fails the run instead of skipping it.
+PostgreSQL: one throw-away database per test run (dropped at the end), and a
+fresh schema in it per test, selected through the connection URL's
+search_path (dropping a database costs seconds; a schema, milliseconds).
+Under CI=true an unreachable PostgreSQL fails the run instead of skipping.
 """
 
 from __future__ import annotations
@@ -32,31 +33,34 @@ class PgServer:
         import psycopg
 
         self.psycopg = psycopg
-        self.prefix = f"docqa_t{uuid.uuid4().hex[:8]}"
-        self.created: list[str] = []
+        self.database = f"docqa_test_{uuid.uuid4().hex[:10]}"
+        self.schemas = 0
 
     def admin(self):
         return self.psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3)
 
-    def create(self) -> str:
-        name = f"{self.prefix}_{len(self.created)}"
+    def start(self) -> None:
         with self.admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        self.created.append(name)
-        return _pg_dsn_for(name)
+            conn.execute(f'CREATE DATABASE "{self.database}"')
+
+    def new_database(self) -> str:
+        """A fresh, empty database seen through its own schema: a URL whose search_path isolates it."""
+        self.schemas += 1
+        schema = f"t{self.schemas}"
+        with self.psycopg.connect(_pg_dsn_for(self.database), autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        return f"{_pg_dsn_for(self.database)}?options=-csearch_path%3D{schema}"
 
     def drop_all(self) -> None:
         with self.admin() as conn:
-            for name in self.created:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer | None]:
     try:
         server = PgServer()
-        with server.admin():
-            pass
+        server.start()
     except Exception as exc:  # pragma: no cover - depends on the machine
         if IN_CI:
             pytest.fail(f"PostgreSQL at {PG_ADMIN_DSN} is required under CI=true and is not reachable: {exc}")
@@ -72,7 +76,7 @@ def db_url(request, tmp_path: Path, pg_server: PgServer | None) -> str:
         return f"sqlite:///{tmp_path / 'docqa.db'}"
     if pg_server is None:
         pytest.skip("PostgreSQL not reachable (set DOCQA_TEST_PG_DSN); under CI=true this fails instead")
-    return pg_server.create()
+    return pg_server.new_database()
 
 
 @pytest.fixture

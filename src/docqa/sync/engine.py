@@ -177,6 +177,9 @@ class SyncEngine:
             status = final_status(False, 0, added, removed)
             return self._report(status, bool(added or removed), len(self), start, added=added, removed=removed)
 
+        if mode == "auto" and self._index is not None and self._index.needs_compaction:
+            return self._rebuild(conn, identity, top, "compacting HNSW tombstones", start)
+
         db_ids, db_hashes = self._db_hashes(conn)
         db_count, db_digest = len(db_ids), dg.combine(db_hashes)
         index_count, index_digest = len(self), self._index.digest  # type: ignore[union-attr]

@@ -1,0 +1,59 @@
+"""The sync decision rules, without I/O."""
+
+from docqa.sync.plan import Action, StartFacts, final_status, plan_repair, plan_start, plan_verify
+
+
+def facts(**kw) -> StartFacts:
+    base = dict(mode="auto", has_index=True, snapshot_problem="", index_identity="db1", db_identity="db1",
+                applied_seq=10, db_max_seq=12, log_floor=0)
+    base.update(kw)
+    return StartFacts(**base)
+
+
+def test_force_always_rebuilds():
+    assert plan_start(facts(mode="force")).action is Action.REBUILD
+
+
+def test_no_index_rebuilds_with_the_snapshot_problem_as_reason():
+    d = plan_start(facts(has_index=False, snapshot_problem="index.faiss checksum does not match"))
+    assert d.action is Action.REBUILD and "checksum" in d.reason
+
+
+def test_foreign_database_rebuilds():
+    d = plan_start(facts(index_identity="other"))
+    assert d.action is Action.REBUILD and "other" in d.reason
+
+
+def test_restored_database_behind_the_index_rebuilds():
+    d = plan_start(facts(applied_seq=50, db_max_seq=12))
+    assert d.action is Action.REBUILD and "restored" in d.reason
+
+
+def test_compacted_log_rebuilds():
+    d = plan_start(facts(applied_seq=5, log_floor=8))
+    assert d.action is Action.REBUILD and "compacted" in d.reason
+
+
+def test_otherwise_catch_up():
+    d = plan_start(facts())
+    assert d.action is Action.CATCH_UP and "2 change" in d.reason
+    assert plan_start(facts(applied_seq=12)).reason == ""
+
+
+def test_verify_compares_count_and_digest():
+    assert plan_verify(3, 99, 3, 99).action is Action.IN_SYNC
+    assert "count" in plan_verify(3, 99, 2, 99).reason
+    assert "digest" in plan_verify(3, 99, 3, 98).reason
+
+
+def test_repair_below_threshold_rebuild_above():
+    assert plan_repair(5, 1_000_000, 0.1).action is Action.REPAIR
+    assert plan_repair(200_000, 1_000_000, 0.1).action is Action.REBUILD
+    assert plan_repair(900, 10, 0.1).action is Action.REPAIR  # small collections: floor of 1000
+
+
+def test_final_status():
+    assert final_status(True, 0, 0, 0) == "rebuilt"
+    assert final_status(False, 2, 0, 0) == "repaired"
+    assert final_status(False, 0, 1, 0) == "caught_up"
+    assert final_status(False, 0, 0, 0) == "in_sync"

@@ -1,0 +1,307 @@
+"""The sync engine against real SQLite and PostgreSQL: restart, loss, corruption,
+foreign snapshots, plain-SQL writers, silent drift."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from docqa.app import Store
+from docqa.config import Settings
+from docqa.embedders.hash import HashEmbedder
+from docqa.index import snapshot
+from tests.conftest import random_unit
+from tests.helpers import TOPICS, RawSQL, make_chunks
+
+
+class CountingEmbedder(HashEmbedder):
+    def __init__(self) -> None:
+        super().__init__(384)
+        self.calls = 0
+
+    def embed(self, texts):
+        self.calls += len(texts)
+        return super().embed(texts)
+
+
+def open_store(settings: Settings, embedder=None) -> Store:
+    return Store.open(settings, embedder=embedder or HashEmbedder())
+
+
+def fill(store: Store, docs: int = 3, sync: bool = True) -> list[str]:
+    ids = []
+    for d in range(docs):
+        texts = [f"{t} (part {d})" for t in TOPICS]
+        ids.append(store.add_document(make_chunks(texts), filename=f"doc{d}.txt", sync=sync).document_id)
+    return ids
+
+
+def snapshot_dir(settings: Settings) -> Path:
+    return settings.index_dir / settings.collection
+
+
+def results(store: Store, queries=("vaccine storage temperature", "bicycle chain rain", "audit logs years")):
+    return [[(h.chunk_id, round(h.score, 5)) for h in store.search(q, k=5)] for q in queries]
+
+
+def test_restart_with_good_snapshot_is_in_sync_without_rebuild_or_embedding(settings):
+    store = open_store(settings)
+    store.sync()
+    fill(store)
+    store.sync()
+    before = results(store)
+    store.close()
+
+    counting = CountingEmbedder()
+    again = open_store(settings, counting)
+    report = again.sync()
+    assert report.status == "in_sync", report
+    assert report.sync_performed is False
+    assert report.db_count == report.index_count == 30
+    assert counting.calls == 0  # nothing re-embedded to come back
+    assert results(again) == before
+    again.close()
+
+
+def test_deleted_index_file_is_rebuilt_with_identical_results(settings):
+    store = open_store(settings)
+    store.sync()
+    fill(store)
+    store.sync()
+    before = results(store)
+    store.close()
+    (snapshot_dir(settings) / "index.faiss").unlink()
+
+    again = open_store(settings)
+    report = again.sync()
+    assert report.status == "rebuilt" and report.index_count == 30
+    assert "index.faiss is missing" in report.reason
+    assert results(again) == before
+    again.close()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "manifest_garbage", "foreign_db", "other_model", "other_dim"])
+def test_bad_snapshot_is_never_loaded_as_good(settings, tmp_path, damage):
+    store = open_store(settings)
+    store.sync()
+    fill(store)
+    store.sync()
+    before = results(store)
+    store.close()
+    index_file = snapshot_dir(settings) / "index.faiss"
+    manifest_file = snapshot_dir(settings) / "manifest.json"
+    if damage == "truncate":
+        data = index_file.read_bytes()
+        index_file.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        index_file.write_bytes(np.random.default_rng(1).bytes(index_file.stat().st_size))
+    elif damage == "manifest_garbage":
+        manifest_file.write_text("{not json")
+    else:
+        # a snapshot that is internally valid but made for another database / model / dim
+        other = Settings(data_dir=tmp_path / "other", database_url=f"sqlite:///{tmp_path / 'other.db'}",
+                         embedder="hash", snapshot_interval_s=0)
+        emb = HashEmbedder(128) if damage == "other_dim" else HashEmbedder()
+        if damage == "other_model":
+            emb.model_id = "some-other-model"
+        donor = Store.open(other, embedder=emb)
+        donor.sync()
+        fill(donor)
+        donor.sync()
+        donor.close()
+        shutil.rmtree(snapshot_dir(settings))
+        shutil.copytree(snapshot_dir(other), snapshot_dir(settings))
+
+    again = open_store(settings)
+    report = again.sync()
+    assert report.status == "rebuilt", report
+    assert report.index_count == 30
+    assert results(again) == before
+    again.close()
+
+
+def test_plain_sql_inserts_updates_deletes_are_picked_up(settings):
+    store = open_store(settings)
+    store.sync()
+    fill(store, 1)
+    store.sync()
+    raw = RawSQL(settings.database_url)
+    doc = raw.insert_document(filename="external.txt")
+    vecs = random_unit(3, seed=7)
+    new_ids = [raw.insert_chunk(doc, f"external chunk {i}", vecs[i], ordinal=i) for i in range(3)]
+    existing = [h.chunk_id for h in store.search("espresso machine descaling", k=1)]
+    raw.update_embedding(new_ids[0], vecs[2])
+    raw.delete_chunk(existing[0])
+    raw.close()
+
+    report = store.sync()
+    assert report.status == "caught_up", report
+    assert report.db_count == report.index_count == 10 + 3 - 1
+    top = store.search(vecs[2], k=2)
+    assert {h.chunk_id for h in top} == {new_ids[0], new_ids[2]}
+    assert all(h.chunk_id != existing[0] for h in store.search("espresso machine descaling", k=10))
+    assert store.sync().status == "in_sync"
+    store.close()
+
+
+def test_document_status_change_by_sql_removes_and_restores_its_vectors(settings):
+    store = open_store(settings)
+    store.sync()
+    doc_id = fill(store, 1)[0]
+    raw = RawSQL(settings.database_url)
+    raw.execute("UPDATE documents SET status = 'failed' WHERE id = ?", (doc_id,))
+    assert store.sync().index_count == 0
+    raw.execute("UPDATE documents SET status = 'indexed' WHERE id = ?", (doc_id,))
+    raw.close()
+    report = store.sync()
+    assert report.index_count == 10 and report.status == "caught_up"
+    store.close()
+
+
+def test_silent_drift_with_equal_count_is_repaired_by_id(settings):
+    store = open_store(settings)
+    store.sync()
+    fill(store)
+    store.sync()
+    victim = store.search("vaccine storage temperature", k=1)[0].chunk_id
+    raw = RawSQL(settings.database_url)
+    new_vec = random_unit(1, seed=3)[0]
+    raw.update_embedding_silently(victim, new_vec)
+    raw.close()
+
+    report = store.sync()
+    assert report.status == "repaired", report
+    assert report.repaired == 1 and report.db_count == report.index_count == 30
+    assert "digest" in report.reason
+    assert store.search(new_vec, k=1)[0].chunk_id == victim
+    assert store.sync().status == "in_sync"
+    store.close()
+
+
+def test_check_mode_changes_nothing_and_reports_drift(settings):
+    store = open_store(settings)
+    store.sync()
+    fill(store, 1)
+    store.sync()
+    victim = store.search("bicycle chain rain", k=1)[0].chunk_id
+    store.close()
+    raw = RawSQL(settings.database_url)
+    raw.update_embedding_silently(victim, random_unit(1, seed=9)[0])
+    raw.close()
+    manifest_before = (snapshot_dir(settings) / "manifest.json").read_text()
+
+    checker = open_store(settings)
+    report = checker.sync("check")
+    assert report.status == "degraded" and "not in sync" in report.reason
+    assert (snapshot_dir(settings) / "manifest.json").read_text() == manifest_before
+    checker.close()
+    assert (snapshot_dir(settings) / "manifest.json").read_text() == manifest_before
+
+
+def test_deleted_document_vectors_leave_the_index(settings):
+    store = open_store(settings)
+    store.sync()
+    ids = fill(store, 2)
+    n, seq = store.delete_document(ids[0])
+    assert n == 10 and seq > 0
+    assert len(store.engine) == 10
+    assert all(h.document_id == ids[1] for h in store.search("vaccine", k=20))
+    store.close()
+
+
+def test_restored_older_database_is_detected(settings):
+    store = open_store(settings)
+    store.sync()
+    fill(store, 1)
+    store.sync()
+    store.close()
+    # simulate a restore: the log is now behind the snapshot's applied seq
+    raw = RawSQL(settings.database_url)
+    raw.execute("DELETE FROM index_changes WHERE seq > 3")
+    raw.close()
+    again = open_store(settings)
+    report = again.sync()
+    assert report.status == "rebuilt" and "restored" in report.reason
+    again.close()
+
+
+def test_compacted_log_forces_rebuild(settings):
+    store = open_store(settings)
+    store.sync()
+    fill(store, 1)
+    store.sync()
+    store.close()
+    writer = open_store(settings)
+    fill(writer, 1, sync=False)  # 10 more changes the snapshot has not seen
+    from docqa.storage import changes
+
+    with writer.db.connection() as conn:
+        changes.compact(conn, keep=2)
+    writer.db.close()
+    again = open_store(settings)
+    report = again.sync()
+    assert report.status == "rebuilt" and "compacted" in report.reason
+    assert report.index_count == 20
+    again.close()
+
+
+def test_manifest_records_what_the_design_requires(settings):
+    store = open_store(settings)
+    store.sync()
+    fill(store, 1)
+    store.sync()
+    store.close()
+    manifest = json.loads((snapshot_dir(settings) / "manifest.json").read_text())
+    for key in ("format_version", "db_identity", "collection", "applied_seq", "model", "dim", "metric", "index_type",
+                "count", "digest", "files", "created_at"):
+        assert key in manifest
+    assert manifest["count"] == 10 and manifest["model"] == "hash-384" and manifest["dim"] == 384
+    assert manifest["files"]["index.faiss"]["xxh3"]
+
+
+def test_opening_with_another_embedder_is_a_clear_error(settings):
+    store = open_store(settings)
+    fill(store, 1)
+    store.close()
+    from docqa.errors import EmbedderMismatch
+
+    with pytest.raises(EmbedderMismatch) as info:
+        Store.open(settings, embedder=HashEmbedder(128))
+    assert "reembed" in info.value.message and "hash-384" in info.value.message
+
+
+def test_hnsw_index_tombstones_and_compacts(settings):
+    hnsw = settings.replace(index_type="hnsw")
+    store = open_store(hnsw)
+    store.sync()
+    ids = fill(store, 3)
+    store.delete_document(ids[0])
+    assert len(store.engine) == 20
+    assert all(h.document_id != ids[0] for h in store.search("vaccine storage", k=20))
+    # update every chunk of a document in place: old positions become tombstones
+    raw = RawSQL(settings.database_url)
+    for row in raw.execute(raw.q("SELECT id FROM chunks WHERE document_id = ?"), (ids[1],)).fetchall():
+        raw.update_embedding(row[0], random_unit(1, seed=int(row[0]))[0])
+    raw.close()
+    report = store.sync()
+    assert report.status == "caught_up" and report.index_count == 20
+    assert store.engine._index.tombstones == 20
+    store.close()
+    again = open_store(hnsw)
+    assert again.sync().status == "in_sync"
+    again.close()
+
+
+def test_search_filters_apply_before_ranking(settings):
+    store = open_store(settings)
+    store.sync()
+    ids = fill(store, 3)
+    from docqa.types import SearchFilters
+
+    hits = store.search("vaccine storage temperature", k=10, filters=SearchFilters(document_ids=(ids[2],)))
+    assert len(hits) == 10 and {h.document_id for h in hits} == {ids[2]}
+    store.close()
