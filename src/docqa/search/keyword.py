@@ -1,0 +1,110 @@
+"""Keyword search over the full-text index stored beside the chunks.
+
+SQLite: FTS5 table `chunks_fts` (porter stemming), ranked by `bm25()`.
+PostgreSQL: generated `chunks.tsv` column (GIN), ranked by `ts_rank_cd`.
+
+User text never reaches the full-text query language as syntax: it is cut
+into words (letters and digits only), stop-words are dropped (unless nothing
+else is left), and the words are quoted and OR-ed, so a chunk matching only
+some of them still ranks, below chunks matching more. Filters are SQL
+conditions in the same statement, so they apply *before* ranking.
+
+Score meaning: SQLite returns `-bm25` (BM25 with the heading counting
+`HEADING_WEIGHT` times as much as body text; higher is better, unbounded);
+PostgreSQL returns `ts_rank_cd` cover density divided by 1 + log(chunk
+length) (heading words weighted the same way; higher is better). Scores compare within one query, not across
+databases.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from docqa.search.filters import filter_clause
+from docqa.storage.db import Connection
+from docqa.types import SearchFilters
+
+TERM = re.compile(r"[^\W_]+", re.UNICODE)
+MAX_TERMS = 32
+MAX_TERM_CHARS = 64
+HEADING_WEIGHT = 0.5
+# ts_rank_cd weights are {D, C, B, A}; the schema stores the heading as A, text as D.
+_PG_WEIGHTS = f"'{{1.0, 1.0, 1.0, {HEADING_WEIGHT}}}'"
+
+STOP_WORDS = frozenset(
+    """
+    a about above after again against all am an and any are aren as at be because been before being below
+    between both but by can cannot could did didn do does doesn doing don down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is isn it its
+    itself just let me more most my myself no nor not of off on once only or other ought our ours
+    ourselves out over own same she should so some such than that the their theirs them themselves then
+    there these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours yourself yourselves s t ll re ve d m
+    tell please know need want get got
+    """.split()
+)
+
+
+def query_terms(text: str) -> list[str]:
+    """Distinct lower-cased words of `text`, stop-words dropped unless they are all there is."""
+    words = list(dict.fromkeys(w.casefold()[:MAX_TERM_CHARS] for w in TERM.findall(text)))
+    content = [w for w in words if w not in STOP_WORDS]
+    return (content or words)[:MAX_TERMS]
+
+
+def fts5_query(terms: list[str]) -> str:
+    """An FTS5 MATCH expression: every term a quoted string, OR-ed."""
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def tsquery_text(terms: list[str]) -> str:
+    """A `to_tsquery` expression: every term a quoted lexeme, OR-ed."""
+    return " | ".join("'" + t.replace("'", "''").replace("\\", "") + "'" for t in terms)
+
+
+def keyword_ranking(
+    conn: Connection, collection: str, query: str, limit: int, filters: SearchFilters | None = None
+) -> tuple[list[int], list[float]]:
+    """Chunk ids and scores for `query`, best first, at most `limit`, filters applied in SQL."""
+    terms = query_terms(query)
+    if not terms or limit < 1:
+        return [], []
+    where, params = _filter_sql(conn, filters or SearchFilters())
+    if conn.is_pg:
+        sql = (
+            f"SELECT c.id, ts_rank_cd({_PG_WEIGHTS}::float4[], c.tsv, q.q, 1) AS score "
+            "FROM (SELECT to_tsquery('english', ?) AS q) q, chunks c JOIN documents d ON d.id = c.document_id "
+            f"WHERE c.tsv @@ q.q AND c.collection = ? AND d.status = 'indexed'{where} "
+            "ORDER BY score DESC, c.id LIMIT ?"
+        )
+        rows = conn.fetchall(sql, [tsquery_text(terms), collection, *params, limit])
+    else:
+        sql = (
+            f"SELECT c.id, -bm25(chunks_fts, 1.0, {HEADING_WEIGHT}) AS score "
+            "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id "
+            f"WHERE chunks_fts MATCH ? AND c.collection = ? AND d.status = 'indexed'{where} "
+            "ORDER BY score DESC, c.id LIMIT ?"
+        )
+        rows = conn.fetchall(sql, [fts5_query(terms), collection, *params, limit])
+    return [int(r[0]) for r in rows], [float(r[1]) for r in rows]
+
+
+def _filter_sql(conn: Connection, filters: SearchFilters) -> tuple[str, list[Any]]:
+    if filters.is_empty():
+        return "", []
+    clause, params = filter_clause(conn, filters)
+    return f" AND {clause}", params
+
+
+def document_frequencies(conn: Connection, terms: list[str]) -> tuple[dict[str, int], int]:
+    """How many chunks (in the whole database) contain each term, and how many chunks there are."""
+    total = int(conn.scalar("SELECT count(*) FROM chunks", default=0))
+    out: dict[str, int] = {}
+    for term in dict.fromkeys(terms):
+        if conn.is_pg:
+            n = conn.scalar("SELECT count(*) FROM chunks WHERE tsv @@ to_tsquery('english', ?)", [tsquery_text([term])])
+        else:
+            n = conn.scalar("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [fts5_query([term])])
+        out[term] = int(n or 0)
+    return out, total
