@@ -80,6 +80,14 @@ def db_url(request, tmp_path: Path, pg_server: PgServer | None) -> str:
 
 
 @pytest.fixture
+def pg_url(pg_server: PgServer | None) -> str:
+    """A fresh PostgreSQL database (for PostgreSQL-only behaviour)."""
+    if pg_server is None:
+        pytest.skip("PostgreSQL not reachable (set DOCQA_TEST_PG_DSN); under CI=true this fails instead")
+    return pg_server.new_database()
+
+
+@pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=db_url, embedder="hash", snapshot_interval_s=0.0)
 

@@ -44,7 +44,7 @@ class RawSQL:
 
             self.conn = psycopg.connect(url, autocommit=True)
         else:
-            self.conn = sqlite3.connect(url.split("sqlite:///", 1)[1], isolation_level=None)
+            self.conn = sqlite3.connect(url.split("sqlite:///", 1)[1], isolation_level=None, timeout=30)
 
     def q(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.pg else sql
