@@ -1,0 +1,140 @@
+"""Hybrid search: rank fusion (pure), and hybrid beating either side alone on a corpus built for it."""
+
+from __future__ import annotations
+
+import pytest
+
+from docqa.errors import InvalidInput
+from docqa.search.hybrid import candidate_depth, rrf_fuse
+from docqa.search.service import search_mode
+from docqa.types import SearchFilters
+from tests.helpers import make_chunks
+
+# Keyword-only questions: the one content word is rare and sits in a long chunk about other things,
+# while chunks sharing the question's stop-word phrasing ("what is the ...") win on the hash embedding.
+RARE = [
+    ("what is the zorblax for", "Inventory notes for the north warehouse: pallets, crates, one zorblax, shelving units "
+     "and two forklifts were counted during the spring audit by the logistics team."),
+    ("where is the quintrel", "The basement storeroom holds paint tins, spare light bulbs, a broken quintrel, old "
+     "ladders and boxes of archived invoices from previous financial years."),
+    ("how do i clean the vemmick", "Kitchen equipment list: kettle, toaster, microwave oven, vemmick, dishwasher, "
+     "coffee grinder and the large fridge freezer beside the back door."),
+    ("when was the drulox bought", "Purchases approved by the committee included garden chairs, a parasol, the "
+     "drulox, new hoses, compost bins and a small greenhouse heater."),
+]
+STOP_WORDY = [
+    "what is the agenda for the meeting and what is the plan for it",
+    "what is the reason for the delay and what is the new date",
+    "where is the form and where is the office and where is the desk",
+    "how do i get to the station and how do i buy the ticket",
+    "when was the decision made and when was the notice sent",
+    "it is the one for you and it is the best for all of us",
+]
+# Vector-only questions: the exact phrase (its word pairs) is in one chunk, but short chunks repeating
+# the content words win on BM25 / cover density.
+PHRASE = [
+    ("who is the man in the hat", "who is the man in the hat that everyone keeps talking about",
+     ["hat man hat man hat", "man hat man hat hat man"]),
+    ("what is the boat on the lake", "what is the boat on the lake that we saw this morning",
+     ["lake boat lake boat lake", "boat lake boat lake boat boat"]),
+    ("where is the key to the shed", "where is the key to the shed that holds the mower",
+     ["shed key shed key shed", "key shed key key shed shed"]),
+]
+
+
+def test_rrf_fuse_by_hand() -> None:
+    ids, scores = rrf_fuse([[1, 2, 3], [3, 4]], [1.0, 1.0], rrf_k=0)
+    # 1: 1/1; 2: 1/2; 3: 1/3 + 1/1; 4: 1/2 -> 3 (1.333), 1 (1.0), then 2 and 4 tie (0.5): first ranking first
+    assert ids == [3, 1, 2, 4]
+    assert scores == pytest.approx([4 / 3 / 2, 1 / 2, 1 / 4, 1 / 4])
+    ids, scores = rrf_fuse([[1, 2], [2, 1]], [1.0, 3.0], rrf_k=60, limit=1)
+    assert ids == [2] and scores[0] == pytest.approx((1 / 62 + 3 / 61) / (4 / 61))
+    assert rrf_fuse([[5, 5, 6], []], [1.0, 1.0], rrf_k=0)[0] == [5, 6]  # a repeated id counts once
+    assert rrf_fuse([[], []], [1.0, 1.0]) == ([], [])
+    assert rrf_fuse([[7], [7]], [1.0, 1.0])[1] == [pytest.approx(1.0)]  # first everywhere = 1.0
+    with pytest.raises(ValueError):
+        rrf_fuse([[1]], [1.0, 1.0])
+    assert candidate_depth(5) == 50 and candidate_depth(40) == 160
+
+
+def build_fixture(store) -> list[tuple[str, str]]:
+    texts = [t for _, t in RARE] + STOP_WORDY + [t for _, t, _ in PHRASE] + [d for _, _, ds in PHRASE for d in ds]
+    for i, text in enumerate(texts):
+        store.add_document(make_chunks([text]), filename=f"f{i}.txt")
+    return [(q, t) for q, t in RARE] + [(q, t) for q, t, _ in PHRASE]
+
+
+def ranks(store, cases: list[tuple[str, str]], mode: str) -> list[int | None]:
+    out = []
+    for query, target in cases:
+        hits = search_mode(store, query, mode=mode, k=10)
+        out.append(next((i for i, h in enumerate(hits, 1) if h.content == target), None))
+    return out
+
+
+def test_hybrid_beats_vector_and_keyword_alone(store) -> None:
+    cases = build_fixture(store)
+    found = {mode: ranks(store, cases, mode) for mode in ("vector", "keyword", "hybrid")}
+    at1 = {mode: sum(r == 1 for r in rs) / len(cases) for mode, rs in found.items()}
+    mrr = {mode: sum(1 / r for r in rs if r) / len(cases) for mode, rs in found.items()}
+    # each side alone fails the half built against it ...
+    assert all(r != 1 for r in found["vector"][: len(RARE)]), found
+    assert all(r != 1 for r in found["keyword"][len(RARE):]), found
+    # ... and fusion answers both halves
+    assert at1["hybrid"] == 1.0, found
+    assert at1["hybrid"] > max(at1["vector"], at1["keyword"])
+    assert mrr["hybrid"] > max(mrr["vector"], mrr["keyword"])
+
+
+def test_hybrid_weights_and_scores(store) -> None:
+    cases = build_fixture(store)
+    hits = search_mode(store, cases[0][0], mode="hybrid", k=5)
+    assert all(0 < h.score <= 1 for h in hits)
+    assert hits == sorted(hits, key=lambda h: -h.score)
+    # weight 0 on keyword: hybrid ranks exactly like vector search (same candidate depth, so ties agree)
+    store.settings = store.settings.replace(hybrid_keyword_weight=0.0)
+    for query, _ in cases:
+        vector = search_mode(store, query, mode="vector", k=candidate_depth(5))[:5]
+        assert [h.chunk_id for h in search_mode(store, query, mode="hybrid", k=5)] == [h.chunk_id for h in vector]
+
+
+@pytest.mark.parametrize("mode", ["vector", "keyword", "hybrid"])
+def test_filters_return_limit_results_when_enough_match(store, mode: str) -> None:
+    # 40 strong matches outside the filter, 12 weaker ones inside it
+    for i in range(40):
+        store.add_document(make_chunks([f"chain lubricant chain care {i}"]), filename=f"noise{i}.txt", sync=False,
+                           content_type="text/plain", metadata={"shelf": "noise"})
+    wanted = [store.add_document(make_chunks([f"notes {i}: the chain needs lubricant after rain, then wipe it"]),
+                                 filename=f"want{i}.md", content_type="text/markdown", sync=False,
+                                 metadata={"shelf": "wanted", "date": f"2024-03-{i + 1:02d}"}).document_id
+              for i in range(12)]
+    store.catch_up()
+    query = "chain lubricant"
+    unfiltered = search_mode(store, query, mode=mode, k=10)
+    assert not {h.document_id for h in unfiltered} & set(wanted)  # the filtered docs are not in the plain top 10
+    for filters in (SearchFilters(metadata={"shelf": "wanted"}), SearchFilters(content_types=("text/markdown",)),
+                    SearchFilters(document_ids=tuple(wanted)), SearchFilters(date_from="2024-03-01", date_to="2024-03-31")):
+        hits = search_mode(store, query, mode=mode, k=10, filters=filters)
+        assert len(hits) == 10, (mode, filters)
+        assert {h.document_id for h in hits} <= set(wanted)
+    few = search_mode(store, query, mode=mode, k=10, filters=SearchFilters(document_ids=tuple(wanted[:3])))
+    assert {h.document_id for h in few} == set(wanted[:3])
+
+
+def test_read_your_writes_in_hybrid(store) -> None:
+    result = store.add_document(make_chunks(["a quokka smiles"]), filename="q.txt", sync=False)
+    hits = search_mode(store, "quokka", mode="hybrid", k=3, min_seq=result.seq)
+    assert hits[0].document_id == result.document_id
+    assert hits[0].score == pytest.approx(1.0)  # first in both rankings
+
+
+def test_invalid_requests(store) -> None:
+    for mode in ("vector", "keyword", "hybrid"):
+        with pytest.raises(InvalidInput):
+            search_mode(store, "", mode=mode)
+        with pytest.raises(InvalidInput):
+            search_mode(store, "x", mode=mode, k=0)
+    with pytest.raises(InvalidInput):
+        search_mode(store, "x", mode="semantic")
+    with pytest.raises(InvalidInput):
+        search_mode(store, "x" * 20_000, mode="hybrid")
