@@ -71,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    except Exception as exc:  # a bug, not bad input: one line, the traceback only with -v
+        import logging
+
+        logging.getLogger("docqa.cli").debug("unexpected error", exc_info=True)
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with -v for the log)", err=True)
+        return 1
     return 0
 
 

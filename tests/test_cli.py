@@ -1,0 +1,119 @@
+"""The CLI as a user runs it: sync / stats / search / ingest / documents / delete, with --json."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from docqa.cli.main import main
+from tests.helpers import RawSQL
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+@pytest.fixture
+def cli(db_url, tmp_path, capsys):
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["--db", db_url, "--data-dir", str(tmp_path / "data"), "--embedder", "hash", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_ingest_search_stats_sync_roundtrip(cli):
+    code, out, _ = cli("ingest", str(SAMPLES), "--recursive", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["added"] >= 10 and summary["failed"] == 0
+
+    code, out, _ = cli("sync", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["status"] in ("rebuilt", "in_sync", "caught_up")
+    for key in ("status", "sync_performed", "db_count", "index_count", "applied_seq", "added", "removed", "repaired",
+                "duration_ms", "reason"):
+        assert key in report
+
+    code, out, _ = cli("sync", "--check", "--json")
+    assert code == 0 and json.loads(out)["status"] == "in_sync"
+
+    code, out, _ = cli("stats", "--json")
+    stats = json.loads(out)
+    for key in ("total_vectors", "total_chunks", "total_documents", "model", "dim", "index_type", "applied_seq"):
+        assert key in stats
+    assert stats["total_vectors"] == stats["total_chunks"] > 0 and stats["model"] == "hash-384"
+
+    code, out, _ = cli("search", "espresso grind size", "-k", "3", "--json")
+    data = json.loads(out)
+    assert code == 0 and len(data["results"]) == 3
+    for key in ("chunk_id", "document_id", "score", "content", "filename", "chunk_index", "metadata"):
+        assert key in data["results"][0]
+
+    # idempotent re-ingest
+    code, out, _ = cli("ingest", str(SAMPLES), "--recursive", "--json")
+    again = json.loads(out)
+    assert again["unchanged"] == summary["added"] and again["chunks_embedded"] == 0
+
+
+def test_check_exits_non_zero_on_drift_and_changes_nothing(cli, db_url):
+    cli("ingest", str(SAMPLES / "recipe-collection.txt"))
+    assert cli("sync")[0] == 0
+    raw = RawSQL(db_url)
+    cid = raw.scalar("SELECT min(id) FROM chunks")
+    import numpy as np
+
+    raw.update_embedding_silently(cid, np.ones(384, dtype=np.float32) / np.sqrt(384))
+    raw.close()
+    code, out, _ = cli("sync", "--check", "--json")
+    assert code == 1 and json.loads(out)["status"] == "degraded"
+    code, out, _ = cli("sync", "--check", "--json")  # still drifted: check repaired nothing
+    assert code == 1
+    code, out, _ = cli("sync", "--json")
+    assert code == 0 and json.loads(out)["status"] == "repaired"
+    assert cli("sync", "--check")[0] == 0
+
+
+def test_documents_and_delete(cli):
+    cli("ingest", str(SAMPLES / "recipe-collection.txt"), str(SAMPLES / "history-of-millbrook.txt"))
+    code, out, _ = cli("documents", "--json")
+    docs = json.loads(out)
+    assert code == 0 and len(docs) == 2
+    code, out, _ = cli("delete", docs[0]["id"], "--json")
+    assert code == 0 and json.loads(out)["status"] == "deleted"
+    code, out, _ = cli("stats", "--json")
+    assert json.loads(out)["total_documents"] == 1
+    code, _, err = cli("delete", docs[0]["id"])
+    assert code != 0 and "not found" in err
+
+
+def test_bad_input_is_a_message_not_a_traceback(cli, tmp_path):
+    code, _, err = cli("ingest", str(tmp_path / "missing-folder"))
+    assert code != 0 and "no such file" in err and "Traceback" not in err
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\n garbage garbage")
+    code, out, err = cli("ingest", str(broken), "--json")
+    assert code == 1 and "Traceback" not in err
+    assert json.loads(out)["failures"][0]["error"]
+    code, _, err = cli("search", "   ")
+    assert code != 0 and "empty" in err
+    code, _, err = cli("sync", "--force", "--check")
+    assert code != 0 and "cannot be combined" in err
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path, capsys):
+    code = main(["--db", "postgresql://postgres@127.0.0.1:1/nope", "--data-dir", str(tmp_path), "--embedder", "hash",
+                 "stats"])
+    _, err = capsys.readouterr()
+    assert code != 0 and "cannot connect" in err and "Traceback" not in err
+
+
+def test_console_script_runs(tmp_path):
+    env = {**os.environ, "DOCQA_DATA_DIR": str(tmp_path / "d"), "DOCQA_EMBEDDER": "hash"}
+    exe = Path(sys.executable).parent / "docqa"
+    done = subprocess.run([str(exe), "sync", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] in ("rebuilt", "in_sync")
