@@ -1,0 +1,38 @@
+"""`docqa ask QUESTION`: an answer with cited passages."""
+
+from __future__ import annotations
+
+import click
+
+from docqa.cli.context import CliContext, emit_json, pass_ctx
+
+
+@click.command()
+@click.argument("question")
+@click.option("--documents", default="", help="Only these document ids, comma separated.")
+@click.option("-k", "--k", "k", type=click.IntRange(1, 50), default=5, show_default=True, help="Chunks retrieved.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer and its sources as JSON.")
+@pass_ctx
+def ask(obj: CliContext, question: str, documents: str, k: int, as_json: bool) -> None:
+    """Answer QUESTION from the indexed documents, citing the passages used."""
+    from docqa.qa.service import ask as ask_question
+
+    ids = [d.strip() for d in documents.split(",") if d.strip()]
+    answer = ask_question(obj.store(), question, document_ids=ids, k=k)
+    if as_json:
+        emit_json(answer.to_dict())
+        return
+    click.echo(answer.answer)
+    if answer.fallback_reason:
+        click.echo(f"\n(LLM unavailable, extractive answer: {answer.fallback_reason})", err=True)
+    if answer.sources:
+        click.echo("\nSources:")
+    for number, source in enumerate(answer.sources, start=1):
+        where = source.filename or source.document_id
+        page = f", page {source.page}" if source.page else ""
+        click.echo(f"[{number}] {where}{page}, characters {source.char_start}-{source.char_end} (score {source.score:.2f})")
+        snippet = " ".join(source.text.split())
+        click.echo(f"    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
+
+
+COMMANDS = [ask]
