@@ -57,15 +57,15 @@ def _prefixes(partial: str) -> list[str]:
 
 
 def _candidates(conn, collection: str, complete: list[str], prefix: str) -> list[tuple[int, str, str]]:
-    if conn.is_pg:
-        parts = ["'" + w.replace("'", "''") + "'" for w in complete]
-        if prefix:
-            parts.append("'" + prefix.replace("'", "''") + "':*")
+    if conn.is_pg:  # the prefix with the 'simple' config: not dropped as a stop-word ("t"), not stemmed
+        words = " & ".join("'" + w.replace("'", "''") + "'" for w in complete)
+        partial = "'" + prefix.replace("'", "''") + "':*" if prefix else ""
         sql = (
             "SELECT c.id, c.heading, c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
-            "WHERE c.tsv @@ to_tsquery('english', ?) AND c.collection = ? AND d.status = 'indexed' LIMIT ?"
+            "WHERE c.tsv @@ (to_tsquery('english', ?) && to_tsquery('simple', ?)) "
+            "AND c.collection = ? AND d.status = 'indexed' LIMIT ?"
         )
-        return conn.fetchall(sql, [" & ".join(parts), collection, SAMPLE])
+        return conn.fetchall(sql, [words, partial, collection, SAMPLE])
     terms = ['"' + w.replace('"', '""') + '"' for w in complete]
     if prefix:
         terms.append('"' + prefix.replace('"', '""') + '"*')
@@ -84,7 +84,7 @@ def phrase_pattern(complete: list[str], partial: str) -> re.Pattern[str]:
     if partial:
         typed.append(re.escape(partial) + r"[^\W_]*")
     head = r"[\W_]+".join(typed)
-    tail = r"((?:[ \t\-]+[^\W_]+){0,%d})" % MAX_EXTRA_WORDS  # never across a line break
+    tail = r"(?=((?:[ \t\-]+[^\W_]+){0,%d}))" % MAX_EXTRA_WORDS  # a lookahead, so matches may overlap; same line
     return re.compile(r"(?<![^\W_])(" + head + r")(?![^\W_])" + tail, re.IGNORECASE)
 
 

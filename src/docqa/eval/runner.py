@@ -1,0 +1,139 @@
+"""Run labelled questions through each search mode and score the rankings.
+
+A result is relevant when it is a chunk of the expected file whose text
+contains the expected passage (both whitespace-normalized), or, for a
+question without a passage, any chunk of the expected file. A question whose
+passage is in no chunk of that file is reported under `label_problems` and
+counted as a miss, so a broken label can never raise the scores.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from docqa.errors import InvalidInput
+from docqa.eval.metrics import first_relevant_rank, summarize
+from docqa.search.service import MODES, search_mode
+
+if TYPE_CHECKING:
+    from docqa.app import Store
+
+DEFAULT_QUESTIONS = Path(__file__).with_name("questions.jsonl")
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    expected_filename: str
+    expected_passage: str = ""
+
+
+def normalize(text: str) -> str:
+    return " ".join(text.split())
+
+
+def load_questions(path: Path) -> list[Question]:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    out: list[Question] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            question, filename = str(item["question"]).strip(), str(item["expected_filename"]).strip()
+        except (ValueError, KeyError, TypeError):
+            raise InvalidInput(f"{path}:{number}: expected a JSON object with question and expected_filename") from None
+        if not question or not filename:
+            raise InvalidInput(f"{path}:{number}: question and expected_filename must not be empty")
+        out.append(Question(str(item.get("id") or f"line{number}"), question, filename,
+                            normalize(str(item.get("expected_passage") or ""))))
+    if not out:
+        raise InvalidInput(f"{path}: no questions")
+    return out
+
+
+def parse_modes(text: str) -> list[str]:
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise InvalidInput(f"unknown mode(s) {', '.join(unknown) or '(none)'}; use a comma list of {', '.join(MODES)}")
+    return list(dict.fromkeys(modes))
+
+
+def same_file(filename: str, expected: str) -> bool:
+    return filename == expected or PurePath(filename).name == PurePath(expected).name
+
+
+def chunk_is_relevant(filename: str, text: str, question: Question) -> bool:
+    if not same_file(filename, question.expected_filename):
+        return False
+    return not question.expected_passage or normalize(question.expected_passage) in normalize(text)
+
+
+class _Corpus:
+    """The collection's chunk texts by file name, read once."""
+
+    def __init__(self, store: "Store") -> None:
+        self.store = store
+        self._texts: dict[str, list[str]] = {}
+
+    def relevant_count(self, question: Question) -> int:
+        name = PurePath(question.expected_filename).name
+        if name not in self._texts:
+            with self.store.db.connection() as conn:
+                rows = conn.fetchall(
+                    "SELECT d.filename, c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
+                    "WHERE c.collection = ? AND d.status = 'indexed'", (self.store.collection,))
+            for filename, text in rows:
+                self._texts.setdefault(PurePath(filename).name, []).append(text)
+            self._texts.setdefault(name, [])
+        return sum(1 for text in self._texts[name] if chunk_is_relevant(name, text, question))
+
+
+def evaluate(store: "Store", questions: Sequence[Question], modes: Sequence[str], k: int = 10,
+             progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Metrics per mode, the questions whose labels match no chunk, and each question's first relevant rank."""
+    if not 1 <= k <= 1000:
+        raise InvalidInput("k must be between 1 and 1000")
+    corpus = _Corpus(store)
+    totals = {q.id: corpus.relevant_count(q) for q in questions}
+    report: dict[str, Any] = {
+        "questions": len(questions), "k": k, "collection": store.collection, "embedder": store.model,
+        "database": store.db.kind, "modes": {}, "per_question": {q.id: {} for q in questions},
+        "label_problems": [
+            {"id": q.id, "expected_filename": q.expected_filename, "reason": "no chunk of that file contains the passage"}
+            for q in questions if totals[q.id] == 0
+        ],
+    }
+    for mode in modes:
+        runs, latencies = [], []
+        for q in questions:
+            started = time.perf_counter()
+            hits = search_mode(store, q.question, mode=mode, k=k)
+            latencies.append((time.perf_counter() - started) * 1000)
+            flags = [chunk_is_relevant(h.filename, h.content, q) for h in hits]
+            runs.append((flags, totals[q.id]))
+            report["per_question"][q.id][mode] = first_relevant_rank(flags)
+            if progress:
+                progress(1)
+        report["modes"][mode] = {**summarize(runs), "latency_ms_p50": round(statistics.median(latencies), 2)}
+    return report
+
+
+def format_table(report: dict[str, Any]) -> str:
+    columns = ["recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "latency_ms_p50"]
+    lines = [f"{'mode':8} " + " ".join(f"{c:>14}" for c in columns)]
+    for mode, metrics in report["modes"].items():
+        lines.append(f"{mode:8} " + " ".join(f"{metrics[c]:>14.3f}" for c in columns))
+    lines.append(f"{report['questions']} questions, depth {report['k']}, embedder {report['embedder']}, "
+                 f"{report['database']}; {len(report['label_problems'])} label problem(s)")
+    return "\n".join(lines)
