@@ -50,6 +50,8 @@ class Settings:
     verify_interval_s: float = 600.0  # full digest verification while running
     snapshot_interval_s: float = 30.0  # at most one snapshot save per interval after catch-ups
     change_log_retention: int = 1_000_000  # keep at most this many change rows
+    retry_initial_s: float = 0.5  # degraded service: first retry delay, doubled up to retry_max_s
+    retry_max_s: float = 30.0
 
     # chunking
     chunk_max_tokens: int = 200

@@ -1,0 +1,232 @@
+"""Background live sync: follow the change log, verify periodically, recover when degraded.
+
+One thread per running service. While healthy it waits for changes —
+LISTEN/NOTIFY on PostgreSQL (the change-log triggers `pg_notify('docqa_changes')`
+on commit), polling every `poll_interval_s` on SQLite — and applies them with
+`engine.sync("catch_up")`, so rows written by this process, another replica
+or plain SQL become searchable without a restart. Every `verify_interval_s`
+it runs a full `sync("auto")` (count + content digest, repair by id) and
+compacts the change log. When the store cannot be opened or a sync reports
+`degraded`, it retries with exponential backoff until the service is healthy.
+
+The worker never decides what is in the index: the engine does. It only
+decides *when* to ask.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Callable, Protocol
+
+from docqa.config import Settings
+from docqa.errors import DatabaseUnavailable
+from docqa.logging import get_logger, log_event
+from docqa.storage import changes
+
+if TYPE_CHECKING:
+    from docqa.app import Store
+
+log = get_logger("docqa.sync.worker")
+
+CHANNEL = "docqa_changes"
+LISTEN_WAKE_S = 0.25  # a LISTEN wait wakes at least this often to notice stop() and run a safety check
+
+
+class _Waiter(Protocol):
+    def wait(self, timeout: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _Poll:
+    """SQLite (or PostgreSQL without a listener): just sleep until the next poll."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+
+    def wait(self, timeout: float) -> None:
+        self._stop.wait(timeout)
+
+    def close(self) -> None:
+        pass
+
+
+class _PgListener:
+    """A dedicated autocommit connection LISTENing on the change channel."""
+
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        try:
+            self.conn = psycopg.connect(dsn, autocommit=True, connect_timeout=5)
+            self.conn.execute(f"LISTEN {CHANNEL}")
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(f"cannot LISTEN on {CHANNEL}: {str(exc).strip().splitlines()[0]}") from exc
+
+    def wait(self, timeout: float) -> None:
+        import psycopg
+
+        try:
+            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+                pass
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(f"change listener lost its connection: {exc}") from exc
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # closing a dead connection may fail; nothing to do
+            pass
+
+
+def is_healthy(store: "Store") -> bool:
+    last = store.engine.last_report
+    return store.engine.ready and last is not None and last.status != "degraded"
+
+
+class SyncWorker:
+    """Runs in one daemon thread; `stop()` ends it within about a quarter of a second."""
+
+    def __init__(self, settings: Settings, get_store: Callable[[], "Store | None"]) -> None:
+        self.settings = settings
+        self._get_store = get_store
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._last_verify = time.monotonic()
+        self.retries = 0
+        self.next_retry_in_s: float | None = None
+        self.notifications = "listen" if settings.resolved_database_url.startswith("postgres") else "poll"
+
+    # --- lifecycle ---------------------------------------------------------
+    def start(self) -> None:
+        """Idempotent and thread-safe; does nothing once stopped."""
+        with self._start_lock:
+            if self._thread is not None or self._stop.is_set():
+                return
+            self._last_verify = time.monotonic()
+            self._thread = threading.Thread(target=self._run, name="docqa-sync-worker", daemon=True)
+            self._thread.start()
+        log_event(log, "Background index sync started", mode=self.notifications,
+                  poll_interval_s=self.settings.poll_interval_s, verify_interval_s=self.settings.verify_interval_s)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        with self._start_lock:
+            self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log_event(log, "Background index sync did not stop in time", logging.WARNING, timeout_s=timeout_s)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def state(self) -> dict:
+        return {"running": self.running, "notifications": self.notifications, "retries": self.retries,
+                "next_retry_in_s": self.next_retry_in_s}
+
+    # --- the loop ----------------------------------------------------------
+    def _run(self) -> None:
+        backoff = self.settings.retry_initial_s
+        while not self._stop.is_set():
+            try:
+                store = self._get_store()
+                if store is None or not is_healthy(store):
+                    if not self._recover(store, backoff):
+                        backoff = min(backoff * 2, self.settings.retry_max_s)
+                        continue
+                    backoff = self.settings.retry_initial_s
+                    store = self._get_store()
+                assert store is not None
+                self._follow(store)
+                if self._verify_due() and not self._stop.is_set():
+                    self._verify(store)
+            except Exception:  # the loop must survive anything; the engine reports the details
+                log.exception("background index sync iteration failed")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.settings.retry_max_s)
+
+    def _recover(self, store: "Store | None", backoff: float) -> bool:
+        """One recovery attempt; on failure wait `backoff` seconds. True once healthy."""
+        reason = "database unavailable"
+        if store is not None:
+            store.db.close()  # drop idle pooled connections: after an outage they are all dead
+            report = store.sync("auto")
+            if report.status != "degraded":
+                log_event(log, "Index sync recovered, service is healthy", status=report.status,
+                          retries=self.retries, vectors=report.index_count)
+                self.retries, self.next_retry_in_s = 0, None
+                self._last_verify = time.monotonic()
+                return True
+            reason = report.reason
+        self.retries += 1
+        self.next_retry_in_s = backoff
+        log_event(log, f"Service degraded, retrying index sync in {backoff:.1f}s", logging.WARNING,
+                  reason=reason, retries=self.retries)
+        self._stop.wait(backoff)
+        return False
+
+    def _verify_due(self) -> bool:
+        return time.monotonic() - self._last_verify >= self.settings.verify_interval_s
+
+    def _verify(self, store: "Store") -> None:
+        report = store.sync("auto")
+        self._last_verify = time.monotonic()
+        if report.status == "degraded":
+            return
+        try:
+            with store.db.connection() as conn:
+                changes.compact(conn, self.settings.change_log_retention)
+        except DatabaseUnavailable as exc:
+            log_event(log, "Change log compaction skipped", logging.WARNING, reason=exc.message)
+
+    def _follow(self, store: "Store") -> None:
+        """Apply changes as they arrive until a sync degrades, a verify is due, or stop()."""
+        waiter: _Waiter | None = None
+        try:
+            while not self._stop.is_set() and not self._verify_due():
+                if waiter is None:
+                    waiter = self._new_waiter(store)
+                try:
+                    waiter.wait(self._wait_s(waiter))
+                except DatabaseUnavailable as exc:
+                    log_event(log, "Change listener interrupted", logging.WARNING, reason=exc.message)
+                    waiter.close()
+                    waiter = None
+                if self._stop.is_set():
+                    return
+                if not self._apply_changes(store):
+                    return
+        finally:
+            if waiter is not None:
+                waiter.close()
+
+    def _new_waiter(self, store: "Store") -> _Waiter:
+        if not store.db.is_pg:
+            return _Poll(self._stop)
+        try:
+            return _PgListener(store.db.parsed.target)
+        except DatabaseUnavailable as exc:
+            log_event(log, "LISTEN unavailable, polling instead", logging.WARNING, reason=exc.message)
+            return _Poll(self._stop)
+
+    def _wait_s(self, waiter: _Waiter) -> float:
+        if isinstance(waiter, _PgListener):
+            return LISTEN_WAKE_S
+        return self.settings.poll_interval_s
+
+    def _apply_changes(self, store: "Store") -> bool:
+        """Catch up when the log moved. False when the sync degraded."""
+        try:
+            with store.db.connection() as conn:
+                top = changes.max_seq(conn)
+            if top == store.engine.applied_seq:
+                return True
+        except DatabaseUnavailable:
+            pass  # let the engine record the failure in its report
+        report = store.engine.sync("catch_up")
+        return report.status != "degraded"
