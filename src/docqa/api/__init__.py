@@ -1,0 +1,5 @@
+"""The HTTP service: `create_app(settings, store=None)` builds the FastAPI app."""
+
+from docqa.api.app import create_app
+
+__all__ = ["create_app"]

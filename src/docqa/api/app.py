@@ -1,0 +1,79 @@
+"""The app factory. Nothing connects at import or construction: the lifespan does.
+
+    app = create_app(Settings.from_env())          # uvicorn docqa.api:create_app --factory
+
+Lifespan: open the store and sync the index *before* accepting requests
+(bounded by `startup_sync_timeout_s`); a down database or a degraded sync
+starts the service degraded, and the background worker retries until
+healthy. Shutdown stops the worker and closes the store (saving the index
+snapshot).
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, AsyncIterator
+
+import anyio
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from docqa.api import errors, routes_index, routes_ops, routes_qa, routes_search, routes_upload, routes_web
+from docqa.api.metrics import HttpMetricsMiddleware
+from docqa.api.routes_ops import _version
+from docqa.api.service import Service
+from docqa.config import Settings
+
+if TYPE_CHECKING:
+    from docqa.app import Store
+
+
+class ContentLengthGuard:
+    """Refuse a declared body larger than the limit before anything reads it (JSON 413)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", ()):
+                if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                    response = errors.error_response(
+                        413, "payload_too_large", f"request body of {int(value)} bytes exceeds the limit of {self.limit}",
+                        {"limit": self.limit})
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, store: "Store | None" = None) -> FastAPI:
+    """Build the app. `store`: an already-open Store (tests); otherwise the lifespan opens one."""
+    settings = settings or Settings.from_env()
+    service = Service(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(service.start)
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(service.stop)
+
+    body_limit = settings.max_upload_bytes + routes_upload.FORM_OVERHEAD
+    app = FastAPI(
+        title="docqa", version=_version(), lifespan=lifespan, max_body_size=body_limit,
+        description="Semantic index for document question answering whose FAISS index never silently drifts "
+                    "from its SQL database. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`.",
+    )
+    app.state.service = service
+    errors.install(app)
+    app.add_middleware(ContentLengthGuard, limit=body_limit)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["*"],
+                           allow_headers=["*"], expose_headers=["*"])
+    app.add_middleware(HttpMetricsMiddleware, metrics=service.metrics)
+    for module in (routes_index, routes_upload, routes_search, routes_qa, routes_ops, routes_web):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,129 @@
+"""Prometheus metrics, one CollectorRegistry per app (tests build many apps).
+
+Counters and histograms are fed by the sync engine's listener hook, the
+search routes and the HTTP middleware; gauges describing the index and the
+database (vectors, DB rows, change-log lag, health) are read at scrape time so
+they are never stale.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from docqa.logging import get_logger
+from docqa.types import SyncReport
+
+if TYPE_CHECKING:
+    from docqa.api.service import Service
+
+log = get_logger("docqa.api.metrics")
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SYNC_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+class _StateCollector(Collector):
+    def __init__(self, service: "Service") -> None:
+        self.service = service
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        health = self.service.health()
+        yield _gauge("docqa_healthy", "1 when the service is healthy, 0 when degraded", 1.0 if health.healthy else 0.0)
+        store = self.service.store
+        if store is None:
+            return
+        engine = store.engine
+        yield _gauge("docqa_index_vectors", "Vectors in the in-memory FAISS index", float(len(engine)))
+        yield _gauge("docqa_index_applied_seq", "Last change-log seq applied to the index", float(engine.applied_seq))
+        try:
+            stats = store.stats()
+        except Exception as exc:  # the database may be down: report what we know
+            log.debug("metrics: stats unavailable: %s", exc)
+            return
+        yield _gauge("docqa_db_rows", "Chunks in the database that belong in the index", float(stats["indexable_chunks"]))
+        yield _gauge("docqa_db_chunks", "All chunk rows of the collection", float(stats["total_chunks"]))
+        yield _gauge("docqa_db_documents", "Document rows of the collection", float(stats["total_documents"]))
+        yield _gauge("docqa_change_log_lag", "Change-log rows not yet applied to the index", float(stats["lag"]))
+        yield _gauge("docqa_db_seq", "Newest change-log seq in the database", float(stats["db_seq"]))
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    g = GaugeMetricFamily(name, doc)
+    g.add_metric([], value)
+    return g
+
+
+class Metrics:
+    def __init__(self, service: "Service") -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.sync_runs = Counter("docqa_sync_runs", "Sync engine runs, by report status",
+                                 ["status"], registry=r)
+        self.sync_duration = Histogram("docqa_sync_duration_seconds", "Sync engine run duration", ["status"],
+                                       buckets=SYNC_BUCKETS, registry=r)
+        self.drift_detected = Counter("docqa_drift_detected", "Syncs that found the index differing from the DB",
+                                      ["action"], registry=r)
+        self.drift_repaired_ids = Counter("docqa_drift_repaired_ids", "Chunk ids repaired after drift was found",
+                                          registry=r)
+        self.search_latency = Histogram("docqa_search_latency_seconds", "Search latency including query embedding",
+                                        ["mode"], buckets=LATENCY_BUCKETS, registry=r)
+        self.http_requests = Counter("docqa_http_requests", "HTTP requests", ["method", "route", "status"], registry=r)
+        self.http_latency = Histogram("docqa_http_request_duration_seconds", "HTTP request duration",
+                                      ["method", "route"], buckets=LATENCY_BUCKETS, registry=r)
+        r.register(_StateCollector(service))
+
+    def on_sync(self, report: SyncReport) -> None:
+        """Engine listener: every engine run, by its report status."""
+        self.sync_runs.labels(report.status).inc()
+        self.sync_duration.labels(report.status).observe(report.duration_ms / 1000.0)
+        if report.status == "repaired":
+            self.drift_detected.labels("repaired").inc()
+            self.drift_repaired_ids.inc(report.repaired)
+        elif report.status == "rebuilt" and not report.reason.startswith("forced") and (report.added or report.removed):
+            self.drift_detected.labels("rebuilt").inc()
+
+    def observe_search(self, mode: str, seconds: float) -> None:
+        self.search_latency.labels(mode).observe(seconds)
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class HttpMetricsMiddleware:
+    """Pure ASGI middleware: counts requests by route template (not raw path) and status."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = _route_template(scope)
+            method = scope.get("method", "GET")
+            self.metrics.http_requests.labels(method, route, str(status["code"])).inc()
+            self.metrics.http_latency.labels(method, route).observe(time.perf_counter() - start)
+
+
+def _route_template(scope: dict[str, Any]) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"

@@ -1,0 +1,52 @@
+"""`GET /api/v1/qa/ask`: an answer with the sources it cites."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Depends, Query
+
+from docqa.api.deps import get_service, optional_feature, single_search_thread
+from docqa.api.schemas import DOCUMENT_ID_PATTERN, ERROR_RESPONSES, check_text
+from docqa.api.schemas_search import AskResponse
+from docqa.api.service import Service
+from docqa.errors import InvalidInput
+
+router = APIRouter(prefix="/api/v1/qa", tags=["qa"], responses=ERROR_RESPONSES)
+
+
+def _document_ids(values: list[str]) -> list[str]:
+    """`context_documents=a,b` and `context_documents=a&context_documents=b` both work."""
+    ids: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not re.fullmatch(DOCUMENT_ID_PATTERN, part):
+                raise InvalidInput(f"context_documents: {part[:80]!r} is not a valid document id", field="context_documents")
+            ids.append(part)
+    if len(ids) > 1000:
+        raise InvalidInput("context_documents: at most 1000 document ids", field="context_documents")
+    return list(dict.fromkeys(ids))
+
+
+@router.get("/ask", response_model=AskResponse, summary="Answer a question from the indexed documents")
+def ask(
+    question: str = Query(min_length=1, max_length=2000, description="The question"),
+    context_documents: list[str] = Query(default_factory=list, description="Restrict to these document ids (comma-separated)"),
+    k: int = Query(default=5, ge=1, le=20, description="How many chunks to retrieve"),
+    service: Service = Depends(get_service),
+) -> AskResponse:
+    try:
+        check_text(question)
+    except ValueError as exc:
+        raise InvalidInput(f"question {exc}", field="question") from None
+    if not question.strip():
+        raise InvalidInput("question must not be blank", field="question")
+    ids = _document_ids(context_documents)
+    store = service.ready_store()
+    single_search_thread(service.settings.search_threads)
+    answer_question = optional_feature("docqa.qa.service", "ask")
+    answer = answer_question(store, question, document_ids=ids, k=k)
+    return AskResponse(**answer.to_dict())

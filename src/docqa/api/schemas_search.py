@@ -1,0 +1,153 @@
+"""Search, stats, QA and health shapes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from docqa.api.schemas import CleanStr, DocumentId, SyncReportOut, check_text
+from docqa.types import SearchFilters
+
+
+def check_date(value: str) -> str:
+    check_text(value)
+    try:
+        if len(value) > 10:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        else:
+            date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an ISO date (YYYY-MM-DD) or date-time") from None
+    return value
+
+
+IsoDate = Annotated[str, Field(max_length=40, examples=["2024-01-31"]), AfterValidator(check_date)]
+
+
+class SearchFiltersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    document_type: CleanStr | list[CleanStr] | None = Field(
+        default=None, description="Content type or metadata document_type (one or a list)")
+    patient_id: CleanStr | None = Field(default=None, max_length=256)
+    date_from: IsoDate | None = None
+    date_to: IsoDate | None = None
+    document_id: DocumentId | None = None
+    document_ids: list[DocumentId] | None = Field(default=None, max_length=1000)
+
+    def to_filters(self) -> SearchFilters:
+        types = self.document_type
+        ids = list(self.document_ids or []) + ([self.document_id] if self.document_id else [])
+        return SearchFilters(
+            document_ids=tuple(dict.fromkeys(ids)),
+            content_types=tuple([types] if isinstance(types, str) else types or ()),
+            metadata={"patient_id": self.patient_id} if self.patient_id is not None else {},
+            date_from=self.date_from[:10] if self.date_from else None,
+            date_to=self.date_to[:10] if self.date_to else None,
+        )
+
+    def applied(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    query: CleanStr = Field(min_length=1, max_length=10_000)
+    filters: SearchFiltersIn | None = None
+    limit: int = Field(default=10, ge=1, le=100)
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False,
+                                    description="Minimum score (cosine similarity) of a result")
+    mode: Literal["vector", "keyword", "hybrid"] = "vector"
+    min_seq: int | None = Field(default=None, ge=0, le=2**62,
+                                description="Read-your-writes: wait until the index has applied this change seq")
+
+
+class SearchResult(BaseModel):
+    chunk_id: int
+    document_id: str
+    score: float
+    content: str
+    filename: str
+    file_type: str
+    chunk_index: int
+    metadata: dict[str, Any]
+    page: int | None = None
+    char_start: int = 0
+    char_end: int = 0
+    heading: str = ""
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: str
+    results: list[SearchResult]
+    total_results: int
+    execution_time_ms: float
+    filters_applied: dict[str, Any]
+
+
+class StatsResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    total_vectors: int
+    total_chunks: int
+    indexable_chunks: int
+    total_documents: int
+    failed_documents: int
+    collection: str
+    embedding_model: str
+    dim: int
+    index_type: str
+    applied_seq: int
+    db_seq: int
+    lag: int
+    status: str
+    reason: str
+    last_sync: SyncReportOut | None
+
+
+class Source(BaseModel):
+    document_id: str
+    filename: str
+    chunk_id: int
+    chunk_index: int
+    page: int | None = None
+    score: float
+    char_start: int
+    char_end: int
+    text: str
+
+
+class AskResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    question: str
+    answer: str
+    found: bool
+    mode: str
+    fallback_reason: str | None = None
+    sources: list[Source]
+    processing_time_ms: float
+
+
+class IndexHealth(BaseModel):
+    ready: bool
+    vectors: int
+    applied_seq: int
+    index_type: str
+
+
+class HealthResponse(BaseModel):
+    status: Literal["healthy", "degraded"]
+    reason: str = Field(description="Why the service is degraded; empty when healthy")
+    service: str
+    version: str
+    uptime_s: float
+    database: str
+    collection: str
+    index: IndexHealth | None
+    last_sync: SyncReportOut | None
+    worker: dict[str, Any]
