@@ -1,0 +1,99 @@
+"""Search, stats, QA and metrics through the real app, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from docqa.config import Settings
+from tests.helpers import TOPICS
+from tests.test_api_support import assert_error, fast, index_doc, running, search
+
+DOCS = {
+    "lab-a": ({"patient_id": "p1", "document_type": "lab", "date": "2024-01-10"}, TOPICS[0:3]),
+    "note-b": ({"patient_id": "p2", "document_type": "note", "date": "2024-03-05"}, TOPICS[3:6]),
+    "note-c": ({"patient_id": "p1", "document_type": "note", "date": "2024-06-01"}, TOPICS[6:9]),
+}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def client(request, tmp_path_factory, pg_server):
+    """One app per database for the whole module: these tests only read."""
+    data_dir = tmp_path_factory.mktemp("api-search")
+    if request.param == "postgres":
+        if pg_server is None:
+            pytest.skip("PostgreSQL not reachable")
+        url = pg_server.new_database()
+    else:
+        url = f"sqlite:///{data_dir / 'docqa.db'}"
+    settings = Settings(data_dir=data_dir, database_url=url, embedder="hash", snapshot_interval_s=0.0)
+    with running(fast(settings)) as c:
+        for doc_id, (meta, texts) in DOCS.items():
+            index_doc(c, doc_id, texts, metadata=meta, filename=f"{doc_id}.txt")
+        yield c
+
+
+def docs_of(body: dict) -> set[str]:
+    return {r["document_id"] for r in body["results"]}
+
+
+@pytest.mark.parametrize("filters, expected", [
+    ({"patient_id": "p1"}, {"lab-a", "note-c"}),
+    ({"document_type": "note"}, {"note-b", "note-c"}),
+    ({"document_type": ["lab", "note"]}, {"lab-a", "note-b", "note-c"}),
+    ({"date_from": "2024-02-01"}, {"note-b", "note-c"}),
+    ({"date_to": "2024-02-01T00:00:00Z"}, {"lab-a"}),
+    ({"date_from": "2024-02-01", "date_to": "2024-04-01"}, {"note-b"}),
+    ({"document_id": "note-b"}, {"note-b"}),
+    ({"document_ids": ["lab-a", "note-c"]}, {"lab-a", "note-c"}),
+    ({"patient_id": "p1", "document_type": "note"}, {"note-c"}),
+    ({"patient_id": "nobody"}, set()),
+])
+def test_filters(client, filters, expected):
+    body = search(client, "policy checklist machine", limit=20, filters=filters)
+    assert docs_of(body) == expected
+    assert body["filters_applied"] == filters
+    assert body["total_results"] == len(body["results"])
+
+
+def test_limit_threshold_and_shape(client):
+    body = search(client, TOPICS[4], limit=3)
+    assert len(body["results"]) == 3 and body["query"] == TOPICS[4] and body["mode"] == "vector"
+    first = body["results"][0]
+    assert first["content"] == TOPICS[4] and first["file_type"] == "text/plain" and first["filename"] == "note-b.txt"
+    assert set(first) >= {"chunk_id", "document_id", "score", "content", "filename", "file_type", "chunk_index", "metadata"}
+    scores = [r["score"] for r in body["results"]]
+    assert scores == sorted(scores, reverse=True)
+    strict = search(client, TOPICS[4], limit=10, threshold=0.99)["results"]
+    assert [r["content"] for r in strict] == [TOPICS[4]]
+    assert body["execution_time_ms"] > 0 and body["filters_applied"] == {}
+
+
+@pytest.mark.parametrize("mode", ["keyword", "hybrid"])
+def test_other_modes(client, mode):
+    body = search(client, "espresso descaling", mode=mode, limit=5)
+    assert body["mode"] == mode
+    assert body["results"] and body["results"][0]["content"] == TOPICS[0]
+
+
+def test_stats_reports_counts_model_and_sync_state(client):
+    stats = client.get("/api/v1/search/stats").json()
+    assert stats["total_vectors"] == 9 and stats["total_chunks"] == 9 and stats["total_documents"] == 3
+    assert stats["embedding_model"] == "hash-384" and stats["dim"] == 384 and stats["index_type"] == "flat"
+    assert stats["lag"] == 0 and stats["applied_seq"] == stats["db_seq"] > 0
+    assert stats["status"] == "healthy" and stats["last_sync"]["status"] in ("caught_up", "in_sync")
+
+
+def test_ask_answers_with_cited_sources(client):
+    body = client.get("/api/v1/qa/ask", params={"question": "how often does the espresso machine need descaling?"}).json()
+    assert body["found"] is True and body["sources"]
+    source = body["sources"][0]
+    assert source["document_id"] == "lab-a" and source["filename"] == "lab-a.txt"
+    assert source["text"] and source["char_end"] > source["char_start"]
+    restricted = client.get("/api/v1/qa/ask", params={"question": "espresso descaling",
+                                                      "context_documents": "note-b,note-c"}).json()
+    assert {s["document_id"] for s in restricted["sources"]} <= {"note-b", "note-c"}
+    repeated = client.get("/api/v1/qa/ask?question=espresso&context_documents=note-b&context_documents=lab-a")
+    assert repeated.status_code == 200
+    assert_error(client.get("/api/v1/qa/ask", params={"question": "x", "context_documents": "bad id!"}), 422)
+    assert_error(client.get("/api/v1/qa/ask", params={"question": "   "}), 422)
+    assert_error(client.get("/api/v1/qa/ask"), 422, "validation_error")
