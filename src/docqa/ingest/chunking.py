@@ -19,15 +19,25 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from docqa.errors import InvalidInput
 from docqa.ingest.document import ParsedDocument, Section
 from docqa.ingest.parse_text import iter_blocks
-from docqa.ingest.segment import TokenCounter, line_spans, pack_words, sentence_spans, trim, word_spans
+from docqa.ingest.segment import (
+    TokenCounter,
+    largest_fit,
+    line_spans,
+    pack_words,
+    sentence_spans,
+    trim,
+    word_spans,
+)
 from docqa.types import ChunkInput
 
 _LINE_KINDS = {"list", "code", "table"}
+Splitter = Callable[[str, int, int], list[tuple[int, int]]]
 _HEADING_MARKS = re.compile(r"^\s*#{1,6}\s*|\s*#+\s*$|\n[=\-\s]*$")
 _SPACES = re.compile(r"\s+")
 
@@ -70,23 +80,35 @@ def _heading_title(text: str, section: Section) -> str:
     return _SPACES.sub(" ", raw).strip()[:200]
 
 
-def _split(text: str, section: Section, count: TokenCounter, limit: int) -> list[tuple[int, int, int]]:
-    """Pieces of one section, each at most `limit` tokens."""
+def _split(text: str, section: Section, count: TokenCounter, limit: int, overlap: int) -> list[tuple[int, int, int]]:
+    """Pieces of one section, each at most `limit` tokens: the whole section if it fits, else
+    sentences (lines for lists, code and tables), then lines, then runs of words. Runs of
+    words leave room for the overlap, so that the chunks made of them can overlap."""
     whole = count(text[section.start : section.end])
     if whole <= limit:
         return [(section.start, section.end, whole)]
-    splitter = line_spans if section.kind in _LINE_KINDS else sentence_spans
+    splitters = [line_spans] if section.kind in _LINE_KINDS else [sentence_spans, line_spans]
+    return _split_span(text, section.start, section.end, whole, splitters, count, (limit, max(1, limit - overlap)))
+
+
+def _split_span(
+    text: str, start: int, end: int, tokens: int, splitters: list[Splitter], count: TokenCounter,
+    limits: tuple[int, int],
+) -> list[tuple[int, int, int]]:
+    if tokens <= limits[0]:
+        return [(start, end, tokens)]
+    if not splitters:
+        return pack_words(text, start, end, count, limits[1], tokens)
+    spans = splitters[0](text, start, end)
+    if len(spans) <= 1:
+        return _split_span(text, start, end, tokens, splitters[1:], count, limits)
     pieces: list[tuple[int, int, int]] = []
-    for start, end in splitter(text, section.start, section.end):
-        tokens = count(text[start:end])
-        if tokens <= limit:
-            pieces.append((start, end, tokens))
-        else:
-            pieces.extend(pack_words(text, start, end, count, limit))
+    for s, e in spans:
+        pieces.extend(_split_span(text, s, e, count(text[s:e]), splitters[1:], count, limits))
     return pieces
 
 
-def _units(doc: ParsedDocument, count: TokenCounter, limit: int) -> list[_Unit]:
+def _units(doc: ParsedDocument, count: TokenCounter, limit: int, overlap: int) -> list[_Unit]:
     units: list[_Unit] = []
     stack: list[tuple[int, str]] = []
     for section in normalized_sections(doc):
@@ -97,7 +119,7 @@ def _units(doc: ParsedDocument, count: TokenCounter, limit: int) -> list[_Unit]:
                 stack.pop()
             stack.append((level, _heading_title(doc.text, section)))
         path = " > ".join(title for _, title in stack if title)
-        for k, (start, end, tokens) in enumerate(_split(doc.text, section, count, limit)):
+        for k, (start, end, tokens) in enumerate(_split(doc.text, section, count, limit, overlap)):
             units.append(_Unit(start, end, tokens, path, is_heading, k == 0))
     return units
 
@@ -108,10 +130,6 @@ class _Packer:
 
     def starts_new_topic(self, i: int) -> bool:
         return self.units[i].heading and self.units[i].opens_section
-
-    def hard_break(self, first: int, j: int) -> bool:
-        """True when unit j must not join a chunk whose new units are first..j-1."""
-        return self.starts_new_topic(j) and any(not self.units[k].heading for k in range(first, j))
 
     def overlap_start(self, prev_first: int, i: int) -> int | None:
         """Where the overlap before unit i starts, or None for no overlap."""
@@ -129,38 +147,40 @@ class _Packer:
                     break
                 used, start = used + tokens, s
             if start is None:
-                start = self.word_tail(units[k].start, units[k].end, budget)
+                start = self.word_tail(units[k].start, units[k].end, units[k].tokens, budget - used)
         if start is None or start <= units[prev_first].start:
             return None
         return start
 
-    def word_tail(self, start: int, end: int, budget: int) -> int | None:
-        """Start of the longest run of whole words ending at `end` that fits in `budget`."""
-        words = word_spans(self.text, start, end)[-(budget * 4 + 1) :]
-
-        def fits(w: int) -> bool:
-            return self.count(self.text[words[w][0] : end]) <= budget
-
-        if not words or not fits(len(words) - 1):
+    def word_tail(self, start: int, end: int, tokens: int, budget: int) -> int | None:
+        """Start of the longest run of whole words ending at `end` (of a unit of `tokens`) within `budget`."""
+        words = word_spans(self.text, start, end)
+        if not words or self.count(self.text[words[-1][0] : end]) > budget:
             return None
-        low, high = 0, len(words) - 1
-        while low < high:
-            middle = (low + high) // 2
-            if fits(middle):
-                high = middle
-            else:
-                low = middle + 1
-        return words[low][0]
+        taken = largest_fit(
+            lambda m: self.count(self.text[words[-m][0] : end]) <= budget,
+            1,
+            len(words),
+            max(1, budget * len(words) // max(tokens, 1)),
+        )
+        return words[-taken][0]
 
     def fill(self, i: int, used: int) -> int:
-        """End (exclusive) of the units that follow the chunk's first unit i within the budget."""
+        """End (exclusive) of the run of units starting at i that fits beside `used` overlap tokens.
+
+        A heading that opens a section ends the run once the run holds any
+        text besides headings; a run cut inside a section backs off to the
+        last section start when that keeps it at least half full.
+        """
         units, n = self.units, len(self.units)
         j, tokens = i + 1, used + units[i].tokens
-        while j < n and not self.hard_break(i, j) and tokens + units[j].tokens <= self.limit:
+        has_text = not units[i].heading
+        while j < n and not (has_text and self.starts_new_topic(j)) and tokens + units[j].tokens <= self.limit:
             tokens += units[j].tokens
+            has_text = has_text or not units[j].heading
             j += 1
-        if j < n and not self.hard_break(i, j) and not units[j].opens_section:
-            running = used + sum(u.tokens for u in units[i:j])
+        if j < n and not units[j].opens_section:
+            running = tokens
             for k in range(j - 1, i, -1):
                 running -= units[k].tokens
                 if units[k].opens_section:
@@ -205,7 +225,7 @@ def chunk_document(
         raise InvalidInput(f"max_tokens must be at least 1, got {max_tokens}")
     if not 0 <= overlap_tokens < max_tokens:
         raise InvalidInput(f"overlap_tokens must be in [0, max_tokens), got {overlap_tokens}")
-    units = _units(doc, count_tokens, max_tokens)
+    units = _units(doc, count_tokens, max_tokens, overlap_tokens)
     packer = _Packer(doc.text, units, count_tokens, max_tokens, overlap_tokens)
     page_starts = [start for _, start, _ in doc.pages]
     chunks: list[ChunkInput] = []

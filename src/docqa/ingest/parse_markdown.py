@@ -24,9 +24,16 @@ _INLINE_MARKS = re.compile(r"(\*\*|__|`|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w))")
 _FRONT_TITLE = re.compile(r"^title:\s*[\"']?(.*?)[\"']?\s*$", re.M)
 
 
+_MAX_HEADING_LINE = 400  # longer lines are never taken as headings (and keep the regexes linear)
+
+
+def _atx(line: str) -> re.Match[str] | None:
+    return _ATX.match(line) if len(line) <= _MAX_HEADING_LINE else None
+
+
 def clean_inline(text: str) -> str:
     """Heading text without Markdown inline markup."""
-    text = _LINK.sub(r"\1", text)
+    text = _LINK.sub(r"\1", text[:_MAX_HEADING_LINE])
     return _INLINE_MARKS.sub("", text).strip()
 
 
@@ -80,7 +87,7 @@ class _Scanner:
                 self.i += 1
             elif _FENCE.match(line.text):
                 self.fence()
-            elif match := _ATX.match(line.text):
+            elif match := _atx(line.text):
                 title = clean_inline(match.group(2) or "")
                 self.emit(self.i, self.i, "heading", level=len(match.group(1)), title=title)
                 self.i += 1
@@ -147,7 +154,7 @@ class _Scanner:
                     j += 1
                     continue
                 break
-            if _ATX.match(line.text) or _FENCE.match(line.text) or _HRULE.match(line.text):
+            if _atx(line.text) or _FENCE.match(line.text) or _HRULE.match(line.text):
                 break
             last = j
             j += 1
@@ -159,7 +166,7 @@ class _Scanner:
         j = self.i
         while j < len(self.lines):
             line = self.lines[j]
-            if j > first and (line.blank or _ATX.match(line.text) or _FENCE.match(line.text)
+            if j > first and (line.blank or _atx(line.text) or _FENCE.match(line.text)
                               or self.is_table_start(j) or _HRULE.match(line.text) and line.text.strip()[0] != "-"):
                 break
             if j > first and _SETEXT.match(line.text):

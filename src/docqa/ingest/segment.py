@@ -14,7 +14,8 @@ from docqa.errors import InvalidInput
 TokenCounter = Callable[[str], int]
 Span = tuple[int, int]
 
-_SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?=\s)")
+# The lookbehind keeps a run of "!!!!" from being rescanned at every position.
+_SENTENCE_END = re.compile(r"(?<![.!?\u2026])[.!?\u2026]++[\"'\u201d\u2019)\]]*+(?=\s)")
 _NON_SPACE = re.compile(r"\S")
 _WORD = re.compile(r"\S+")
 _LINE = re.compile(r"[^\n]+")
@@ -77,8 +78,31 @@ def word_spans(text: str, start: int, end: int) -> list[Span]:
     return [(m.start(), m.end()) for m in _WORD.finditer(text, start, end)]
 
 
-def _largest_fit(fits: Callable[[int], bool], low: int, high: int) -> int:
-    """Largest k in [low, high] with fits(k), given fits(low) is true and fits is monotone."""
+def largest_fit(fits: Callable[[int], bool], low: int, high: int, guess: int) -> int:
+    """Largest k in [low, high] with fits(k), given fits(low) and fits monotone (true, then false).
+
+    Probing starts at `guess` and widens geometrically before bisecting, so a
+    good guess costs a handful of calls and each probe stays near the answer
+    (which keeps the total text handed to the counter linear).
+    """
+    guess = min(max(guess, low), high)
+    step = max(1, (guess - low) // 16)
+    if guess > low and not fits(guess):
+        high = guess - 1
+        while low < high:  # walk down from the guess
+            probe = max(low, high - step)
+            if fits(probe):
+                low = probe
+                break
+            high, step = probe - 1, step * 2
+    else:
+        low = guess
+        while low < high:  # walk up from the guess
+            probe = min(high, low + step)
+            if not fits(probe):
+                high = probe - 1
+                break
+            low, step = probe, step * 2
     while low < high:
         middle = (low + high + 1) // 2
         if fits(middle):
@@ -88,38 +112,52 @@ def _largest_fit(fits: Callable[[int], bool], low: int, high: int) -> int:
     return low
 
 
-def split_characters(text: str, start: int, end: int, count: TokenCounter, limit: int) -> list[tuple[int, int, int]]:
-    """Cut a single over-long word into pieces of at most `limit` tokens each."""
+def _estimate(limit: int, tokens: int, items: int) -> int:
+    """How many of `items` (which count `tokens` in all) fit in `limit`, assuming an even spread."""
+    return max(1, int(limit * items / max(tokens, 1) * 0.97))
+
+
+def split_characters(
+    text: str, start: int, end: int, count: TokenCounter, limit: int, tokens: int
+) -> list[tuple[int, int, int]]:
+    """Cut a single over-long word (of `tokens` tokens) into pieces of at most `limit` tokens."""
     pieces: list[tuple[int, int, int]] = []
+    per_piece = _estimate(limit, tokens, end - start)
     position = start
     while position < end:
         if count(text[position : position + 1]) > limit:
             raise InvalidInput(f"max_tokens={limit} is too small: one character counts as more tokens")
-        stop = _largest_fit(lambda k: count(text[position:k]) <= limit, position + 1, end)
-        pieces.append((position, stop, count(text[position:stop])))
+        origin = position
+        stop = largest_fit(lambda k: count(text[origin:k]) <= limit, origin + 1, end, origin + per_piece)
+        pieces.append((origin, stop, count(text[origin:stop])))
         position = stop
     return pieces
 
 
-def pack_words(text: str, start: int, end: int, count: TokenCounter, limit: int) -> list[tuple[int, int, int]]:
-    """Group the words of text[start:end] into runs of at most `limit` tokens (words kept whole if they fit)."""
+def pack_words(
+    text: str, start: int, end: int, count: TokenCounter, limit: int, tokens: int
+) -> list[tuple[int, int, int]]:
+    """Group the words of text[start:end] (`tokens` in all) into runs of at most `limit` tokens.
+
+    Words stay whole unless a single word is over the limit.
+    """
     words = word_spans(text, start, end)
+    per_piece = _estimate(limit, tokens, len(words))
     pieces: list[tuple[int, int, int]] = []
     i = 0
     while i < len(words):
-        first_start = words[i][0]
-        if count(text[first_start : words[i][1]]) > limit:
-            pieces.extend(split_characters(text, first_start, words[i][1], count, limit))
+        first_start, first_end = words[i]
+        first_tokens = count(text[first_start:first_end])
+        if first_tokens > limit:
+            pieces.extend(split_characters(text, first_start, first_end, count, limit, first_tokens))
             i += 1
             continue
+        origin = i
 
         def fits(k: int) -> bool:
             return count(text[first_start : words[k - 1][1]]) <= limit
 
-        high = min(len(words), i + limit + 1)
-        while high < len(words) and fits(high):  # a counter that gives some words 0 tokens
-            high = min(len(words), i + 2 * (high - i))
-        stop = _largest_fit(fits, i + 1, high)
+        stop = largest_fit(fits, origin + 1, len(words), origin + per_piece)
         piece_end = words[stop - 1][1]
         pieces.append((first_start, piece_end, count(text[first_start:piece_end])))
         i = stop

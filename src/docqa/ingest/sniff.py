@@ -109,9 +109,9 @@ def sniff(data: bytes, filename: str, content_type_hint: str | None = None) -> s
     if not data.strip(b" \t\r\n\f\x00"):
         raise ParseError(f"{filename}: file is empty (no text to extract)", filename=filename)
     if looks_binary(data):
-        claimed = type_from_name(filename) or normalize_hint(content_type_hint)
-        suffix = f" although it is named as {claimed}" if claimed else ""
-        raise UnsupportedType(f"{filename}: binary content of an unknown type{suffix}", filename=filename)
+        suffix = PurePath(filename).suffix
+        named = f" (its name ends in {suffix}, but the content is not that)" if type_from_name(filename) else ""
+        raise UnsupportedType(f"{filename}: binary content of an unknown type{named}", filename=filename)
     return _text_kind(data, filename, content_type_hint)
 
 
