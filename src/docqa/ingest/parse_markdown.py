@@ -75,6 +75,8 @@ class _Scanner:
         self.front_title = ""
 
     def emit(self, first: int, last: int, kind: str, **extra: object) -> None:
+        if kind == "heading" and not extra.get("title"):
+            kind, extra = "paragraph", {}  # a heading with no words (e.g. a lone "#") is just text
         section = _trimmed(self.text, self.lines[first].start, self.lines[last].end, kind, **extra)
         if section:
             self.sections.append(section)

@@ -195,8 +195,8 @@ def _read_pages(reader: PdfReader, filename: str) -> list[_Page]:
 
 
 def parse_pdf(data: bytes, filename: str) -> ParsedDocument:
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged files are reported as ParseError instead
     reader = _open(data, filename)
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
     pages = _read_pages(reader, filename)
     text = "\n\n".join(page.text for page in pages)
     if not text.strip():

@@ -1,0 +1,314 @@
+"""Parsers: every format on the real samples, broken and mislabelled files, encodings, the eval set."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from docqa.errors import DocqaError, ParseError, PayloadTooLarge, UnsupportedType
+from docqa.ingest import (
+    CT_DOCX,
+    CT_HTML,
+    CT_MARKDOWN,
+    CT_PDF,
+    CT_TEXT,
+    ParsedDocument,
+    parse_bytes,
+    parse_file,
+    sniff,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+QUESTIONS = ROOT / "src" / "docqa" / "eval" / "questions.jsonl"
+
+EXPECTED_TYPES = {".md": CT_MARKDOWN, ".txt": CT_TEXT, ".html": CT_HTML, ".pdf": CT_PDF, ".docx": CT_DOCX}
+SAMPLE_FILES = sorted(p for p in SAMPLES.iterdir() if p.is_file() and p.suffix in EXPECTED_TYPES and p.name != "README.md")
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def headings(doc: ParsedDocument) -> list[tuple[int, str]]:
+    return [(s.level, s.title) for s in doc.sections if s.kind == "heading"]
+
+
+def check_sections(doc: ParsedDocument) -> None:
+    previous_end = 0
+    for section in doc.sections:
+        assert 0 <= previous_end <= section.start < section.end <= len(doc.text)
+        body = doc.text[section.start : section.end]
+        assert body == body.strip() and body
+        assert section.kind in ("heading", "paragraph", "list", "code", "table")
+        if section.kind == "heading":
+            assert section.title and section.level >= 1
+        previous_end = section.end
+
+
+# --- the sample corpus ---------------------------------------------------------
+
+
+def test_the_corpus_mixes_formats() -> None:
+    suffixes = [p.suffix for p in SAMPLE_FILES]
+    assert 10 <= len(SAMPLE_FILES) <= 14
+    assert suffixes.count(".pdf") >= 2 and suffixes.count(".docx") == 2 and suffixes.count(".html") == 2
+    assert suffixes.count(".md") + suffixes.count(".txt") >= 4
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.name)
+def test_every_sample_parses_with_structure(path: Path) -> None:
+    doc = parse_file(path)
+    assert doc.content_type == EXPECTED_TYPES[path.suffix]
+    assert doc.title
+    assert 2500 <= len(squash(doc.text)) <= 20000
+    assert len(headings(doc)) >= 5
+    check_sections(doc)
+    assert (doc.pages != []) == (doc.content_type == CT_PDF)
+
+
+def test_markdown_headings_code_tables_and_lists() -> None:
+    doc = parse_file(SAMPLES / "docqa-user-guide.md")
+    assert doc.title == "docqa User Guide"
+    assert (1, "docqa User Guide") in headings(doc)
+    assert (3, "The FAISS index is a cache") in headings(doc)
+    kinds = {s.kind for s in doc.sections}
+    assert {"heading", "paragraph", "list", "code"} <= kinds
+    code = next(s for s in doc.sections if s.kind == "code")
+    assert doc.text[code.start : code.end].startswith("```bash\nmake run")
+    table_doc = parse_file(SAMPLES / "incident-postmortem-search-outage.md")
+    tables = [table_doc.text[s.start : s.end] for s in table_doc.sections if s.kind == "table"]
+    assert any("Move the index snapshot to the persistent volume" in t for t in tables)
+
+
+def test_markdown_setext_headings_and_front_matter() -> None:
+    doc = parse_file(SAMPLES / "travel-expense-policy.md")
+    assert headings(doc)[:3] == [(1, "Travel and Expense Policy"), (2, "Principles"), (2, "Booking travel")]
+    assert (3, "Class of travel") in headings(doc)
+    front = parse_bytes(b"---\ntitle: From front matter\ndate: 2024-01-01\n---\n\n# Heading\n\nBody.\n", "f.md")
+    assert front.title == "From front matter"
+    assert (1, "Heading") in headings(front)
+
+
+def test_markdown_text_is_the_source() -> None:
+    data = (SAMPLES / "clinic-patient-intake.md").read_bytes()
+    assert parse_bytes(data, "c.md").text == data.decode("utf-8")
+
+
+def test_plain_text_headings() -> None:
+    history = parse_file(SAMPLES / "history-of-millbrook.txt")
+    assert history.title == "A SHORT HISTORY OF MILLBROOK"
+    assert (1, "THE CANAL AND THE MILLS") in headings(history)
+    recipes = parse_file(SAMPLES / "recipe-collection.txt")
+    assert (1, "Weeknight Recipes from the Hartley Family Kitchen") in headings(recipes)
+    assert (2, "Vegetable Fried Rice") in headings(recipes)
+
+
+@pytest.mark.parametrize(
+    ("name", "noise"),
+    [
+        ("home-espresso-guide.html", ["Grinder reviews", "Subscribe to our newsletter", "cookies", "gtag", "dataLayer",
+                                      "Popular posts", "All rights reserved", "font-family", "querySelectorAll"]),
+        ("community-garden-handbook.html", ["Join the waiting list", "Donate", "_paq", "Upcoming events", "Seed swap",
+                                            "registered community group", "Follow us", "display:flex"]),
+    ],
+)
+def test_html_keeps_main_text_and_drops_the_chrome(name: str, noise: list[str]) -> None:
+    doc = parse_file(SAMPLES / name)
+    for word in noise:
+        assert word not in doc.text, word
+    assert headings(doc)[0][0] == 1
+    assert {"heading", "paragraph", "list", "table"} <= {s.kind for s in doc.sections}
+
+
+def test_html_content_details() -> None:
+    doc = parse_file(SAMPLES / "home-espresso-guide.html")
+    assert doc.title == "Home Espresso Guide | The Daily Grind Blog"
+    assert (2, "Puck preparation") in headings(doc)
+    assert "Backflush with espresso machine detergent | Weekly" in doc.text
+    assert "- Sour, sharp or salty, thin body: under-extracted." in doc.text
+    assert "dialling in a new bag of beans" in doc.text  # inline <em> joined into its paragraph
+
+
+def test_pdf_pages_and_headings() -> None:
+    doc = parse_file(SAMPLES / "bicycle-maintenance-manual.pdf")
+    assert doc.title == "Bicycle Maintenance Manual for Commuters"
+    assert [p[0] for p in doc.pages] == [1, 2, 3]
+    for (_, _, end), (_, start, _) in zip(doc.pages, doc.pages[1:]):
+        assert start == end + 2 and doc.text[end:start] == "\n\n"
+    assert doc.pages[-1][2] == len(doc.text)
+    assert (2, "6. Brakes") in headings(doc) and (3, "6.1 Rim brakes") in headings(doc)
+    for section in doc.sections:
+        number, start, end = next(p for p in doc.pages if p[0] == section.page)
+        assert start <= section.start and section.end <= end
+    wrapped = parse_file(SAMPLES / "medication-storage-policy.pdf")
+    assert headings(wrapped)[0] == (1, "Medication Storage Policy - St. Aldric Community Hospital")
+    assert next(s.page for s in wrapped.sections if s.title == "5.1 Discrepancies") == 2
+
+
+def test_docx_heading_styles_lists_and_tables() -> None:
+    doc = parse_file(SAMPLES / "data-retention-policy.docx")
+    assert doc.title == "Data Retention and Deletion Policy"
+    assert headings(doc)[0] == (1, "Data Retention and Deletion Policy")
+    assert (2, "Legal holds") in headings(doc)
+    table = next(s for s in doc.sections if s.kind == "table")
+    assert doc.text[table.start : table.end].splitlines()[0] == "Record type | Retention period | Starts from"
+    checklist = parse_file(SAMPLES / "discharge-checklist.docx")
+    lists = [checklist.text[s.start : s.end] for s in checklist.sections if s.kind == "list"]
+    assert any(item.count("\n- ") >= 3 for item in lists)
+
+
+# --- broken, odd and mislabelled files ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "reason"),
+    [
+        ("truncated.pdf", ParseError, "not a readable PDF"),
+        ("encrypted.pdf", ParseError, "encrypted"),
+        ("no-text.pdf", ParseError, "no extractable text"),
+        ("empty.txt", ParseError, "empty"),
+        ("blank.md", ParseError, "empty"),
+        ("garbage.txt", UnsupportedType, "binary"),
+        ("not-a-zip.docx", UnsupportedType, "binary"),
+        ("truncated.docx", ParseError, "not a readable DOCX"),
+        ("zip-without-word.docx", UnsupportedType, "not a Word"),
+        ("script-only.html", ParseError, "no visible text"),
+    ],
+)
+def test_broken_files_fail_clearly(name: str, error: type[DocqaError], reason: str) -> None:
+    with pytest.raises(error) as caught:
+        parse_file(FIXTURES / name)
+    assert name in caught.value.message and reason in caught.value.message
+
+
+def test_a_pdf_encrypted_with_an_empty_password_opens() -> None:
+    doc = parse_file(FIXTURES / "encrypted-empty-password.pdf")
+    assert "Fixing a puncture" in doc.text and len(doc.pages) == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "phrase"),
+    [("really-text.pdf", CT_TEXT, "named .pdf but it is plain text"),
+     ("really-html.docx", CT_HTML, "This document now lives elsewhere.")],
+)
+def test_the_content_wins_over_a_lying_extension(name: str, content_type: str, phrase: str) -> None:
+    doc = parse_file(FIXTURES / name)
+    assert doc.content_type == content_type and phrase in doc.text
+
+
+def test_sniffing_uses_magic_bytes_then_the_name_then_the_hint() -> None:
+    pdf = (SAMPLES / "bicycle-maintenance-manual.pdf").read_bytes()
+    docx = (SAMPLES / "data-retention-policy.docx").read_bytes()
+    assert sniff(pdf, "upload.bin") == CT_PDF
+    assert sniff(docx, "upload") == CT_DOCX
+    assert sniff(b"<!DOCTYPE html><p>x</p>", "notes.txt") == CT_HTML
+    assert sniff(b"# Title\n\ntext", "notes.md") == CT_MARKDOWN
+    assert sniff(b"# Title\n\ntext", "upload", "text/markdown; charset=utf-8") == CT_MARKDOWN
+    assert sniff(b"# Title\n\ntext", "upload") == CT_TEXT
+    assert sniff(b"<p>x</p>", "page.html") == CT_HTML
+    with pytest.raises(UnsupportedType, match="PNG"):
+        sniff(b"\x89PNG\r\n\x1a\n" + bytes(100), "photo.pdf")
+
+
+def test_parse_bytes_refuses_empty_input() -> None:
+    with pytest.raises(ParseError, match="x.txt: file is empty"):
+        parse_bytes(b"", "x.txt")
+
+
+def test_size_limit_and_missing_files(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text("word " * 1000)
+    with pytest.raises(PayloadTooLarge, match="big.txt"):
+        parse_file(big, max_bytes=100)
+    assert parse_file(big, max_bytes=10_000).text.startswith("word")
+    with pytest.raises(ParseError, match="missing.md: file not found"):
+        parse_file(tmp_path / "missing.md")
+    with pytest.raises(ParseError, match="is a directory"):
+        parse_file(tmp_path)
+
+
+def test_text_encodings() -> None:
+    assert parse_file(FIXTURES / "cp1252.txt").text.startswith("Café menu – crème brûlée costs €6.")
+    assert parse_file(FIXTURES / "utf16.txt").text.startswith("Grüße aus Köln.")
+    bom = parse_file(FIXTURES / "bom.md")
+    assert bom.text == "# Title with BOM\n\nA paragraph with Windows line endings.\n"
+    assert bom.title == "Title with BOM"
+    assert parse_bytes("naïve".encode("latin-1") + b"\x81", "x.txt").text == "naïve\x81"
+
+
+@pytest.mark.parametrize("name", ["medication-storage-policy.pdf", "discharge-checklist.docx"])
+def test_damaged_binaries_only_raise_docqa_errors(name: str) -> None:
+    data = (SAMPLES / name).read_bytes()
+    rng = random.Random(name)
+    variants = [data[:cut] for cut in range(0, len(data), max(1, len(data) // 40))]
+    for _ in range(40):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 20)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        variants.append(bytes(damaged))
+    for variant in variants:
+        try:
+            doc = parse_bytes(variant, name)
+        except DocqaError:
+            continue
+        assert doc.text.strip()
+
+
+def test_html_edge_cases() -> None:
+    doc = parse_bytes(b"<html><body><main><article><header><h1>Kept</h1></header><p>Body &amp; soul</p>"
+                      b"<footer>Article footer kept</footer></article></main><footer>Site footer</footer>"
+                      b"</body></html>", "a.html")
+    assert "Kept" in doc.text and "Body & soul" in doc.text and "Article footer kept" in doc.text
+    assert "Site footer" not in doc.text
+    latin = parse_bytes('<html><head><meta charset="iso-8859-1"></head><body><p>Caf\xe9</p></body></html>'
+                        .encode("latin-1"), "l.html")
+    assert latin.text == "Café"
+
+
+# --- the labelled questions -------------------------------------------------------
+
+
+def _questions() -> list[dict[str, str]]:
+    return [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_questions_are_well_formed() -> None:
+    questions = _questions()
+    assert len(questions) >= 60
+    assert len({q["id"] for q in questions}) == len(questions)
+    assert {q["expected_filename"] for q in questions} == {p.name for p in SAMPLE_FILES}
+    for q in questions:
+        assert set(q) == {"id", "question", "expected_filename", "expected_passage"}
+        assert q["question"].strip() and 3 <= len(q["expected_passage"]) <= 200
+
+
+def test_questions_expected_passages_exist_in_the_parsed_text() -> None:
+    texts = {p.name: squash(parse_file(p).text) for p in SAMPLE_FILES}
+    missing = [q["id"] for q in _questions() if squash(q["expected_passage"]) not in texts[q["expected_filename"]]]
+    assert not missing
+
+
+# --- anything at all in, only DocqaError out --------------------------------------
+
+_prefixes = st.sampled_from([b"", b"%PDF-1.7\n", b"PK\x03\x04", b"<!doctype html>", b"<html><body>", b"# ",
+                             b"\xef\xbb\xbf", b"\xff\xfe", b"---\ntitle: x\n---\n"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix=_prefixes, body=st.one_of(st.binary(max_size=400), st.text(max_size=400).map(str.encode)),
+       name=st.sampled_from(["a.txt", "a.md", "a.html", "a.pdf", "a.docx", "a", "a.bin"]))
+def test_arbitrary_bytes_parse_or_raise_a_docqa_error(prefix: bytes, body: bytes, name: str) -> None:
+    try:
+        doc = parse_bytes(prefix + body, name)
+    except DocqaError:
+        return
+    assert doc.text.strip()
+    check_sections(doc)
