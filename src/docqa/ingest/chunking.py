@@ -38,6 +38,7 @@ from docqa.types import ChunkInput
 
 _LINE_KINDS = {"list", "code", "table"}
 Splitter = Callable[[str, int, int], list[tuple[int, int]]]
+_SURELY_OVER = 12  # characters per token beyond which a span is split before it is counted
 _HEADING_MARKS = re.compile(r"^\s*#{1,6}\s*|\s*#+\s*$|\n[=\-\s]*$")
 _SPACES = re.compile(r"\s+")
 
@@ -84,27 +85,29 @@ def _split(text: str, section: Section, count: TokenCounter, limit: int, overlap
     """Pieces of one section, each at most `limit` tokens: the whole section if it fits, else
     sentences (lines for lists, code and tables), then lines, then runs of words. Runs of
     words leave room for the overlap, so that the chunks made of them can overlap."""
-    whole = count(text[section.start : section.end])
-    if whole <= limit:
-        return [(section.start, section.end, whole)]
     splitters = [line_spans] if section.kind in _LINE_KINDS else [sentence_spans, line_spans]
-    return _split_span(text, section.start, section.end, whole, splitters, count, (limit, max(1, limit - overlap)))
+    return _split_span(text, section.start, section.end, None, splitters, count, (limit, max(1, limit - overlap)))
 
 
 def _split_span(
-    text: str, start: int, end: int, tokens: int, splitters: list[Splitter], count: TokenCounter,
+    text: str, start: int, end: int, tokens: int | None, splitters: list[Splitter], count: TokenCounter,
     limits: tuple[int, int],
 ) -> list[tuple[int, int, int]]:
-    if tokens <= limits[0]:
+    """`tokens` is None when not counted yet: a span far longer than the limit in characters is
+    split without being counted whole, which spares the counter a pass over long text."""
+    if tokens is None and (end - start <= _SURELY_OVER * limits[0] or not splitters):
+        tokens = count(text[start:end])
+    if tokens is not None and tokens <= limits[0]:
         return [(start, end, tokens)]
     if not splitters:
+        assert tokens is not None
         return pack_words(text, start, end, count, limits[1], tokens)
     spans = splitters[0](text, start, end)
     if len(spans) <= 1:
         return _split_span(text, start, end, tokens, splitters[1:], count, limits)
     pieces: list[tuple[int, int, int]] = []
     for s, e in spans:
-        pieces.extend(_split_span(text, s, e, count(text[s:e]), splitters[1:], count, limits))
+        pieces.extend(_split_span(text, s, e, None, splitters[1:], count, limits))
     return pieces
 
 
