@@ -75,9 +75,11 @@ def test_headings_travel_with_their_chunks() -> None:
 @pytest.mark.parametrize(
     ("name", "passage", "heading"),
     [
-        ("travel-expense-policy.md", "0.30 EUR per kilometre", "Travel and Expense Policy > Booking travel > Cars and taxis"),
+        ("travel-expense-policy.md", "0.30 EUR per kilometre",
+         "Travel and Expense Policy > Booking travel > Cars and taxis"),
         ("history-of-millbrook.txt", "4.2 metres above its normal level", "THE TWENTIETH CENTURY"),
-        ("recipe-collection.txt", "75 degrees", "Weeknight Recipes from the Hartley Family Kitchen > Lemon and Herb Roast Chicken"),
+        ("recipe-collection.txt", "75 degrees",
+         "Weeknight Recipes from the Hartley Family Kitchen > Lemon and Herb Roast Chicken"),
         ("home-espresso-guide.html", "60 to 65 °C", "Home Espresso Guide: Dialling In Your Shot > Milk drinks"),
         ("data-retention-policy.docx", "Only the General Counsel", "Data Retention and Deletion Policy > Legal holds"),
         ("bicycle-maintenance-manual.pdf", "grooves are about 1 mm deep",

@@ -30,7 +30,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 QUESTIONS = ROOT / "src" / "docqa" / "eval" / "questions.jsonl"
 
 EXPECTED_TYPES = {".md": CT_MARKDOWN, ".txt": CT_TEXT, ".html": CT_HTML, ".pdf": CT_PDF, ".docx": CT_DOCX}
-SAMPLE_FILES = sorted(p for p in SAMPLES.iterdir() if p.is_file() and p.suffix in EXPECTED_TYPES and p.name != "README.md")
+SAMPLE_FILES = sorted(
+    p for p in SAMPLES.iterdir() if p.is_file() and p.suffix in EXPECTED_TYPES and p.name != "README.md"
+)
 
 
 def squash(text: str) -> str:

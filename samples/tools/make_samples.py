@@ -12,7 +12,9 @@ changes the binaries when a source changed.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import sys
+import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -108,7 +110,20 @@ def write_docx(title: str, blocks: list[Block], target: Path) -> None:
             for r, row in enumerate(rows):  # type: ignore[arg-type]
                 for c, cell in enumerate(row):
                     table.cell(r, c).text = cell
-    document.save(str(target))
+    buffer = io.BytesIO()
+    document.save(buffer)
+    target.write_bytes(_stable_zip(buffer.getvalue()))
+
+
+def _stable_zip(data: bytes) -> bytes:
+    """The same archive with fixed timestamps, so unchanged sources give identical bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            stable = zipfile.ZipInfo(info.filename, date_time=FIXED_DATE.timetuple()[:6])
+            stable.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(stable, source.read(info.filename))
+    return out.getvalue()
 
 
 def main() -> int:

@@ -8,6 +8,7 @@ matter (`---` ... `---` at the very top) supplies the title when it has one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from docqa.ingest.document import CT_MARKDOWN, ParsedDocument, Section
@@ -136,7 +137,7 @@ class _Scanner:
             and "|" in self.lines[i + 1].text
         )
 
-    def block_while(self, keep, kind: str) -> None:  # type: ignore[no-untyped-def]
+    def block_while(self, keep: Callable[[_Line], bool], kind: str) -> None:
         first = self.i
         while self.i < len(self.lines) and keep(self.lines[self.i]):
             self.i += 1
