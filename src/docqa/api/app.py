@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, AsyncIterator
 import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from docqa.api import errors, routes_index, routes_ops, routes_qa, routes_search, routes_upload, routes_web
 from docqa.api.metrics import HttpMetricsMiddleware
@@ -29,23 +30,37 @@ if TYPE_CHECKING:
     from docqa.app import Store
 
 
-class ContentLengthGuard:
-    """Refuse a declared body larger than the limit before anything reads it (JSON 413)."""
+class BodyLimit:
+    """Refuse request bodies over the limit with a JSON 413: at once from a declared
+    Content-Length, else as soon as the streamed bytes pass it (nothing buffers more)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, value in scope.get("headers", ()):
-                if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                    response = errors.error_response(
-                        413, "payload_too_large", f"request body of {int(value)} bytes exceeds the limit of {self.limit}",
-                        {"limit": self.limit})
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                response = errors.error_response(
+                    413, "payload_too_large", f"request body of {int(value)} bytes exceeds the limit of {self.limit}",
+                    {"limit": self.limit})
+                await response(scope, receive, send)
+                return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise StarletteHTTPException(413, f"request body exceeds the limit of {self.limit} bytes")
+            return message
+
+        await self.app(scope, counting_receive, send)
 
 
 def create_app(settings: Settings | None = None, store: "Store | None" = None) -> FastAPI:
@@ -63,13 +78,13 @@ def create_app(settings: Settings | None = None, store: "Store | None" = None) -
 
     body_limit = settings.max_upload_bytes + routes_upload.FORM_OVERHEAD
     app = FastAPI(
-        title="docqa", version=_version(), lifespan=lifespan, max_body_size=body_limit,
+        title="docqa", version=_version(), lifespan=lifespan,
         description="Semantic index for document question answering whose FAISS index never silently drifts "
                     "from its SQL database. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`.",
     )
     app.state.service = service
     errors.install(app)
-    app.add_middleware(ContentLengthGuard, limit=body_limit)
+    app.add_middleware(BodyLimit, limit=body_limit)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["*"])
