@@ -17,7 +17,6 @@ blank chunk, nothing dropped. count_tokens is called O(n) times in all.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -230,18 +229,16 @@ def chunk_document(
         raise InvalidInput(f"overlap_tokens must be in [0, max_tokens), got {overlap_tokens}")
     units = _units(doc, count_tokens, max_tokens, overlap_tokens)
     packer = _Packer(doc.text, units, count_tokens, max_tokens, overlap_tokens)
-    page_starts = [start for _, start, _ in doc.pages]
     chunks: list[ChunkInput] = []
     for ordinal, (start, end, tokens, first, stop) in enumerate(packer.spans()):
         content = next((u for u in units[first:stop] if not u.heading), units[stop - 1])
-        page = doc.pages[bisect.bisect_right(page_starts, start) - 1][0] if page_starts else None
         chunks.append(
             ChunkInput(
                 text=doc.text[start:end],
                 ordinal=ordinal,
                 char_start=start,
                 char_end=end,
-                page=page,
+                page=doc.page_at(start),
                 token_count=tokens,
                 heading=content.path,
             )

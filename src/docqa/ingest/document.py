@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 SectionKind = str  # "heading" | "paragraph" | "list" | "code" | "table"
@@ -44,14 +45,9 @@ class ParsedDocument:
         return self.text[section.start : section.end]
 
     def page_at(self, offset: int) -> int | None:
-        """The page number containing `offset` (or the last page starting before it)."""
-        found: int | None = None
-        for number, start, _end in self.pages:
-            if start <= offset:
-                found = number
-            else:
-                break
-        return found
+        """The number of the last page starting at or before `offset`; None without pages."""
+        index = bisect.bisect_right(self.pages, offset, key=lambda page: page[1]) - 1
+        return self.pages[max(index, 0)][0] if self.pages else None
 
 
 class TextBuilder:
