@@ -139,9 +139,11 @@ class SyncWorker:
                     if not self._recover(store, backoff):
                         backoff = min(backoff * 2, self.settings.retry_max_s)
                         continue
-                    backoff = self.settings.retry_initial_s
                     store = self._get_store()
                 assert store is not None
+                if self.retries:
+                    self._recovered(store)
+                backoff = self.settings.retry_initial_s
                 self._follow(store)
                 if self._verify_due() and not self._stop.is_set():
                     self._verify(store)
@@ -157,18 +159,19 @@ class SyncWorker:
             store.db.close()  # drop idle pooled connections: after an outage they are all dead
             report = store.sync("auto")
             if report.status != "degraded":
-                log_event(log, "Index sync recovered, service is healthy", status=report.status,
-                          retries=self.retries, vectors=report.index_count)
-                self.retries, self.next_retry_in_s = 0, None
                 self._last_verify = time.monotonic()
                 return True
             reason = report.reason
         self.retries += 1
         self.next_retry_in_s = backoff
-        log_event(log, f"Service degraded, retrying index sync in {backoff:.1f}s", logging.WARNING,
+        log_event(log, f"Service degraded, retrying index sync in {backoff:.2f}s", logging.WARNING,
                   reason=reason, retries=self.retries)
         self._stop.wait(backoff)
         return False
+
+    def _recovered(self, store: "Store") -> None:
+        log_event(log, "Index sync recovered, service is healthy", retries=self.retries, vectors=len(store.engine))
+        self.retries, self.next_retry_in_s = 0, None
 
     def _verify_due(self) -> bool:
         return time.monotonic() - self._last_verify >= self.settings.verify_interval_s

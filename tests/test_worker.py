@@ -1,0 +1,136 @@
+"""The background sync worker against real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from docqa.app import Store
+from docqa.embedders.hash import HashEmbedder
+from docqa.sync.worker import SyncWorker
+from tests.conftest import random_unit
+from tests.helpers import TOPICS, RawSQL, make_chunks
+from tests.test_api_support import wait_for
+
+
+@pytest.fixture
+def opened(settings, embedder):
+    store = Store.open(settings, embedder=embedder)
+    store.sync()
+    store.add_document(make_chunks(TOPICS[:4]), document_id="seed")
+    yield store
+    store.close()
+
+
+def started(settings, store, **changes) -> SyncWorker:
+    worker = SyncWorker(settings.replace(**changes), lambda: store)
+    worker.start()
+    return worker
+
+
+def test_applies_rows_written_by_another_program(settings, opened):
+    # On PostgreSQL the poll interval is irrelevant: LISTEN/NOTIFY wakes the worker.
+    worker = started(settings, opened, poll_interval_s=30.0 if opened.db.is_pg else 0.05)
+    raw = RawSQL(settings.database_url)
+    try:
+        if opened.db.is_pg:
+            time.sleep(0.3)  # let the listener connect
+        vector = random_unit(1, seed=5)[0]
+        start = time.monotonic()
+        chunk_id = raw.insert_chunk(raw.insert_document(), "written elsewhere", vector)
+        wait_for(lambda: len(opened.engine) == 5, timeout_s=2.0, interval_s=0.005)
+        latency = time.monotonic() - start
+        assert latency < (0.5 if opened.db.is_pg else 1.0), latency
+        assert opened.search(vector, k=1)[0].chunk_id == chunk_id
+        raw.delete_chunk(chunk_id)
+        wait_for(lambda: len(opened.engine) == 4, timeout_s=2.0)
+    finally:
+        raw.close()
+        worker.stop()
+    assert opened.engine.last_report.status in ("caught_up", "in_sync")
+
+
+def test_listens_on_postgres_and_polls_on_sqlite(settings, opened):
+    worker = SyncWorker(settings, lambda: opened)
+    assert worker.notifications == ("listen" if opened.db.is_pg else "poll")
+
+
+def test_periodic_verification_repairs_silent_drift_and_compacts_the_log(settings, opened):
+    victim = opened.search(TOPICS[1], k=1)[0].chunk_id
+    raw = RawSQL(settings.database_url)
+    try:
+        new_vector = random_unit(1, seed=11)[0]
+        raw.update_embedding_silently(victim, new_vector)
+        before = raw.scalar("SELECT count(*) FROM index_changes")
+        worker = started(settings, opened, verify_interval_s=0.2, poll_interval_s=0.05, change_log_retention=2)
+        try:
+            wait_for(lambda: opened.engine.last_report.status == "repaired", timeout_s=5.0)
+            assert opened.engine.last_report.repaired == 1
+            assert opened.search(new_vector, k=1)[0].chunk_id == victim
+            wait_for(lambda: raw.scalar("SELECT count(*) FROM index_changes") <= 2, timeout_s=5.0)
+        finally:
+            worker.stop()
+        assert before > 2
+    finally:
+        raw.close()
+
+
+def test_recovers_with_exponential_backoff_once_the_store_opens(settings, opened):
+    calls: list[float] = []
+
+    def provider():
+        calls.append(time.monotonic())
+        return opened if len(calls) > 5 else None
+
+    worker = SyncWorker(settings.replace(retry_initial_s=0.02, retry_max_s=0.16), provider)
+    worker.start()
+    try:
+        wait_for(lambda: len(calls) >= 6 and worker.retries == 0, timeout_s=5.0)
+    finally:
+        worker.stop()
+    gaps = [b - a for a, b in zip(calls, calls[1:6])]
+    assert gaps[0] < gaps[2] < gaps[3] + 0.05 and gaps[3] >= 0.14, gaps  # 0.02, 0.04, 0.08, 0.16 (capped)
+    assert opened.engine.last_report.status != "degraded"
+
+
+def test_survives_errors_in_an_iteration(settings, opened):
+    calls = []
+
+    def provider():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("transient bug")
+        return opened
+
+    worker = SyncWorker(settings.replace(retry_initial_s=0.01, poll_interval_s=0.02), provider)
+    worker.start()
+    try:
+        wait_for(lambda: len(calls) >= 2 and worker.running, timeout_s=3.0)
+        opened.add_document(make_chunks(["after the error"]), document_id="later", sync=False)
+        wait_for(lambda: len(opened.engine) == 5, timeout_s=3.0)
+    finally:
+        worker.stop()
+
+
+def test_stop_is_prompt_and_final(settings, opened):
+    worker = started(settings, opened, poll_interval_s=0.05)
+    time.sleep(0.3)
+    start = time.monotonic()
+    worker.stop()
+    assert time.monotonic() - start < 1.0
+    assert not worker.running
+    worker.start()  # a stopped worker stays stopped
+    assert not worker.running
+
+
+def test_unknown_rows_of_another_model_are_not_indexed(settings, opened):
+    worker = started(settings, opened, poll_interval_s=0.05)
+    raw = RawSQL(settings.database_url)
+    try:
+        raw.insert_chunk(raw.insert_document(), "other model", HashEmbedder(dim=8).embed(["x"])[0], model="hash-8")
+        time.sleep(0.4)
+        assert len(opened.engine) == 4
+    finally:
+        raw.close()
+        worker.stop()
