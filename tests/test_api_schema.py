@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given
 from hypothesis.errors import Unsatisfiable
 from hypothesis import settings as hypothesis_settings
 from schemathesis import GenerationMode, checks
 from schemathesis.config import SchemathesisConfig
 
-from docqa.api import create_app
 from tests.helpers import TOPICS
-from tests.test_api_support import fast, index_doc
+from tests.test_api_support import fast, index_doc, running
 
 API_KEY = "schema-test-key"
 CHECKS = [
@@ -38,12 +36,11 @@ CONFIG = SchemathesisConfig.from_dict(
 @pytest.fixture
 def api_schema(settings):
     """The app, started (its lifespan opened and synced the store), seeded, and its own OpenAPI schema."""
-    app = create_app(fast(settings, api_key=API_KEY, max_upload_bytes=100_000))
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with running(fast(settings, api_key=API_KEY, max_upload_bytes=100_000)) as client:
         headers = {"X-API-Key": API_KEY}
         for i in range(3):
             index_doc(client, f"doc-{i}", TOPICS[i * 3:(i + 1) * 3], metadata={"patient_id": f"p{i}"}, headers=headers)
-        yield schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
+        yield schemathesis.openapi.from_asgi("/openapi.json", client.app, config=CONFIG)
 
 
 def operations(schema) -> list:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import threading
 import time
@@ -30,9 +31,16 @@ def fast(settings: Settings, **changes: Any) -> Settings:
 
 @contextlib.contextmanager
 def running(settings: Settings, store: Any = None) -> Iterator[TestClient]:
+    """The app with its lifespan, logging at INFO as in production (so every log call really runs)."""
+    logger = logging.getLogger("docqa")
+    level = logger.level
+    logger.setLevel(logging.INFO)
     app = create_app(settings, store)
-    with TestClient(app, raise_server_exceptions=True) as client:
-        yield client
+    try:
+        with TestClient(app, raise_server_exceptions=True) as client:
+            yield client
+    finally:
+        logger.setLevel(level)
 
 
 def wait_for(predicate: Callable[[], Any], timeout_s: float = 5.0, interval_s: float = 0.02) -> Any:

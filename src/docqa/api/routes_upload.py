@@ -138,10 +138,10 @@ async def upload(request: Request, service: Service = Depends(get_service)) -> U
                                       content_type_hint=hint, metadata=metadata)
     ms = round((time.perf_counter() - start) * 1000, 2)
     if outcome.status == "failed":
-        log_event(log, "Upload failed", filename=filename, document_id=outcome.document_id, error=outcome.error)
+        log_event(log, "Upload failed", file=filename, document_id=outcome.document_id, error=outcome.error)
         raise ParseError(f"{filename}: {outcome.error}" if filename not in (outcome.error or "") else str(outcome.error),
                          document_id=outcome.document_id, filename=filename, status="failed")
-    log_event(log, "Upload indexed", filename=filename, document_id=outcome.document_id, status=outcome.status,
+    log_event(log, "Upload indexed", file=filename, document_id=outcome.document_id, status=outcome.status,
               chunks=outcome.chunks, processing_time_ms=ms)
     return UploadResponse(document_id=outcome.document_id, filename=outcome.filename or filename, status=outcome.status,
                           chunks=outcome.chunks, embedded=outcome.embedded, seq=outcome.seq or 0,
