@@ -97,3 +97,11 @@ def test_ask_answers_with_cited_sources(client):
     assert_error(client.get("/api/v1/qa/ask", params={"question": "x", "context_documents": "bad id!"}), 422)
     assert_error(client.get("/api/v1/qa/ask", params={"question": "   "}), 422)
     assert_error(client.get("/api/v1/qa/ask"), 422, "validation_error")
+
+
+@pytest.mark.parametrize("mode", ["vector", "keyword", "hybrid"])
+@pytest.mark.parametrize("query", ["!!!", "a & b | !c", "'", '"unbalanced', "*", "NEAR(x", "AND OR NOT", "-", ":*",
+                                   "ünïcödé 漢字", "x" * 5000, "%_\\", "(((", "col:val"])
+def test_odd_queries_are_answered(client, mode, query):
+    response = client.post("/api/v1/search/", json={"query": query, "mode": mode, "limit": 5})
+    assert response.status_code == 200, response.text

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = get_logger("docqa.api.metrics")
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 SYNC_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
@@ -119,6 +120,7 @@ class HttpMetricsMiddleware:
         finally:
             route = _route_template(scope)
             method = scope.get("method", "GET")
+            method = method if method in KNOWN_METHODS else "other"  # bounded label values
             self.metrics.http_requests.labels(method, route, str(status["code"])).inc()
             self.metrics.http_latency.labels(method, route).observe(time.perf_counter() - start)
 

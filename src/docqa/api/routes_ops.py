@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import APIRouter, Depends
@@ -16,6 +17,7 @@ from docqa.api.service import Service
 router = APIRouter(tags=["operations"])
 
 
+@lru_cache(maxsize=1)
 def _version() -> str:
     try:
         return version("docqa")
