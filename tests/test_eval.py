@@ -109,3 +109,17 @@ def test_eval_and_ask_commands(store, tmp_path: Path) -> None:
     assert body["found"] and body["sources"][0]["filename"] == "bike.txt"
     result = runner.invoke(cli, [*base, "ask", "When should bicycle chains be lubricated?"])
     assert "Sources:" in result.output and "bike.txt" in result.output
+
+
+def test_answer_quality_report(store) -> None:
+    from docqa.eval.qa_eval import DEFAULT_UNANSWERABLE, evaluate_qa, load_unanswerable, word_recall
+
+    tiny_corpus(store)
+    store.settings = store.settings.replace(qa_min_score=0.25)
+    questions = [Question("q1", "When should bicycle chains be lubricated?", "bike.txt", "lubricated after rain"),
+                 Question("q2", "descaling the espresso machine with citric acid", "coffee.txt", "citric acid")]
+    report = evaluate_qa(store, questions, ["Who won the football world cup in 1998?"])
+    assert report == {"floor": 0.25, "questions": 2, "unanswerable": 1, "answered": 1.0, "cited_relevant": 1.0,
+                      "passage_recall": 1.0, "unanswerable_refused": 1.0}
+    assert word_recall("after the rain", "Clean it after rain.") == pytest.approx(2 / 3)
+    assert len(load_unanswerable(DEFAULT_UNANSWERABLE)) >= 20
