@@ -73,7 +73,7 @@ class Settings:
     llm_api_key: str = ""
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = 20.0
-    qa_min_score: float = 0.30
+    qa_min_score: float = 0.35  # evidence floor for answers; calibrated for minilm (hash embedder: ~0.25)
     hybrid_vector_weight: float = 1.0
     hybrid_keyword_weight: float = 1.0
     rrf_k: int = 60
