@@ -8,6 +8,7 @@ torch.
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -66,8 +67,33 @@ def counting_tokenizer() -> "Tokenizer":
     return _counter
 
 
+# BERT splits on these whitespace characters (\t \n \r and Unicode Zs) before anything
+# else, and never joins tokens across them: a text's token count is the sum of its
+# whitespace-separated words' counts. Counting each distinct word once with the real
+# tokenizer and caching it is exact and ~10x faster than encoding every span (the
+# chunker measures many overlapping spans).
+_BERT_WHITESPACE = re.compile("[ \t\n\r\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_WORD_CACHE_MAX = 500_000
+_word_counts: dict[str, int] = {}
+
+
+def _word_count(word: str) -> int:
+    n = _word_counts.get(word)
+    if n is None:
+        n = len(counting_tokenizer().encode(word, add_special_tokens=False).ids)
+        if len(_word_counts) >= _WORD_CACHE_MAX:
+            _word_counts.clear()
+        _word_counts[word] = n
+    return n
+
+
 def count_tokens(text: str) -> int:
-    """WordPiece tokens of `text`, without [CLS]/[SEP], not truncated."""
+    """WordPiece tokens of `text`, without [CLS]/[SEP], not truncated (exact; cached per word)."""
+    return sum(_word_count(w) for w in _BERT_WHITESPACE.split(text) if w)
+
+
+def count_tokens_exact(text: str) -> int:
+    """The same count straight from the tokenizer, for checking `count_tokens`."""
     return len(counting_tokenizer().encode(text, add_special_tokens=False).ids)
 
 
