@@ -152,3 +152,15 @@ def test_min_score_and_validation(store) -> None:
         search_mode(store, "chain", mode="fuzzy")
     with pytest.raises(InvalidInput):
         search_mode(store, "chain", mode="keyword", k=0)
+
+
+def test_selective_filter_below_the_overfetched_top_list(store) -> None:
+    # more strong matches outside the filter than the fast path over-fetches (4k + 20): the exact re-rank kicks in
+    for i in range(70):
+        store.add_document(make_chunks([f"gecko gecko {i}"]), filename=f"s{i}.txt", metadata={"z": "out"}, sync=False)
+    inside = [store.add_document(make_chunks([f"one gecko hidden in a much longer sentence about lizards {i}"]),
+                                 filename=f"in{i}.txt", metadata={"z": "in"}, sync=False).document_id for i in range(6)]
+    hits = keyword(store, "gecko", k=5, metadata={"z": "in"})
+    assert len(hits) == 5 and {h.document_id for h in hits} <= set(inside)
+    assert hits == sorted(hits, key=lambda h: -h.score)
+    assert len(keyword(store, "gecko", k=60)) == 60

@@ -80,14 +80,45 @@ def keyword_ranking(
         )
         rows = conn.fetchall(sql, [tsquery_text(terms), collection, *params, limit])
     else:
-        sql = (
-            f"SELECT c.id, -bm25(chunks_fts, 1.0, {HEADING_WEIGHT}) AS score "
-            "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id "
-            f"WHERE chunks_fts MATCH ? AND c.collection = ? AND d.status = 'indexed'{where} "
-            "ORDER BY score DESC, c.id LIMIT ?"
-        )
-        rows = conn.fetchall(sql, [fts5_query(terms), collection, *params, limit])
+        rows = _sqlite_ranking(conn, collection, fts5_query(terms), limit, where, params)
     return [int(r[0]) for r in rows], [float(r[1]) for r in rows]
+
+
+_FTS_SCORE = f"-bm25(chunks_fts, 1.0, {HEADING_WEIGHT})"
+
+
+def _sqlite_ranking(conn: Connection, collection: str, match: str, limit: int, where: str,
+                    params: list[Any]) -> list[tuple]:
+    """Rank in the FTS table alone, then keep the rows passing collection/status/filters.
+
+    Exact: if the over-fetched top list holds `limit` passing rows they are the
+    top `limit` passing rows overall, and if it was shorter than asked it held
+    every match. Otherwise (a selective filter) the ranking is redone with the
+    conditions inside the ranked query.
+    """
+    over = 4 * limit + 20
+    top = conn.fetchall(
+        f"SELECT rowid, {_FTS_SCORE} AS score FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY score DESC, rowid LIMIT ?",
+        [match, over],
+    )
+    if not top:
+        return []
+    marks = ",".join("?" * len(top))
+    passing = {r[0] for r in conn.fetchall(
+        f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+        f"WHERE c.id IN ({marks}) AND c.collection = ? AND d.status = 'indexed'{where}",
+        [*(r[0] for r in top), collection, *params],
+    )}
+    ranked = [r for r in top if r[0] in passing]
+    if len(ranked) >= limit or len(top) < over:
+        return ranked[:limit]
+    return conn.fetchall(
+        f"SELECT c.id, {_FTS_SCORE} AS score "
+        "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id "
+        f"WHERE chunks_fts MATCH ? AND c.collection = ? AND d.status = 'indexed'{where} "
+        "ORDER BY score DESC, c.id LIMIT ?",
+        [match, collection, *params, limit],
+    )
 
 
 def _filter_sql(conn: Connection, filters: SearchFilters) -> tuple[str, list[Any]]:
