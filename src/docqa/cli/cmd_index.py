@@ -6,7 +6,7 @@ import json
 
 import click
 
-from docqa.cli.context import CliContext, emit_json, pass_ctx
+from docqa.cli.context import CliContext, emit_json, key_values, pass_ctx
 from docqa.errors import InvalidInput
 from docqa.types import SearchFilters
 
@@ -48,13 +48,8 @@ def stats(obj: CliContext, as_json: bool) -> None:
 
 def parse_filters(document: tuple[str, ...], content_type: tuple[str, ...], where: tuple[str, ...],
                   date_from: str | None, date_to: str | None) -> SearchFilters:
-    meta = {}
-    for item in where:
-        if "=" not in item:
-            raise InvalidInput(f"--where expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        meta[key.strip()] = value
-    return SearchFilters(document_ids=tuple(document), content_types=tuple(content_type), metadata=meta,
+    return SearchFilters(document_ids=tuple(document), content_types=tuple(content_type),
+                         metadata=key_values("--where", where),
                          date_from=date_from, date_to=date_to)
 
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from docqa.cli.context import CliContext, emit_json, pass_ctx
-from docqa.errors import InvalidInput
+from docqa.cli.context import CliContext, emit_json, key_values, pass_ctx
 
 
 def _progress_printer(enabled: bool):
@@ -29,16 +28,6 @@ def _progress_printer(enabled: bool):
     return show
 
 
-def _parse_metadata(items: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise InvalidInput(f"--metadata expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        out[key.strip()] = value
-    return out
-
-
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders.")
@@ -55,7 +44,7 @@ def ingest(obj: CliContext, paths, recursive, pattern, prune, metadata, as_json)
     show = _progress_printer(sys.stderr.isatty() and not as_json)
     try:
         summary = ingest_paths(store, paths, recursive=recursive, pattern=pattern, prune=prune,
-                               metadata=_parse_metadata(metadata), on_progress=show)
+                               metadata=key_values("--metadata", metadata), on_progress=show)
     except KeyboardInterrupt:
         click.echo("\ninterrupted: documents already written are kept; run the same command again to resume", err=True)
         raise SystemExit(130)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from docqa.config import Settings
-from docqa.errors import DocqaError
+from docqa.errors import DocqaError, InvalidInput
 
 
 @dataclass
@@ -44,9 +44,15 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def fail(message: str, code: int = 1) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
+def key_values(option: str, items: tuple[str, ...]) -> dict[str, str]:
+    """Parse repeated KEY=VALUE options into a dict, naming the option on bad input."""
+    out: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise InvalidInput(f"{option} expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value
+    return out
 
 
 def settings_from_options(db: str | None, data_dir: Path | None, collection: str | None, embedder: str | None,
