@@ -23,17 +23,18 @@ class FeatureUnavailable(DocqaError):
     http_status = 503
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
+    """Async on purpose: a sync dependency costs a thread-pool round trip per request."""
     return request.app.state.service
 
 
-def require_api_key(
+async def require_api_key(
     request: Request,
     api_key: str | None = Depends(_api_key_header),
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
 ) -> None:
     """Write and admin routes: when `settings.api_key` is set, the same key must be presented."""
-    expected = get_service(request).settings.api_key
+    expected = request.app.state.service.settings.api_key
     if not expected:
         return
     supplied = api_key or (bearer.credentials if bearer is not None else "")

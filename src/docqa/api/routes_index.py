@@ -1,8 +1,8 @@
 """Index routes: add chunks, document status, delete, rebuild from the database.
 
-Handlers are plain `def`s: FastAPI runs them in its thread pool, so a write
-waiting on the database or a forced rebuild never blocks the event loop, and
-searches keep being answered from the current index meanwhile.
+The blocking work (embedding, SQL, a forced rebuild) runs in the thread pool,
+so it never blocks the event loop, and searches keep being answered from the
+current index meanwhile.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path
+from fastapi.concurrency import run_in_threadpool
 
 from docqa.api.deps import get_service, require_api_key
 from docqa.api.schemas import (
@@ -48,12 +49,12 @@ def _chunk_inputs(body: IndexRequest) -> list[ChunkInput]:
 
 
 @router.post("/", response_model=IndexResponse, dependencies=write, summary="Index a document's chunks")
-def index_document(body: IndexRequest, service: Service = Depends(get_service)) -> IndexResponse:
+async def index_document(body: IndexRequest, service: Service = Depends(get_service)) -> IndexResponse:
     store = service.ready_store()
     start = time.perf_counter()
-    result = store.add_document(
-        _chunk_inputs(body), document_id=body.document_id, filename=body.filename, source=body.source,
-        content_type=body.content_type or "text/plain", metadata=_document_metadata(body),
+    result = await run_in_threadpool(
+        store.add_document, _chunk_inputs(body), document_id=body.document_id, filename=body.filename,
+        source=body.source, content_type=body.content_type or "text/plain", metadata=_document_metadata(body),
     )
     ms = round((time.perf_counter() - start) * 1000, 2)
     log_event(log, "Document indexed", document_id=result.document_id, chunks=len(body.chunks), added=result.added,
@@ -66,8 +67,10 @@ DocumentIdPath = Path(pattern=DOCUMENT_ID_PATTERN, description="Document id")
 
 
 @router.get("/status/{document_id}", response_model=DocumentStatus, summary="Indexing status of a document")
-def document_status(document_id: str = DocumentIdPath, service: Service = Depends(get_service)) -> DocumentStatus:
-    doc = service.open_store().get_document(document_id)
+async def document_status(
+    document_id: str = DocumentIdPath, service: Service = Depends(get_service)
+) -> DocumentStatus:
+    doc = await run_in_threadpool(service.open_store().get_document, document_id)
     indexed = doc.status == "indexed"
     return DocumentStatus(
         document_id=doc.id, status=doc.status, chunks_total=doc.chunks_total,
@@ -78,10 +81,12 @@ def document_status(document_id: str = DocumentIdPath, service: Service = Depend
 
 
 @router.delete("/{document_id}", response_model=DeleteResponse, dependencies=write, summary="Delete a document")
-def delete_document(document_id: str = DocumentIdPath, service: Service = Depends(get_service)) -> DeleteResponse:
+async def delete_document(
+    document_id: str = DocumentIdPath, service: Service = Depends(get_service)
+) -> DeleteResponse:
     store = service.ready_store()
-    doc = store.get_document(document_id)
-    deleted, seq = store.delete_document(document_id)
+    doc = await run_in_threadpool(store.get_document, document_id)
+    deleted, seq = await run_in_threadpool(store.delete_document, document_id)
     vectors = deleted if doc.status == "indexed" else 0
     log_event(log, "Document deleted", document_id=document_id, chunks_deleted=deleted, vectors_deleted=vectors)
     return DeleteResponse(document_id=document_id, chunks_deleted=deleted, vectors_deleted=vectors, status="deleted",
@@ -90,14 +95,14 @@ def delete_document(document_id: str = DocumentIdPath, service: Service = Depend
 
 @router.post("/rebuild-from-db", response_model=RebuildResponse, dependencies=write,
              summary="Rebuild the vector index from the database (the sync engine, mode force)")
-def rebuild_from_db(service: Service = Depends(get_service)) -> RebuildResponse:
+async def rebuild_from_db(service: Service = Depends(get_service)) -> RebuildResponse:
     """Concurrent calls share one rebuild; searches keep using the current index until the swap."""
     store = service.open_store()
     log_event(log, "Rebuilding FAISS index from database (requested)")
-    report = store.sync("force")
+    report = await run_in_threadpool(store.sync, "force")
     if report.status == "degraded":
         raise SyncFailed(f"rebuild failed: {report.reason}", report=report.to_dict())
-    stats = store.stats()
+    stats = await run_in_threadpool(store.stats)
     return RebuildResponse(
         status="success", vectors_loaded=report.index_count,
         documents_processed=int(stats["total_documents"]) - int(stats["failed_documents"]),

@@ -7,6 +7,7 @@ from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from docqa.api.deps import get_service
@@ -46,20 +47,20 @@ def health_body(service: Service) -> HealthResponse:
 
 @router.get("/health", response_model=HealthResponse,
             summary="Liveness and sync state: always 200; `status` says healthy or degraded, `reason` why")
-def health(service: Service = Depends(get_service)) -> HealthResponse:
+async def health(service: Service = Depends(get_service)) -> HealthResponse:
     return health_body(service)
 
 
 @router.get("/health/ready", response_model=HealthResponse, responses={503: {"model": HealthResponse}},
             summary="Readiness: 200 when healthy, 503 (same body) when degraded")
-def ready(service: Service = Depends(get_service)) -> Response:
+async def ready(service: Service = Depends(get_service)) -> Response:
     body = health_body(service)
     return JSONResponse(body.model_dump(), status_code=200 if body.status == "healthy" else 503)
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}},
             summary="Prometheus metrics")
-def metrics(service: Service = Depends(get_service)) -> Response:
-    payload, content_type = service.metrics.render()
+async def metrics(service: Service = Depends(get_service)) -> Response:
+    payload, content_type = await run_in_threadpool(service.metrics.render)  # reads counts from the database
     return Response(payload, media_type=content_type)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
 
 from docqa.api.deps import get_service, optional_feature, single_search_thread
 from docqa.api.schemas import DOCUMENT_ID_PATTERN, ERROR_RESPONSES, check_text
@@ -32,7 +33,7 @@ def _document_ids(values: list[str]) -> list[str]:
 
 
 @router.get("/ask", response_model=AskResponse, summary="Answer a question from the indexed documents")
-def ask(
+async def ask(
     question: str = Query(min_length=1, max_length=2000, description="The question"),
     context_documents: list[str] = Query(default_factory=list, description="Restrict to these document ids (comma-separated)"),
     k: int = Query(default=5, ge=1, le=20, description="How many chunks to retrieve"),
@@ -46,7 +47,10 @@ def ask(
         raise InvalidInput("question must not be blank", field="question")
     ids = _document_ids(context_documents)
     store = service.ready_store()
-    single_search_thread(service.settings.search_threads)
     answer_question = optional_feature("docqa.qa.service", "ask")
-    answer = answer_question(store, question, document_ids=ids, k=k)
-    return AskResponse(**answer.to_dict())
+
+    def run() -> dict:
+        single_search_thread(service.settings.search_threads)
+        return answer_question(store, question, document_ids=ids, k=k).to_dict()
+
+    return AskResponse(**await run_in_threadpool(run))

@@ -12,12 +12,12 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/")
-def index() -> HTMLResponse:
+async def index() -> HTMLResponse:
     return HTMLResponse(read_asset("index.html"))
 
 
 @router.get("/ui/{name}")
-def asset(name: str) -> Response:
+async def asset(name: str) -> Response:
     if name not in ASSETS:
         raise NotFound(f"no UI asset {name!r}")
     return Response(read_asset(name), media_type=ASSETS[name], headers={"Cache-Control": "no-cache"})

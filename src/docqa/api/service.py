@@ -88,6 +88,7 @@ class Service:
         return store
 
     def _attach(self, store: "Store") -> None:
+        threading.Thread(target=self._warm_up, args=(store,), name="docqa-embedder-warm-up", daemon=True).start()
         store.engine.listeners.append(self.metrics.on_sync)
         if self.webhook is not None:
             store.engine.listeners.append(self.webhook.on_sync)
@@ -133,6 +134,16 @@ class Service:
             log_event(log, "Index synchronization on startup complete", status=report.status,
                       sync_performed=report.sync_performed, vectors=report.index_count, duration_ms=report.duration_ms)
         return True
+
+    @staticmethod
+    def _warm_up(store: "Store") -> None:
+        """Load the model in the background (lazy models take seconds) so the first query does not pay for it."""
+        try:
+            start = time.perf_counter()
+            store.embedder.embed_query("warm up")
+            log_event(log, "Embedder ready", model=store.model, load_ms=round((time.perf_counter() - start) * 1000, 1))
+        except Exception as exc:  # the first real request will report the problem
+            log_event(log, "Embedder warm-up failed", logging.WARNING, model=store.model, error=str(exc))
 
     def stop(self) -> None:
         log_event(log, "Stopping docqa service")
