@@ -190,3 +190,14 @@ def test_shutdown_saves_the_snapshot_so_a_restart_loads_it(settings):
         last = client.get("/health").json()["last_sync"]
         assert last["status"] == "in_sync" and last["index_count"] == 4
         assert np.isclose(search(client, TOPICS[2], limit=1)["results"][0]["score"], 1.0, atol=1e-5)
+
+
+def test_a_collection_built_with_another_embedder_is_reported_not_crashed(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'docqa.db'}", embedder="hash")
+    store = Store.open(settings, embedder=HashEmbedder(dim=8))
+    store.add_document(make_chunks(TOPICS[:2]), document_id="doc")
+    store.close()
+    with running(fast(settings)) as client:
+        body = client.get("/health").json()
+        assert body["status"] == "degraded" and "hash-8" in body["reason"], body
+        assert_error(client.post("/api/v1/search/", json={"query": "x"}), 503, "service_degraded")

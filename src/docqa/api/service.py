@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from docqa.config import Settings
-from docqa.errors import DatabaseUnavailable, ServiceDegraded
+from docqa.errors import DatabaseUnavailable, DocqaError, ServiceDegraded
 from docqa.logging import get_logger, log_event
 from docqa.sync.worker import SyncWorker
 from docqa.types import SyncReport
@@ -76,11 +76,13 @@ class Service:
         log_event(log, "Connecting to database...", database=_describe(self.settings))
         try:
             store = Store.open(self.settings)
-        except DatabaseUnavailable as exc:
+        except DocqaError as exc:  # database down, or a configuration the operator must fix: say which
             self.open_error = exc.message
-            log_event(log, "Database connection failed, service degraded", logging.ERROR, reason=exc.message)
+            event = ("Database connection failed, service degraded" if isinstance(exc, DatabaseUnavailable)
+                     else "Store could not be opened, service degraded")
+            log_event(log, event, logging.ERROR, reason=exc.message, code=exc.code)
             if self.webhook is not None:
-                self.webhook.database_unavailable(exc.message, self.settings.collection)
+                self.webhook.store_unavailable(exc.message, self.settings.collection)
             return None
         self.open_error = ""
         log_event(log, "Database connection established", database=store.db.describe(), model=store.model, dim=store.dim)

@@ -50,8 +50,8 @@ class WebhookNotifier:
         if event is not None:
             self._send(event, report.reason, report.collection, report.status, report.to_dict())
 
-    def database_unavailable(self, reason: str, collection: str) -> None:
-        """The store could not even be opened: no sync ran, but operators want to know."""
+    def store_unavailable(self, reason: str, collection: str) -> None:
+        """The store could not even be opened (database down, wrong embedder): no sync ran, but operators want to know."""
         self._send("sync_failed", reason, collection, "degraded", None)
 
     def _send(self, event: str, reason: str, collection: str, status: str, report: dict | None) -> None:
