@@ -79,7 +79,8 @@ def test_start_with_database_down_is_degraded_then_recovers(kind, tmp_path, pg_s
             wait_for(lambda: client.get("/health").json()["status"] == "healthy", timeout_s=5.0)
             index_doc(client, "after", TOPICS[:2])
             assert search(client, TOPICS[1], limit=1)["results"][0]["document_id"] == "after"
-            assert client.get("/health/ready").status_code == 200
+            wait_for(lambda: client.get("/health/ready").status_code == 200, timeout_s=2.0)
+            assert client.get("/health").json()["embedder"] == {"model": "hash-384", "ready": True, "error": ""}
     finally:
         receiver.close()
         if kind == "postgres":

@@ -140,14 +140,22 @@ class IndexHealth(BaseModel):
     index_type: str
 
 
+class EmbedderHealth(BaseModel):
+    model: str
+    ready: bool = Field(description="The model is loaded (lazy models load in the background at startup)")
+    error: str = ""
+
+
 class HealthResponse(BaseModel):
     status: Literal["healthy", "degraded"]
     reason: str = Field(description="Why the service is degraded; empty when healthy")
+    ready: bool = Field(description="Healthy and the embedder loaded: what /health/ready answers 200 for")
     service: str
     version: str
     uptime_s: float
     database: str
     collection: str
     index: IndexHealth | None
+    embedder: EmbedderHealth | None
     last_sync: SyncReportOut | None
     worker: dict[str, Any]

@@ -47,6 +47,8 @@ class Service:
         self._owns_store = store is None
         self._open_lock = threading.Lock()
         self.open_error = ""
+        self.embedder_ready = False
+        self.embedder_error = ""
         self.startup_pending = False
         self.started = False
         self.started_at = time.time()
@@ -137,15 +139,18 @@ class Service:
                       sync_performed=report.sync_performed, vectors=report.index_count, duration_ms=report.duration_ms)
         return True
 
-    @staticmethod
-    def _warm_up(store: "Store") -> None:
-        """Load the model in the background (lazy models take seconds) so the first query does not pay for it."""
+    def _warm_up(self, store: "Store") -> None:
+        """Load the model in the background (lazy models take seconds) so the first query does not pay for it.
+
+        `/health/ready` stays 503 until it is loaded."""
         try:
             start = time.perf_counter()
             store.embedder.embed_query("warm up")
+            self.embedder_error, self.embedder_ready = "", True
             log_event(log, "Embedder ready", model=store.model, load_ms=round((time.perf_counter() - start) * 1000, 1))
-        except Exception as exc:  # the first real request will report the problem
-            log_event(log, "Embedder warm-up failed", logging.WARNING, model=store.model, error=str(exc))
+        except Exception as exc:  # the first real request will report the problem too
+            self.embedder_error = f"{type(exc).__name__}: {exc}"
+            log_event(log, "Embedder warm-up failed", logging.WARNING, model=store.model, error=self.embedder_error)
 
     def stop(self) -> None:
         log_event(log, "Stopping docqa service")
