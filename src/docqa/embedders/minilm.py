@@ -1,0 +1,112 @@
+"""all-MiniLM-L6-v2 through sentence-transformers, on the CPU, from the packaged model.
+
+The model loads lazily on the first `embed` (torch import + load take several
+seconds), never at construction, so building an app or a CLI stays cheap.
+sentence-transformers already sorts each call's texts by length before
+batching and restores the order afterwards, which is the length bucketing
+this model wants.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from docqa.embedders import tokenizer
+from docqa.embedders.base import Embedder, normalize_rows
+from docqa.errors import EmbedderError, InvalidInput
+
+DIM = 384
+MAX_TOKENS = 256
+
+
+def set_offline_env() -> None:
+    """Forbid any hub download: the model must come from the installed package."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+def default_threads() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise InvalidInput("embed() takes a sequence of texts, not a single string")
+    items = list(texts)
+    for i, text in enumerate(items):
+        if not isinstance(text, str):
+            raise InvalidInput(f"text #{i} is {type(text).__name__}, not str")
+    return items
+
+
+class MiniLMEmbedder(Embedder):
+    """Normalized float32 384-d vectors from sentence-transformers/all-MiniLM-L6-v2."""
+
+    model_id = "minilm"
+    dim = DIM
+    max_tokens = MAX_TOKENS
+
+    def __init__(self, batch_size: int = 64, model_path: Path | None = None, threads: int | None = None) -> None:
+        if batch_size < 1:
+            raise InvalidInput(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.threads = threads or default_threads()
+        self._model_path = model_path
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_path(self) -> Path:
+        return self._model_path or tokenizer.model_dir()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is not None:
+                return self._model
+            set_offline_env()
+            import torch
+
+            torch.set_num_threads(self.threads)
+            try:
+                torch.set_num_interop_threads(1)
+            except RuntimeError:  # already set (or torch already ran parallel work) in this process
+                pass
+            from sentence_transformers import SentenceTransformer
+
+            try:
+                model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
+            except Exception as exc:  # noqa: BLE001 - any load failure is an embedder failure
+                raise EmbedderError(f"could not load MiniLM from {self.model_path}: {exc}") from exc
+            model.eval()
+            model.max_seq_length = MAX_TOKENS
+            self._model = model
+            return model
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        items = check_texts(texts)
+        if not items:
+            return np.zeros((0, DIM), dtype=np.float32)
+        model = self._load()
+        vectors = model.encode(
+            items,
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return normalize_rows(vectors)
+
+    def count_tokens(self, text: str) -> int:
+        return tokenizer.count_tokens(text)
+
+    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
+        return tokenizer.count_tokens_batch(texts)
+
+    def close(self) -> None:
+        with self._lock:
+            self._model = None
