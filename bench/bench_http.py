@@ -148,7 +148,7 @@ def start_server(url: str, data_dir: Path, embedder: str, log_path: Path) -> tup
         if proc.poll() is not None:
             raise SystemExit(f"server exited with {proc.returncode}; see {log_path}")
         try:
-            if httpx.get(f"{base}/health", timeout=2).json()["status"] == "healthy":
+            if httpx.get(f"{base}/health", timeout=2).json().get("ready"):  # healthy and the model loaded
                 return proc, base, round(time.perf_counter() - start, 2)
         except httpx.TransportError:
             pass
