@@ -16,7 +16,8 @@ MASK = (1 << 64) - 1
 
 
 def row_hashes(ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-    vectors = np.ascontiguousarray(vectors, dtype="<f4")
+    if vectors.dtype != np.dtype("<f4") or vectors.ndim != 2 or vectors.strides[1] != 4:
+        vectors = np.ascontiguousarray(vectors, dtype="<f4")  # each row must be one contiguous buffer; the array need not be
     out = np.empty(len(ids), dtype=np.uint64)
     h = xxhash.xxh3_64_intdigest
     for i, (row_id, row) in enumerate(zip(ids.tolist(), vectors)):
