@@ -305,3 +305,24 @@ def test_search_filters_apply_before_ranking(settings):
     hits = store.search("vaccine storage temperature", k=10, filters=SearchFilters(document_ids=(ids[2],)))
     assert len(hits) == 10 and {h.document_id for h in hits} == {ids[2]}
     store.close()
+
+
+def test_log_fields_named_like_logrecord_attributes_do_not_crash(caplog):
+    import logging
+
+    from docqa.logging import get_logger, log_event
+
+    with caplog.at_level(logging.INFO, logger="docqa"):
+        log_event(get_logger("docqa.test"), "uploaded", filename="a.pdf", module="x")
+    assert caplog.records[-1].filename_ == "a.pdf"
+
+
+def test_min_seq_ahead_of_the_index_is_a_clear_error(settings):
+    from docqa.errors import ServiceDegraded
+
+    store = open_store(settings)
+    store.sync()
+    with pytest.raises(ServiceDegraded) as info:
+        store.ensure_fresh(10_000, timeout_s=0.2)
+    assert "min_seq" in info.value.message
+    store.close()

@@ -20,7 +20,7 @@ import numpy as np
 
 from docqa.config import Settings
 from docqa.embedders import Embedder, get_embedder
-from docqa.errors import InvalidInput, NotFound
+from docqa.errors import InvalidInput, NotFound, ServiceDegraded
 from docqa.logging import get_logger
 from docqa.search.vector import vector_search
 from docqa.storage import changes, repo, vectors
@@ -166,10 +166,13 @@ class Store:
             return repo.list_documents(conn, self.collection, limit, offset)
 
     def ensure_fresh(self, min_seq: int | None, timeout_s: float = 5.0) -> None:
-        """Read-your-writes: make sure the index has applied change `min_seq`."""
+        """Read-your-writes: make sure the index has applied change `min_seq`, or say it has not."""
         if min_seq and self.engine.applied_seq < min_seq:
             self.catch_up()
-            self.engine.wait_for_seq(min_seq, timeout_s)
+            if not self.engine.wait_for_seq(min_seq, timeout_s):
+                raise ServiceDegraded(
+                    f"the index has applied change {self.engine.applied_seq}, not yet {min_seq} (min_seq); retry shortly"
+                )
 
     def search(
         self, query: str | np.ndarray, k: int = 10, filters: SearchFilters | None = None,

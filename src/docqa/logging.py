@@ -47,4 +47,8 @@ def get_logger(name: str) -> logging.Logger:
 
 
 def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:
-    logger.log(level, event, extra=fields)
+    """Log one event with structured fields. Field names that collide with LogRecord's own
+    attributes (`filename`, `module`, `name`, ...) get a trailing underscore instead of
+    making `logging` raise."""
+    safe = {(f"{k}_" if k in _RESERVED else k): v for k, v in fields.items()}
+    logger.log(level, event, extra=safe)

@@ -174,6 +174,7 @@ class Database:
             yield conn
         except DatabaseUnavailable:
             healthy = False
+            self.close()  # the server went away: the other pooled connections are dead too
             raise
         except BaseException:
             healthy = conn._depth == 0 and _still_alive(conn)
