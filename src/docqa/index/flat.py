@@ -101,6 +101,7 @@ class FlatIndex(VectorIndex):
             filled += room
             if room < len(ids):
                 overflow.append((ids[room:].copy(), np.array(vectors[room:], dtype=np.float32)))
+            del ids, vectors  # let the batch buffer go before the next one is read
         inner.codes.resize(filled * self.dim * 4)
         inner.ntotal = filled
         self.index.id_map.resize(filled)

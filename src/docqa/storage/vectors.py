@@ -94,6 +94,7 @@ def _stream_pg(conn: Connection, collection: str, model: str, dim: int, batch_ro
     header_done = False
     for parts in _copy_out(conn.raw, query, batch_rows):
         data = carry + b"".join(parts) if carry else b"".join(parts)
+        del parts  # the messages (one batch of memory) go now, not when the next batch is read
         start = 0
         if not header_done:
             if len(data) < 19:
@@ -108,6 +109,7 @@ def _stream_pg(conn: Connection, collection: str, model: str, dim: int, batch_ro
         carry = data[end:]
         if n:
             yield _parse_pg_rows(data, start, n, row_dtype, dim)
+        del data
     if carry not in (b"", b"\xff\xff"):
         raise ValueError(f"COPY stream ended with {len(carry)} unparsed bytes")
 
