@@ -5,8 +5,8 @@
 
 Modes and what their scores mean:
 - vector:  cosine similarity of query and chunk embeddings (-1..1).
-- keyword: BM25 (SQLite, `-bm25()`) or cover density (PostgreSQL,
-  `ts_rank_cd`); higher is better, only comparable within one query.
+- keyword: BM25 (SQLite, `-bm25()`) or term-frequency rank (PostgreSQL,
+  `ts_rank`); higher is better, only comparable within one query.
 - hybrid:  reciprocal rank fusion of the two, normalized so 1.0 means
   "ranked first by both"; a chunk found by one side only scores at most that
   side's share of the weights.
@@ -18,6 +18,8 @@ keyword, the query words).
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from docqa.errors import InvalidInput
@@ -79,16 +81,35 @@ def keyword_ids(store: "Store", query: str, limit: int, filters: SearchFilters) 
 def hybrid_ids(
     store: "Store", query: str, k: int, filters: SearchFilters, min_seq: int | None = None
 ) -> tuple[list[int], list[float]]:
-    """Fuse a deeper vector and keyword candidate list down to `k` ids."""
+    """Fuse a deeper vector and keyword candidate list down to `k` ids.
+
+    The keyword side needs no embedding, so it runs in a worker thread while
+    this one embeds the query and searches the index (SQLite, psycopg, torch
+    and FAISS all release the GIL), which hides it on a second core.
+    """
     depth = candidate_depth(k)
+    keyword = _workers().submit(keyword_ids, store, query, depth, filters)
     vector = store.embedder.embed_query(query)
     store.ensure_fresh(min_seq)
     vec_ids, _ = vector_ranking(store.db, store.engine, store.collection, vector, depth, filters)
-    kw_ids, _ = keyword_ids(store, query, depth, filters)
+    kw_ids, _ = keyword.result()
     settings = store.settings
     return rrf_fuse(
         [vec_ids, kw_ids], [settings.hybrid_vector_weight, settings.hybrid_keyword_weight], settings.rrf_k, limit=k
     )
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _workers() -> ThreadPoolExecutor:
+    """Threads for the keyword side of hybrid queries, started on first use (never at import)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="docqa-keyword")
+        return _pool
 
 
 def suggest(store: "Store", q: str, limit: int = 10) -> list[str]:
