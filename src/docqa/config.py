@@ -27,6 +27,7 @@ class Settings:
     # embedding
     embedder: str = "minilm"
     embed_batch_size: int = 64
+    embed_threads: int = 0  # 0: one per core (bulk ingest); `docqa serve` uses 1 unless set: single queries want 1
     openai_base_url: str = ""
     openai_api_key: str = ""
     openai_model: str = "text-embedding-3-small"

@@ -18,13 +18,13 @@ def _hash(settings: Settings) -> Embedder:
 def _minilm(settings: Settings) -> Embedder:
     from docqa.embedders.minilm import MiniLMEmbedder
 
-    return MiniLMEmbedder(batch_size=settings.embed_batch_size)
+    return MiniLMEmbedder(batch_size=settings.embed_batch_size, threads=settings.embed_threads or None)
 
 
 def _minilm_int8(settings: Settings) -> Embedder:
     from docqa.embedders.minilm_onnx import MiniLMOnnxEmbedder
 
-    return MiniLMOnnxEmbedder(batch_size=settings.embed_batch_size)
+    return MiniLMOnnxEmbedder(batch_size=settings.embed_batch_size, threads=settings.embed_threads or None)
 
 
 def _openai(settings: Settings) -> Embedder:
