@@ -79,6 +79,15 @@ def db_url(request, tmp_path: Path, pg_server: PgServer | None) -> str:
     return pg_server.new_database()
 
 
+def database_for(kind: str, data_dir: Path, pg_server: PgServer | None) -> str:
+    """A fresh database URL of `kind` ("sqlite" | "postgres"), for module-scoped fixtures."""
+    if kind == "postgres":
+        if pg_server is None:
+            pytest.skip("PostgreSQL not reachable (set DOCQA_TEST_PG_DSN); under CI=true this fails instead")
+        return pg_server.new_database()
+    return f"sqlite:///{data_dir / 'docqa.db'}"
+
+
 @pytest.fixture
 def pg_url(pg_server: PgServer | None) -> str:
     """A fresh PostgreSQL database (for PostgreSQL-only behaviour)."""

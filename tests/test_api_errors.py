@@ -7,6 +7,7 @@ import json
 import pytest
 
 from docqa.config import Settings
+from tests.conftest import database_for
 from tests.helpers import TOPICS
 from tests.test_api_support import assert_error, fast, index_doc, running
 
@@ -14,12 +15,7 @@ from tests.test_api_support import assert_error, fast, index_doc, running
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def client(request, tmp_path_factory, pg_server):
     data_dir = tmp_path_factory.mktemp("api-errors")
-    if request.param == "postgres":
-        if pg_server is None:
-            pytest.skip("PostgreSQL not reachable")
-        url = pg_server.new_database()
-    else:
-        url = f"sqlite:///{data_dir / 'docqa.db'}"
+    url = database_for(request.param, data_dir, pg_server)
     settings = Settings(data_dir=data_dir, database_url=url, embedder="hash", max_upload_bytes=10_000)
     with running(fast(settings)) as c:
         index_doc(c, "doc", TOPICS[:3])

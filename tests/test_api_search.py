@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from docqa.config import Settings
+from tests.conftest import database_for
 from tests.helpers import TOPICS
 from tests.test_api_support import assert_error, fast, index_doc, running, search
 
@@ -19,12 +20,7 @@ DOCS = {
 def client(request, tmp_path_factory, pg_server):
     """One app per database for the whole module: these tests only read."""
     data_dir = tmp_path_factory.mktemp("api-search")
-    if request.param == "postgres":
-        if pg_server is None:
-            pytest.skip("PostgreSQL not reachable")
-        url = pg_server.new_database()
-    else:
-        url = f"sqlite:///{data_dir / 'docqa.db'}"
+    url = database_for(request.param, data_dir, pg_server)
     settings = Settings(data_dir=data_dir, database_url=url, embedder="hash", snapshot_interval_s=0.0)
     with running(fast(settings)) as c:
         for doc_id, (meta, texts) in DOCS.items():

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from docqa.config import Settings
+from tests.conftest import database_for
 from tests.test_api_support import assert_error, fast, running, search
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,12 +29,7 @@ TYPES = {
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def client(request, tmp_path_factory, pg_server):
     data_dir = tmp_path_factory.mktemp("api-upload")
-    if request.param == "postgres":
-        if pg_server is None:
-            pytest.skip("PostgreSQL not reachable")
-        url = pg_server.new_database()
-    else:
-        url = f"sqlite:///{data_dir / 'docqa.db'}"
+    url = database_for(request.param, data_dir, pg_server)
     settings = Settings(data_dir=data_dir, database_url=url, embedder="hash", max_upload_bytes=LIMIT)
     with running(fast(settings)) as c:
         yield c

@@ -40,6 +40,15 @@ def fill(store: Store, docs: int = 3, sync: bool = True) -> list[str]:
     return ids
 
 
+def filled_store(settings: Settings, docs: int = 3) -> Store:
+    """A store with `docs` documents of 10 chunks, synced (snapshot saved)."""
+    store = open_store(settings)
+    store.sync()
+    fill(store, docs)
+    store.sync()
+    return store
+
+
 def snapshot_dir(settings: Settings) -> Path:
     return settings.index_dir / settings.collection
 
@@ -49,10 +58,7 @@ def results(store: Store, queries=("vaccine storage temperature", "bicycle chain
 
 
 def test_restart_with_good_snapshot_is_in_sync_without_rebuild_or_embedding(settings):
-    store = open_store(settings)
-    store.sync()
-    fill(store)
-    store.sync()
+    store = filled_store(settings)
     before = results(store)
     store.close()
 
@@ -68,10 +74,7 @@ def test_restart_with_good_snapshot_is_in_sync_without_rebuild_or_embedding(sett
 
 
 def test_deleted_index_file_is_rebuilt_with_identical_results(settings):
-    store = open_store(settings)
-    store.sync()
-    fill(store)
-    store.sync()
+    store = filled_store(settings)
     before = results(store)
     store.close()
     (snapshot_dir(settings) / "index.faiss").unlink()
@@ -86,10 +89,7 @@ def test_deleted_index_file_is_rebuilt_with_identical_results(settings):
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "manifest_garbage", "foreign_db", "other_model", "other_dim"])
 def test_bad_snapshot_is_never_loaded_as_good(settings, tmp_path, damage):
-    store = open_store(settings)
-    store.sync()
-    fill(store)
-    store.sync()
+    store = filled_store(settings)
     before = results(store)
     store.close()
     index_file = snapshot_dir(settings) / "index.faiss"
@@ -125,10 +125,7 @@ def test_bad_snapshot_is_never_loaded_as_good(settings, tmp_path, damage):
 
 
 def test_plain_sql_inserts_updates_deletes_are_picked_up(settings):
-    store = open_store(settings)
-    store.sync()
-    fill(store, 1)
-    store.sync()
+    store = filled_store(settings, 1)
     raw = RawSQL(settings.database_url)
     doc = raw.insert_document(filename="external.txt")
     vecs = random_unit(3, seed=7)
@@ -163,10 +160,7 @@ def test_document_status_change_by_sql_removes_and_restores_its_vectors(settings
 
 
 def test_silent_drift_with_equal_count_is_repaired_by_id(settings):
-    store = open_store(settings)
-    store.sync()
-    fill(store)
-    store.sync()
+    store = filled_store(settings)
     victim = store.search("vaccine storage temperature", k=1)[0].chunk_id
     raw = RawSQL(settings.database_url)
     new_vec = random_unit(1, seed=3)[0]
@@ -183,10 +177,7 @@ def test_silent_drift_with_equal_count_is_repaired_by_id(settings):
 
 
 def test_check_mode_changes_nothing_and_reports_drift(settings):
-    store = open_store(settings)
-    store.sync()
-    fill(store, 1)
-    store.sync()
+    store = filled_store(settings, 1)
     victim = store.search("bicycle chain rain", k=1)[0].chunk_id
     store.close()
     raw = RawSQL(settings.database_url)
@@ -214,10 +205,7 @@ def test_deleted_document_vectors_leave_the_index(settings):
 
 
 def test_restored_older_database_is_detected(settings):
-    store = open_store(settings)
-    store.sync()
-    fill(store, 1)
-    store.sync()
+    store = filled_store(settings, 1)
     store.close()
     # simulate a restore: the log is now behind the snapshot's applied seq
     raw = RawSQL(settings.database_url)
@@ -230,10 +218,7 @@ def test_restored_older_database_is_detected(settings):
 
 
 def test_compacted_log_forces_rebuild(settings):
-    store = open_store(settings)
-    store.sync()
-    fill(store, 1)
-    store.sync()
+    store = filled_store(settings, 1)
     store.close()
     writer = open_store(settings)
     fill(writer, 1, sync=False)  # 10 more changes the snapshot has not seen
@@ -250,10 +235,7 @@ def test_compacted_log_forces_rebuild(settings):
 
 
 def test_manifest_records_what_the_design_requires(settings):
-    store = open_store(settings)
-    store.sync()
-    fill(store, 1)
-    store.sync()
+    store = filled_store(settings, 1)
     store.close()
     manifest = json.loads((snapshot_dir(settings) / "manifest.json").read_text())
     for key in ("format_version", "db_identity", "collection", "applied_seq", "model", "dim", "metric", "index_type",
