@@ -79,7 +79,9 @@ def _stream_sqlite(conn: Connection, collection: str, model: str, dim: int, batc
             return
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         vecs = np.frombuffer(b"".join([r[1] for r in rows]), dtype="<f4").reshape(len(rows), dim)
+        del rows  # one batch of row objects less while the consumer works and the next batch is fetched
         yield ids, vecs
+        del ids, vecs
 
 
 def _stream_pg(conn: Connection, collection: str, model: str, dim: int, batch_rows: int):
