@@ -417,7 +417,7 @@ def main() -> int:
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--n", type=int, default=0)
     ap.add_argument("--changes", type=int, default=10_000)
-    ap.add_argument("--repeat", type=int, default=50)
+    ap.add_argument("--repeat", type=int, default=200)
     args = ap.parse_args()
     Path(args.data_dir).mkdir(parents=True, exist_ok=True)
     load_before = Path("/proc/loadavg").read_text().split()[0]
