@@ -140,6 +140,14 @@ def test_failed_build_leaves_nothing(tmp_path: Path, fake_source: Path, monkeypa
     assert [p.name for p in cache.iterdir()] == [".build.lock"]
 
 
+def test_leftovers_of_a_killed_build_are_swept(tmp_path: Path, fake_source: Path, fake_builds: list[Path]) -> None:
+    cache = tmp_path / "cache"
+    (cache / ".build-killed").mkdir(parents=True)
+    (cache / ".build-killed" / minilm_onnx.MODEL_FILE).write_bytes(b"half")
+    path = minilm_onnx.ensure_quantized_model(fake_source, cache)
+    assert sorted(p.name for p in cache.iterdir()) == [".build.lock", path.parent.name]
+
+
 def test_cache_dir_from_env_or_argument(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(minilm_onnx.CACHE_ENV, str(tmp_path / "env-cache"))
     assert minilm_onnx.MiniLMOnnxEmbedder().cache_dir == tmp_path / "env-cache"

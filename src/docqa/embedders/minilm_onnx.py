@@ -78,6 +78,7 @@ def ensure_quantized_model(model_dir: Path, cache_dir: Path) -> Path:
         with _file_lock(cache_dir / ".build.lock"):
             if _cache_is_valid(final, fingerprint):  # another process finished it while we waited
                 return final / MODEL_FILE
+            _sweep_leftovers(cache_dir)
             _discard(final)
             tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
             os.chmod(tmp, 0o755)  # mkdtemp makes it private; the model is not a secret
@@ -101,6 +102,14 @@ def _cache_is_valid(directory: Path, fingerprint: str) -> bool:
         )
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def _sweep_leftovers(cache_dir: Path) -> None:
+    """Remove what a killed build left behind; holding the build lock, nobody else is building."""
+    for leftover in cache_dir.glob(".build-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in cache_dir.glob(".trash-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _discard(directory: Path) -> None:
