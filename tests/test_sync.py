@@ -13,7 +13,6 @@ import pytest
 from docqa.app import Store
 from docqa.config import Settings
 from docqa.embedders.hash import HashEmbedder
-from docqa.index import snapshot
 from tests.conftest import random_unit
 from tests.helpers import TOPICS, RawSQL, make_chunks
 
@@ -87,7 +86,8 @@ def test_deleted_index_file_is_rebuilt_with_identical_results(settings):
     again.close()
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "manifest_garbage", "foreign_db", "other_model", "other_dim"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "manifest_garbage", "foreign_db", "other_model", "other_dim",
+                                    "hashes_garbage", "hashes_other_values", "hashes_missing"])
 def test_bad_snapshot_is_never_loaded_as_good(settings, tmp_path, damage):
     store = filled_store(settings)
     before = results(store)
@@ -101,6 +101,14 @@ def test_bad_snapshot_is_never_loaded_as_good(settings, tmp_path, damage):
         index_file.write_bytes(np.random.default_rng(1).bytes(index_file.stat().st_size))
     elif damage == "manifest_garbage":
         manifest_file.write_text("{not json")
+    elif damage.startswith("hashes_"):
+        hashes_file = snapshot_dir(settings) / "hashes.npy"
+        if damage == "hashes_garbage":
+            hashes_file.write_bytes(np.random.default_rng(2).bytes(hashes_file.stat().st_size))
+        elif damage == "hashes_other_values":  # a well-formed array of the same size that is not the one saved
+            np.save(hashes_file, np.arange(30, dtype=np.uint64), allow_pickle=False)
+        else:
+            hashes_file.unlink()
     else:
         # a snapshot that is internally valid but made for another database / model / dim
         other = Settings(data_dir=tmp_path / "other", database_url=f"sqlite:///{tmp_path / 'other.db'}",
@@ -176,6 +184,23 @@ def test_silent_drift_with_equal_count_is_repaired_by_id(settings):
     store.close()
 
 
+def test_silent_drift_while_stopped_is_repaired_at_startup(settings):
+    """The startup path (snapshot read on a second thread while the DB computes its digest) finds it too."""
+    store = filled_store(settings)
+    victim = store.search("bicycle chain rain", k=1)[0].chunk_id
+    store.close()
+    raw = RawSQL(settings.database_url)
+    new_vec = random_unit(1, seed=5)[0]
+    raw.update_embedding_silently(victim, new_vec)
+    raw.close()
+
+    again = open_store(settings)
+    report = again.sync()
+    assert report.status == "repaired" and report.repaired == 1, report
+    assert again.search(new_vec, k=1)[0].chunk_id == victim
+    again.close()
+
+
 def test_check_mode_changes_nothing_and_reports_drift(settings):
     store = filled_store(settings, 1)
     victim = store.search("bicycle chain rain", k=1)[0].chunk_id
@@ -239,7 +264,7 @@ def test_manifest_records_what_the_design_requires(settings):
     store.close()
     manifest = json.loads((snapshot_dir(settings) / "manifest.json").read_text())
     for key in ("format_version", "db_identity", "collection", "applied_seq", "model", "dim", "metric", "index_type",
-                "count", "digest", "files", "created_at"):
+                "count", "digest", "row_hash", "files", "created_at"):
         assert key in manifest
     assert manifest["count"] == 10 and manifest["model"] == "hash-384" and manifest["dim"] == 384
     assert manifest["files"]["index.faiss"]["xxh3"]

@@ -19,7 +19,7 @@ from docqa.app import Store
 from docqa.config import Settings
 from docqa.embedders.hash import HashEmbedder
 from docqa.index import digest as dg
-from docqa.storage import vectors
+from docqa.storage import rowhash, vectors
 from docqa.types import ChunkInput
 from tests.helpers import RawSQL
 
@@ -151,10 +151,16 @@ class SyncMachine(RuleBasedStateMachine):
         ids = np.concatenate([b[0] for b in batches]) if batches else np.empty(0, np.int64)
         vecs = np.concatenate([b[1] for b in batches]) if batches else np.empty((0, DIM), np.float32)
         index = self.store.engine._index
+        # the row hashes the index holds are the backend's hash of the DB's bytes, recomputed here independently
+        expected_hashes = rowhash.rows(self.store.db.is_pg, ids, vecs)
         idx_ids, idx_hashes = index.content_hashes()
-        db_map = dict(zip(ids.tolist(), dg.row_hashes(ids, vecs).tolist()))
-        assert dict(zip(idx_ids.tolist(), idx_hashes.tolist())) == db_map
-        assert index.digest == dg.combine(dg.row_hashes(ids, vecs))
+        assert dict(zip(idx_ids.tolist(), idx_hashes.tolist())) == dict(zip(ids.tolist(), expected_hashes.tolist()))
+        assert index.digest == dg.combine(expected_hashes)
+        # and the vectors it holds are the DB's (the index never hashes its own vectors, so check them directly)
+        held_ids, held = index.contents()
+        order = np.argsort(held_ids)
+        assert np.array_equal(held_ids[order], np.sort(ids))
+        assert np.array_equal(held[order], vecs[np.argsort(ids)])
         if len(ids):
             q = unit(424242)
             k = min(5, len(ids))

@@ -1,8 +1,9 @@
 """The vector index interface. Implementations: flat (default) and hnsw.
 
-An index holds exactly the stored float32 embeddings keyed by chunk id and
-keeps its own count and content digest up to date on every add/remove.
-It knows nothing about SQL; the sync engine is its only writer.
+An index holds exactly the stored float32 embeddings keyed by chunk id, with
+each row's hash as the database defines it (docqa.storage.rowhash), and keeps
+its count and content digest (the sum of those hashes) up to date on every
+add/remove. It knows nothing about SQL; the sync engine is its only writer.
 """
 
 from __future__ import annotations
@@ -25,35 +26,39 @@ class VectorIndex(ABC):
         self.digest = 0
 
     # --- writes (sync engine only) ---
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def add(self, ids: np.ndarray, vectors: np.ndarray, hashes: np.ndarray) -> None:
+        """Add rows (ids not present) with their row hashes as read from the database."""
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
         if len(ids) == 0:
             return
         if vectors.shape != (len(ids), self.dim):
             raise ValueError(f"vectors shape {vectors.shape} does not match ({len(ids)}, {self.dim})")
-        self._add(ids, vectors)
-        self.digest = dg.add(self.digest, dg.digest_of(ids, vectors))
+        if hashes.shape != (len(ids),):
+            raise ValueError(f"{len(hashes)} row hashes for {len(ids)} rows")
+        self._add(ids, vectors, hashes)
+        self.digest = dg.add(self.digest, dg.combine(hashes))
 
     def remove(self, ids: np.ndarray) -> np.ndarray:
         """Remove the given ids where present. Returns the ids that were present."""
         ids = np.unique(np.asarray(ids, dtype=np.int64))
-        present, vectors = self.get(ids)
+        present, hashes = self.hashes_of(ids)
         if len(present):
             self._remove(present)
-            self.digest = dg.sub(self.digest, dg.digest_of(present, vectors))
+            self.digest = dg.sub(self.digest, dg.combine(hashes))
         return present
 
-    def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def upsert(self, ids: np.ndarray, vectors: np.ndarray, hashes: np.ndarray) -> None:
         self.remove(ids)
-        self.add(ids, vectors)
+        self.add(ids, vectors, hashes)
 
     # --- reads ---
     @abstractmethod
     def __len__(self) -> int: ...
 
     @abstractmethod
-    def _add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+    def _add(self, ids: np.ndarray, vectors: np.ndarray, hashes: np.ndarray) -> None: ...
 
     @abstractmethod
     def _remove(self, ids: np.ndarray) -> None: ...
@@ -61,6 +66,14 @@ class VectorIndex(ABC):
     @abstractmethod
     def get(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(present ids, their vectors) among `ids`."""
+
+    @abstractmethod
+    def hashes_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(present ids, their row hashes) among `ids`."""
+
+    @abstractmethod
+    def content_hashes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, row hashes) of everything in the index, for finding the ids that differ."""
 
     @abstractmethod
     def contents(self) -> tuple[np.ndarray, np.ndarray]:
@@ -85,16 +98,11 @@ class VectorIndex(ABC):
     def recompute_digest(self) -> int:
         return dg.combine(self.content_hashes()[1])
 
-    def content_hashes(self) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, row hashes) of everything in the index, for finding the ids that differ."""
-        ids, vectors = self.contents()
-        return ids, dg.row_hashes(ids, vectors)
-
-    def bulk_load(self, expected: int, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> int:
-        """Fill an empty index from streamed batches. Returns rows loaded."""
+    def bulk_load(self, expected: int, batches: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> int:
+        """Fill an empty index from streamed (ids, vectors, hashes) batches. Returns rows loaded."""
         total = 0
-        for ids, vectors in batches:
-            self.add(ids, vectors)
+        for ids, vectors, hashes in batches:
+            self.add(ids, vectors, hashes)
             total += len(ids)
         return total
 

@@ -28,6 +28,7 @@ HEADROOM_MIN_ROWS = 1_024
 _HEADER = struct.Struct("<4siqqqBi")
 _METRIC_INNER_PRODUCT = 0
 _READ_BLOCK = 8 << 20
+HASHES_FILE = "hashes.npy"
 
 
 class ChecksumMismatch(ValueError):
@@ -45,15 +46,35 @@ def _capacity(rows: int) -> int:
 class FlatIndex(VectorIndex):
     kind = "flat"
 
-    def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
+    def __init__(self, dim: int, index: faiss.Index | None = None, hashes: np.ndarray | None = None) -> None:
         super().__init__(dim)
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        # row hashes by position, like FAISS's id_map; a buffer with headroom, the first len(self) valid
+        self._hbuf = np.zeros(0, dtype=np.uint64)
+        if hashes is not None:
+            if len(hashes) != len(self):
+                raise ValueError(f"{len(hashes)} row hashes for {len(self)} vectors")
+            self._hbuf = np.ascontiguousarray(hashes, dtype=np.uint64)
+        elif len(self):
+            raise ValueError("an index with vectors needs their row hashes")
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
-    def _add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def _add(self, ids: np.ndarray, vectors: np.ndarray, hashes: np.ndarray) -> None:
+        n = len(self)
+        self._reserve_hashes(n + len(ids))
         self.index.add_with_ids(vectors, ids)
+        self._hbuf[n : n + len(ids)] = hashes
+
+    def _reserve_hashes(self, rows: int) -> None:
+        if len(self._hbuf) < rows:
+            grown = np.zeros(max(rows, 2 * len(self._hbuf)), dtype=np.uint64)
+            grown[: len(self)] = self._hbuf[: len(self)]
+            self._hbuf = grown
+
+    def _hashes(self) -> np.ndarray:
+        return self._hbuf[: len(self)]
 
     def _remove(self, ids: np.ndarray) -> None:
         """Remove by moving the last rows into the holes: O(removed) row moves.
@@ -76,6 +97,7 @@ class FlatIndex(VectorIndex):
         storage = self._storage()
         storage[holes] = storage[movers]
         id_map[holes] = id_map[movers]
+        self._hbuf[holes] = self._hbuf[movers]
         inner = faiss.downcast_index(self.index.index)
         inner.codes.resize(keep * self.dim * 4)  # shrinking keeps the capacity
         inner.ntotal = keep
@@ -105,14 +127,21 @@ class FlatIndex(VectorIndex):
         mask = np.isin(id_map, ids)
         return id_map[mask].copy(), self._storage()[mask].copy()
 
+    def hashes_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) == 0 or len(self) == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
+        id_map = self._id_map()
+        mask = np.isin(id_map, ids)
+        return id_map[mask].copy(), self._hashes()[mask].copy()
+
     def contents(self) -> tuple[np.ndarray, np.ndarray]:
         return self._id_map().copy(), self._storage().copy()
 
     def content_hashes(self) -> tuple[np.ndarray, np.ndarray]:
-        ids = self._id_map()
-        return ids.copy(), dg.row_hashes(ids, self._storage())
+        return self._id_map().copy(), self._hashes().copy()
 
-    def bulk_load(self, expected: int, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> int:
+    def bulk_load(self, expected: int, batches: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> int:
         """Stream straight into preallocated FAISS storage: peak memory ~1x the vectors, not 2x."""
         if len(self) or expected <= 0:
             return super().bulk_load(expected, batches)
@@ -120,17 +149,19 @@ class FlatIndex(VectorIndex):
         inner.codes.resize(_capacity(expected) * self.dim * 4)  # shrunk to `filled` below; the capacity stays
         xb = faiss.rev_swig_ptr(inner.get_xb(), expected * self.dim).reshape(expected, self.dim)
         all_ids = np.empty(expected, dtype=np.int64)
+        self._hbuf = np.zeros(_capacity(expected), dtype=np.uint64)
         filled = 0
-        overflow: list[tuple[np.ndarray, np.ndarray]] = []
-        for ids, vectors in batches:
+        overflow: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for ids, vectors, hashes in batches:
             room = min(len(ids), expected - filled)
             xb[filled : filled + room] = vectors[:room]
             all_ids[filled : filled + room] = ids[:room]
-            self.digest = dg.add(self.digest, dg.digest_of(ids[:room], vectors[:room]))
+            self._hbuf[filled : filled + room] = hashes[:room]
+            self.digest = dg.add(self.digest, dg.combine(hashes[:room]))
             filled += room
             if room < len(ids):
-                overflow.append((ids[room:].copy(), np.array(vectors[room:], dtype=np.float32)))
-            del ids, vectors  # let the batch buffer go before the next one is read
+                overflow.append((ids[room:].copy(), np.array(vectors[room:], dtype=np.float32), hashes[room:].copy()))
+            del ids, vectors, hashes  # let the batch buffer go before the next one is read
         inner.codes.resize(filled * self.dim * 4)
         inner.ntotal = filled
         self.index.id_map.resize(filled)
@@ -138,9 +169,9 @@ class FlatIndex(VectorIndex):
             faiss.rev_swig_ptr(self.index.id_map.data(), filled)[:] = all_ids[:filled]
         self.index.ntotal = filled
         self.index.construct_rev_map()
-        for ids, vectors in overflow:
-            self.add(ids, vectors)
-        return filled + sum(len(ids) for ids, _ in overflow)
+        for ids, vectors, hashes in overflow:
+            self.add(ids, vectors, hashes)
+        return filled + sum(len(ids) for ids, _, _ in overflow)
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
@@ -155,7 +186,8 @@ class FlatIndex(VectorIndex):
 
     def write(self, directory: Path) -> list[str]:
         faiss.write_index(self.index, str(directory / "index.faiss"))
-        return ["index.faiss"]
+        np.save(directory / HASHES_FILE, self._hashes(), allow_pickle=False)
+        return ["index.faiss", HASHES_FILE]
 
     @classmethod
     def read_verified(cls, directory: Path, dim: int, params: dict, files: dict) -> "FlatIndex":
@@ -208,6 +240,9 @@ class FlatIndex(VectorIndex):
         flat.is_trained = True
         index.index.is_trained = True
         index.index.construct_rev_map()
+        hashes = read_hashes(directory, n)
+        index._hbuf = np.zeros(_capacity(n), dtype=np.uint64)
+        index._hbuf[:n] = hashes
         return index
 
     @classmethod
@@ -218,7 +253,15 @@ class FlatIndex(VectorIndex):
             raise ValueError("index.faiss is not a flat id-mapped index of the expected dimension")
         if not isinstance(faiss.downcast_index(index.index), faiss.IndexFlatIP):
             raise ValueError("index.faiss does not wrap an exact inner-product index")
-        return cls(dim, index)
+        return cls(dim, index, read_hashes(directory, int(index.ntotal)))
+
+
+def read_hashes(directory: Path, count: int) -> np.ndarray:
+    """The row hashes saved beside the vectors (one per position); checked against the vector count."""
+    hashes = np.load(directory / HASHES_FILE, allow_pickle=False)
+    if hashes.dtype != np.uint64 or hashes.shape != (count,):
+        raise ValueError(f"{HASHES_FILE} holds {hashes.dtype}{hashes.shape}, expected uint64 ({count},)")
+    return hashes
 
 
 def _read_into(fh, target: memoryview, digest) -> None:

@@ -23,7 +23,8 @@ class HnswIndex(VectorIndex):
     kind = "hnsw"
 
     def __init__(self, dim: int, m: int = 32, ef_construction: int = 80, ef_search: int = 128,
-                 index: faiss.Index | None = None, labels: np.ndarray | None = None, alive: np.ndarray | None = None) -> None:
+                 index: faiss.Index | None = None, labels: np.ndarray | None = None, alive: np.ndarray | None = None,
+                 hashes: np.ndarray | None = None) -> None:
         super().__init__(dim)
         self.m, self.ef_construction, self.ef_search = m, ef_construction, ef_search
         if index is None:
@@ -33,6 +34,7 @@ class HnswIndex(VectorIndex):
         self.index.hnsw.efSearch = ef_search
         self.labels = labels if labels is not None else np.empty(0, dtype=np.int64)
         self.alive = alive if alive is not None else np.empty(0, dtype=bool)
+        self.hashes = hashes if hashes is not None else np.empty(0, dtype=np.uint64)  # row hash by position
         self._pos = {int(label): i for i, label in enumerate(self.labels) if self.alive[i]}
         self._bitmap: np.ndarray | None = None
 
@@ -47,7 +49,7 @@ class HnswIndex(VectorIndex):
     def needs_compaction(self) -> bool:
         return self.tombstones > max(1000, COMPACT_FRACTION * len(self.labels))
 
-    def _add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def _add(self, ids: np.ndarray, vectors: np.ndarray, hashes: np.ndarray) -> None:
         dup = [int(i) for i in ids if int(i) in self._pos]
         if dup:
             raise ValueError(f"ids already present: {dup[:5]}")
@@ -55,6 +57,7 @@ class HnswIndex(VectorIndex):
         self.index.add(vectors)
         self.labels = np.concatenate([self.labels, ids])
         self.alive = np.concatenate([self.alive, np.ones(len(ids), dtype=bool)])
+        self.hashes = np.concatenate([self.hashes, hashes])
         for offset, chunk_id in enumerate(ids.tolist()):
             self._pos[chunk_id] = start + offset
         self._bitmap = None
@@ -80,6 +83,15 @@ class HnswIndex(VectorIndex):
             return np.empty(0, dtype=np.int64), np.empty((0, self.dim), dtype=np.float32)
         present = np.array([f[0] for f in found], dtype=np.int64)
         return present, self._vectors_at(np.array([f[1] for f in found], dtype=np.int64))
+
+    def hashes_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        found = [(int(i), self._pos[int(i)]) for i in np.asarray(ids).tolist() if int(i) in self._pos]
+        present = np.array([f[0] for f in found], dtype=np.int64)
+        return present, self.hashes[np.array([f[1] for f in found], dtype=np.int64)]
+
+    def content_hashes(self) -> tuple[np.ndarray, np.ndarray]:
+        positions = np.flatnonzero(self.alive)
+        return self.labels[positions].copy(), self.hashes[positions].copy()
 
     def contents(self) -> tuple[np.ndarray, np.ndarray]:
         positions = np.flatnonzero(self.alive)
@@ -114,15 +126,18 @@ class HnswIndex(VectorIndex):
         faiss.write_index(self.index, str(directory / "index.faiss"))
         np.save(directory / "labels.npy", self.labels, allow_pickle=False)
         np.save(directory / "alive.npy", self.alive, allow_pickle=False)
-        return ["index.faiss", "labels.npy", "alive.npy"]
+        np.save(directory / "hashes.npy", self.hashes, allow_pickle=False)
+        return ["index.faiss", "labels.npy", "alive.npy", "hashes.npy"]
 
     @classmethod
     def read(cls, directory: Path, dim: int, params: dict) -> "HnswIndex":
         index = faiss.read_index(str(directory / "index.faiss"))
         labels = np.load(directory / "labels.npy", allow_pickle=False)
         alive = np.load(directory / "alive.npy", allow_pickle=False)
+        hashes = np.load(directory / "hashes.npy", allow_pickle=False)
         if not isinstance(index, faiss.IndexHNSWFlat) or index.d != dim:
             raise ValueError("index.faiss is not an HNSW index of the expected dimension")
-        if int(index.ntotal) != len(labels) or len(labels) != len(alive):
+        if int(index.ntotal) != len(labels) or len(labels) != len(alive) or hashes.shape != (len(labels),) \
+                or hashes.dtype != np.uint64:
             raise ValueError("hnsw snapshot files disagree with each other")
-        return cls(dim, index=index, labels=labels.astype(np.int64), alive=alive.astype(bool), **params)
+        return cls(dim, index=index, labels=labels.astype(np.int64), alive=alive.astype(bool), hashes=hashes, **params)

@@ -34,7 +34,7 @@ from docqa.index.base import VectorIndex
 from docqa.index.factory import INDEX_TYPES, read_index
 from docqa.index.flat import ChecksumMismatch, UnsupportedLayout
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: per-row hashes as the database defines them (hashes.npy) and the manifest's row_hash
 MANIFEST = "manifest.json"
 
 
@@ -48,6 +48,7 @@ class Manifest:
     index_type: str
     count: int
     digest: str
+    row_hash: str = ""
     metric: str = "inner_product"
     index_params: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)
@@ -73,6 +74,7 @@ class Expectation:
     model: str
     dim: int
     index_type: str
+    row_hash: str
 
 
 class SnapshotRejected(Exception):
@@ -115,7 +117,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def save(root: Path, index: VectorIndex, *, db_identity: str, collection: str, applied_seq: int, model: str) -> Manifest:
+def save(root: Path, index: VectorIndex, *, db_identity: str, collection: str, applied_seq: int, model: str,
+         row_hash: str) -> Manifest:
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     with locked(root, collection):
@@ -130,7 +133,7 @@ def save(root: Path, index: VectorIndex, *, db_identity: str, collection: str, a
                 files[name] = {"size": (tmp / name).stat().st_size, "xxh3": file_checksum(tmp / name)}
             manifest = Manifest(
                 db_identity=db_identity, collection=collection, applied_seq=int(applied_seq), model=model, dim=index.dim,
-                index_type=index.kind, count=len(index), digest=dg.to_hex(index.digest), metric=index.metric,
+                index_type=index.kind, count=len(index), digest=dg.to_hex(index.digest), row_hash=row_hash, metric=index.metric,
                 index_params=index.params(), files=files,
                 created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             )
@@ -175,6 +178,7 @@ def validate(directory: Path, expect: Expectation, checksums: bool = True) -> Ma
         ("model", manifest.model, expect.model),
         ("dim", manifest.dim, expect.dim),
         ("index type", manifest.index_type, expect.index_type),
+        ("row hash", manifest.row_hash, expect.row_hash),
     ):
         if got != want:
             raise SnapshotRejected(f"snapshot {what} is {got!r}, expected {want!r}")
@@ -214,6 +218,16 @@ def _read_checked(directory: Path, manifest: Manifest) -> VectorIndex:
         if file_checksum(directory / name) != info.get("xxh3"):
             raise SnapshotRejected(f"{name} checksum does not match the manifest (corrupt)")
     return read_index(manifest.index_type, directory, manifest.dim, manifest.index_params)
+
+
+def peek(root: Path, expect: Expectation) -> Manifest | None:
+    """The manifest of the snapshot `load` would try first, if one matches (no checksums read: cheap)."""
+    for directory in _candidates(Path(root), expect.collection):
+        try:
+            return validate(directory, expect, checksums=False)
+        except SnapshotRejected:
+            continue
+    return None
 
 
 def load(root: Path, expect: Expectation) -> tuple[VectorIndex, Manifest]:

@@ -4,6 +4,11 @@ A chunk belongs in a collection's index when its document is `indexed` and
 its embedding is present with the collection's model and dimension. That one
 definition (MEMBERSHIP) is used by rebuild, verify and catch-up alike.
 
+Every vector comes with its row hash (docqa.storage.rowhash): PostgreSQL's
+stored `embedding_hash` column, or xxh3 computed here for SQLite. The content
+digest of all members (`content_digest`) is one aggregate query on
+PostgreSQL; SQLite streams and hashes every embedding.
+
 PostgreSQL: binary COPY read straight from libpq, parsed with a fixed-width
 numpy record type (no per row Python objects). SQLite: a cursor fetched in
 batches, joined into one buffer per batch. Vectors come as float32[n, dim]
@@ -18,6 +23,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from docqa.storage import rowhash
 from docqa.storage.db import Connection
 
 MEMBERSHIP = (
@@ -37,38 +43,78 @@ def count_vectors(conn: Connection, collection: str, model: str, dim: int) -> in
     return int(conn.scalar("SELECT count(*) " + MEMBERSHIP, _params(collection, model, dim), default=0))
 
 
-def stream_vectors(
-    conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (ids int64[n], vectors float32[n, dim]) batches of the collection's members."""
+Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # ids int64[n], vectors float32[n, dim], row hashes uint64[n]
+
+
+def stream_vectors(conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000) -> Iterator[Batch]:
+    """Yield (ids, vectors, row hashes) batches of the collection's members."""
     if conn.is_pg:
         yield from _stream_pg(conn, collection, model, dim, batch_rows)
     else:
-        yield from _stream_sqlite(conn, collection, model, dim, batch_rows)
+        for ids, vecs in _stream_sqlite(conn, collection, model, dim, batch_rows):
+            yield ids, vecs, rowhash.xxh3_rows(ids, vecs)
+
+
+def content_digest(conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000) -> tuple[int, int]:
+    """(count, digest) of the collection's members: what the index must equal.
+
+    PostgreSQL sums the stored row hashes server side (sum(bigint) is an exact
+    numeric; mod 2**64 it equals the sum of the unsigned hashes). SQLite
+    hashes every embedding as it streams.
+    """
+    if conn.is_pg:
+        row = conn.fetchall("SELECT count(*), coalesce(sum(c.embedding_hash), 0) " + MEMBERSHIP, _params(collection, model, dim))[0]
+        return int(row[0]), int(row[1]) & rowhash.MASK
+    count, total = 0, np.uint64(0)
+    for ids, hashes in stream_hashes(conn, collection, model, dim, batch_rows):
+        count += len(ids)
+        total += hashes.sum(dtype=np.uint64)
+    return count, int(total)
+
+
+def stream_hashes(conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (ids, row hashes) batches of the collection's members (finding the ids that differ)."""
+    if conn.is_pg:
+        yield from _stream_pg_hashes(conn, collection, model, dim, batch_rows * 20)
+    else:
+        for ids, vecs in _stream_sqlite(conn, collection, model, dim, batch_rows):
+            yield ids, rowhash.xxh3_rows(ids, vecs)
+
+
+def all_hashes(conn: Connection, collection: str, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    parts = list(stream_hashes(conn, collection, model, dim))
+    if not parts:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def fetch_vectors(
     conn: Connection, collection: str, model: str, dim: int, ids: Sequence[int] | np.ndarray, batch: int = 5_000
-) -> tuple[np.ndarray, np.ndarray]:
-    """The current members among `ids` (absent ones are simply not returned)."""
+) -> Batch:
+    """The current members among `ids` with their row hashes (absent ones are simply not returned)."""
     ids = np.asarray(ids, dtype=np.int64)
     out_ids: list[np.ndarray] = []
     out_vecs: list[np.ndarray] = []
+    out_hashes: list[np.ndarray] = []
+    select = "SELECT c.id, c.embedding, c.embedding_hash " if conn.is_pg else "SELECT c.id, c.embedding "
     for start in range(0, len(ids), batch):
         part = [int(x) for x in ids[start : start + batch]]
         if conn.is_pg:
-            rows = conn.fetchall("SELECT c.id, c.embedding " + MEMBERSHIP + " AND c.id = ANY(?)", (*_params(collection, model, dim), part))
+            rows = conn.fetchall(select + MEMBERSHIP + " AND c.id = ANY(?)", (*_params(collection, model, dim), part))
         else:
             marks = ",".join("?" * len(part))
-            rows = conn.fetchall(
-                "SELECT c.id, c.embedding " + MEMBERSHIP + f" AND c.id IN ({marks})", (*_params(collection, model, dim), *part)
-            )
+            rows = conn.fetchall(select + MEMBERSHIP + f" AND c.id IN ({marks})", (*_params(collection, model, dim), *part))
         if rows:
-            out_ids.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
-            out_vecs.append(np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype="<f4").reshape(len(rows), dim))
+            got = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype="<f4").reshape(len(rows), dim)
+            out_ids.append(got)
+            out_vecs.append(vecs)
+            out_hashes.append(rowhash.as_unsigned(np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows)))
+                              if conn.is_pg else rowhash.xxh3_rows(got, vecs))
     if not out_ids:
-        return np.empty(0, dtype=np.int64), np.empty((0, dim), dtype=np.float32)
-    return np.concatenate(out_ids), np.ascontiguousarray(np.concatenate(out_vecs), dtype=np.float32)
+        return np.empty(0, dtype=np.int64), np.empty((0, dim), dtype=np.float32), np.empty(0, dtype=np.uint64)
+    return (np.concatenate(out_ids), np.ascontiguousarray(np.concatenate(out_vecs), dtype=np.float32),
+            np.concatenate(out_hashes))
 
 
 def _stream_sqlite(conn: Connection, collection: str, model: str, dim: int, batch_rows: int):
@@ -84,13 +130,34 @@ def _stream_sqlite(conn: Connection, collection: str, model: str, dim: int, batc
         del ids, vecs
 
 
-def _stream_pg(conn: Connection, collection: str, model: str, dim: int, batch_rows: int):
+def _copy_query(conn: Connection, columns: str, collection: str, model: str, dim: int) -> bytes:
     from psycopg import sql
 
-    query = sql.SQL("COPY (SELECT c.id, c.embedding {}) TO STDOUT (FORMAT BINARY)").format(
-        sql.SQL(MEMBERSHIP.replace("?", "{}")).format(*[sql.Literal(p) for p in _params(collection, model, dim)])
+    return sql.SQL("COPY (SELECT {} {}) TO STDOUT (FORMAT BINARY)").format(
+        sql.SQL(columns), sql.SQL(MEMBERSHIP.replace("?", "{}")).format(*[sql.Literal(p) for p in _params(collection, model, dim)])
     ).as_bytes(conn.raw)
-    row_dtype = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("v", "<f4", (dim,))])
+
+
+def _stream_pg_hashes(conn: Connection, collection: str, model: str, dim: int, batch_rows: int):
+    query = _copy_query(conn, "c.id, c.embedding_hash", collection, model, dim)
+    row_dtype = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("h", ">i8")])
+    for data, start, n in _copy_records(conn, query, row_dtype, batch_rows):
+        rec = np.frombuffer(data, dtype=row_dtype, count=n, offset=start)
+        if not ((rec["nf"] == 2).all() and (rec["l1"] == 8).all() and (rec["l2"] == 8).all()):
+            raise ValueError("COPY stream rows are not of the expected fixed layout")
+        yield rec["id"].astype(np.int64), rowhash.as_unsigned(rec["h"].astype(np.int64))
+
+
+def _stream_pg(conn: Connection, collection: str, model: str, dim: int, batch_rows: int):
+    query = _copy_query(conn, "c.id, c.embedding, c.embedding_hash", collection, model, dim)
+    row_dtype = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("v", "<f4", (dim,)),
+                          ("l3", ">i4"), ("h", ">i8")])
+    for data, start, n in _copy_records(conn, query, row_dtype, batch_rows):
+        yield _parse_pg_rows(data, start, n, row_dtype, dim)
+
+
+def _copy_records(conn: Connection, query: bytes, row_dtype: np.dtype, batch_rows: int) -> Iterator[tuple[bytes, int, int]]:
+    """(buffer, offset, rows) of whole fixed-size records from a binary COPY, header checked and skipped."""
     row_size = row_dtype.itemsize
     carry = b""
     header_done = False
@@ -110,7 +177,7 @@ def _stream_pg(conn: Connection, collection: str, model: str, dim: int, batch_ro
         end = start + n * row_size
         carry = data[end:]
         if n:
-            yield _parse_pg_rows(data, start, n, row_dtype, dim)
+            yield data, start, n
         del data
     if carry not in (b"", b"\xff\xff"):
         raise ValueError(f"COPY stream ended with {len(carry)} unparsed bytes")
@@ -190,14 +257,14 @@ def _copy_out(raw, query: bytes, batch_rows: int) -> Iterator[list]:
         raise errors.error_from_result(last, encoding=enc)
 
 
-def _parse_pg_rows(data: bytes, start: int, n: int, row_dtype: np.dtype, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """Ids and vectors of `n` fixed-layout rows, without copying the vectors.
+def _parse_pg_rows(data: bytes, start: int, n: int, row_dtype: np.dtype, dim: int) -> Batch:
+    """Ids, vectors and row hashes of `n` fixed-layout rows, without copying the vectors.
 
     The vectors are a read-only view into `data` (rows 14 bytes apart, each
     row itself contiguous): every consumer copies them once anyway (into the
     index) or hashes them row by row, so a contiguous copy here was pure cost.
     """
     rec = np.frombuffer(data, dtype=row_dtype, count=n, offset=start)
-    if not ((rec["nf"] == 2).all() and (rec["l1"] == 8).all() and (rec["l2"] == dim * 4).all()):
+    if not ((rec["nf"] == 3).all() and (rec["l1"] == 8).all() and (rec["l2"] == dim * 4).all() and (rec["l3"] == 8).all()):
         raise ValueError("COPY stream rows are not of the expected fixed layout")
-    return rec["id"].astype(np.int64), rec["v"]
+    return rec["id"].astype(np.int64), rec["v"], rowhash.as_unsigned(rec["h"].astype(np.int64))

@@ -6,6 +6,11 @@ load -> catch up from the change log -> verify by count and content digest
 -> repair the ids that differ, or rebuild when it must -> save a snapshot.
 Searches keep running on the current index throughout; a rebuilt index is
 swapped in atomically.
+
+At startup the snapshot is read from disk on a second thread while the
+database computes its side of the proof (count + digest of the row hashes, in
+the same read transaction the catch-up then uses): the two are independent
+until they are compared, and each is about half of the startup time.
 """
 
 from __future__ import annotations
@@ -20,12 +25,11 @@ from typing import Callable
 import numpy as np
 
 from docqa.errors import DatabaseUnavailable, DocqaError, ServiceDegraded
-from docqa.index import digest as dg
 from docqa.index import snapshot
 from docqa.index.base import VectorIndex
 from docqa.index.factory import new_index
 from docqa.logging import get_logger, log_event
-from docqa.storage import changes, vectors
+from docqa.storage import changes, rowhash, vectors
 from docqa.storage.db import Connection, Database
 from docqa.storage.migrate import db_identity
 from docqa.sync.plan import Action, StartFacts, final_status, plan_repair, plan_start, plan_verify
@@ -127,14 +131,14 @@ class SyncEngine:
     def _run(self, mode: str) -> SyncReport:
         start = time.perf_counter()
         cfg = self.cfg
-        problem = ""
+        loading: _Loading | None = None
         if self._index is None and mode != "force":
-            problem = self._load_snapshot()
+            loading = _Loading(self._load_snapshot, cfg.index_root, self._expectation())
         if mode != "catch_up":
             log_event(log, "Checking FAISS index synchronization with database...", collection=cfg.collection, mode=mode)
         try:
             with self.db.connection() as conn, conn.transaction(read_only=True):
-                report = self._sync_in_snapshot(conn, mode, problem)
+                report = self._sync_in_snapshot(conn, mode, loading)
         except DatabaseUnavailable as exc:
             report = self._report("degraded", False, -1, start, reason=exc.message)
             log_event(log, "Index sync failed: database unavailable", logging.ERROR, reason=exc.message, collection=cfg.collection)
@@ -144,6 +148,12 @@ class SyncEngine:
         except Exception as exc:  # the engine must never take the service down
             log.exception("Index sync failed unexpectedly", extra={"collection": cfg.collection})
             report = self._report("degraded", False, -1, start, reason=f"{type(exc).__name__}: {exc}")
+        finally:
+            if loading is not None:  # the snapshot stays loaded for the next attempt, even when the DB failed this one
+                try:
+                    loading.result()
+                except Exception:
+                    log.exception("Loading the FAISS index snapshot failed", extra={"collection": cfg.collection})
         report.duration_ms = round((time.perf_counter() - start) * 1000, 2)
         if report.status != "degraded" and mode != "check":
             self._maybe_save(force=report.status in ("rebuilt", "repaired"))
@@ -158,11 +168,15 @@ class SyncEngine:
                 log.exception("sync listener failed")
         return report
 
-    def _sync_in_snapshot(self, conn: Connection, mode: str, problem: str) -> SyncReport:
+    def _sync_in_snapshot(self, conn: Connection, mode: str, loading: "_Loading | None") -> SyncReport:
         cfg = self.cfg
         start = time.perf_counter()
         identity = db_identity(conn)
         top = changes.max_seq(conn)
+        db_side: tuple[int, int] | None = None
+        if loading is not None and mode in ("auto", "check") and loading.promising(identity):
+            db_side = self._db_digest(conn)  # while the snapshot is read on the other thread
+        problem = loading.result() if loading is not None else ""
         decision = plan_start(StartFacts(
             mode=mode, has_index=self._index is not None, snapshot_problem=problem, index_identity=self._identity,
             db_identity=identity, applied_seq=self.applied_seq, db_max_seq=top, log_floor=changes.log_floor(conn),
@@ -180,8 +194,7 @@ class SyncEngine:
         if mode == "auto" and self._index is not None and self._index.needs_compaction:
             return self._rebuild(conn, identity, top, "compacting HNSW tombstones", start)
 
-        db_ids, db_hashes = self._db_hashes(conn)
-        db_count, db_digest = len(db_ids), dg.combine(db_hashes)
+        db_count, db_digest = db_side if db_side is not None else self._db_digest(conn)
         index_count, index_digest = len(self), self._index.digest  # type: ignore[union-attr]
         log_event(log, f"Index sync check: DB has {db_count} embeddings, FAISS has {index_count} vectors",
                   collection=cfg.collection, db_count=db_count, index_count=index_count)
@@ -192,7 +205,7 @@ class SyncEngine:
             return self._report(status, bool(added or removed), db_count, start, added=added, removed=removed,
                                 reason=decision.reason)
 
-        only_db, only_index, changed = self._diff(db_ids, db_hashes)
+        only_db, only_index, changed = self._diff(*vectors.all_hashes(conn, cfg.collection, cfg.model, cfg.dim))
         differing = len(only_db) + len(only_index) + len(changed)
         fix = plan_repair(differing, db_count, cfg.repair_max_fraction)
         reason = f"{verdict.reason}; {fix.reason}"
@@ -205,10 +218,10 @@ class SyncEngine:
         if fix.action is Action.REBUILD:
             return self._rebuild(conn, identity, top, reason, start)
         fetch = np.union1d(only_db, changed)
-        ids, vecs = vectors.fetch_vectors(conn, cfg.collection, cfg.model, cfg.dim, fetch)
+        ids, vecs, hashes = vectors.fetch_vectors(conn, cfg.collection, cfg.model, cfg.dim, fetch)
         with self._rw.write():
             self._index.remove(np.union1d(only_index, changed))  # type: ignore[union-attr]
-            self._index.add(ids, vecs)  # type: ignore[union-attr]
+            self._index.add(ids, vecs, hashes)  # type: ignore[union-attr]
             self._dirty = True
         if self._index.digest != db_digest or len(self) != db_count:  # type: ignore[union-attr]
             return self._rebuild(conn, identity, top, "repair did not converge", start)
@@ -218,9 +231,13 @@ class SyncEngine:
                             reason=reason)
 
     # --- steps -------------------------------------------------------------
+    def _expectation(self) -> snapshot.Expectation:
+        cfg = self.cfg
+        return snapshot.Expectation(cfg.collection, cfg.model, cfg.dim, cfg.index_type, rowhash.name_for(self.db.is_pg))
+
     def _load_snapshot(self) -> str:
         cfg = self.cfg
-        expect = snapshot.Expectation(cfg.collection, cfg.model, cfg.dim, cfg.index_type)
+        expect = self._expectation()
         try:
             index, manifest = snapshot.load(cfg.index_root, expect)
         except snapshot.SnapshotRejected as exc:
@@ -239,24 +256,18 @@ class SyncEngine:
         if top <= self.applied_seq:
             return 0, 0
         touched = changes.changed_chunk_ids(conn, cfg.collection, self.applied_seq, top)
-        ids, vecs = vectors.fetch_vectors(conn, cfg.collection, cfg.model, cfg.dim, touched)
+        ids, vecs, hashes = vectors.fetch_vectors(conn, cfg.collection, cfg.model, cfg.dim, touched)
         with self._rw.write():
             present = self._index.remove(touched)  # type: ignore[union-attr]
-            self._index.add(ids, vecs)  # type: ignore[union-attr]
+            self._index.add(ids, vecs, hashes)  # type: ignore[union-attr]
             self._dirty = self._dirty or len(touched) > 0
         self._set_applied(top)
         # an update is a remove + add of the same id: it counts once, as added
         return len(ids), len(np.setdiff1d(present, ids))
 
-    def _db_hashes(self, conn: Connection) -> tuple[np.ndarray, np.ndarray]:
+    def _db_digest(self, conn: Connection) -> tuple[int, int]:
         cfg = self.cfg
-        all_ids, all_hashes = [], []
-        for ids, vecs in vectors.stream_vectors(conn, cfg.collection, cfg.model, cfg.dim, cfg.batch_rows):
-            all_ids.append(ids)
-            all_hashes.append(dg.row_hashes(ids, vecs))
-        if not all_ids:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
-        return np.concatenate(all_ids), np.concatenate(all_hashes)
+        return vectors.content_digest(conn, cfg.collection, cfg.model, cfg.dim, cfg.batch_rows)
 
     def _diff(self, db_ids: np.ndarray, db_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with self._rw.read():
@@ -315,7 +326,7 @@ class SyncEngine:
             return
         with self._rw.read():
             snapshot.save(self.cfg.index_root, self._index, db_identity=self._identity, collection=self.cfg.collection,
-                          applied_seq=self.applied_seq, model=self.cfg.model)
+                          applied_seq=self.applied_seq, model=self.cfg.model, row_hash=rowhash.name_for(self.db.is_pg))
             self._dirty = False
         self._last_save = time.monotonic()
 
@@ -326,3 +337,32 @@ class SyncEngine:
                     self.save()
                 except Exception:
                     log.exception("could not save the index snapshot at shutdown")
+
+
+class _Loading:
+    """The snapshot being read on a second thread while the database works on its side of the proof."""
+
+    def __init__(self, load: Callable[[], str], root: Path, expect: snapshot.Expectation) -> None:
+        self._manifest = snapshot.peek(root, expect)
+        self._problem: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, args=(load,), name="docqa-snapshot-load", daemon=True)
+        self._thread.start()
+
+    def _work(self, load: Callable[[], str]) -> None:
+        try:
+            self._problem = load()
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def promising(self, db_identity: str) -> bool:
+        """A snapshot of this database is on disk: computing the DB digest now will not be wasted on a rebuild."""
+        return self._manifest is not None and self._manifest.db_identity == db_identity
+
+    def result(self) -> str:
+        """Wait for the load; "" when a snapshot was loaded, else why not."""
+        self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return self._problem or ""
