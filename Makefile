@@ -22,7 +22,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/docqa ingest samples --recursive
+	$(BIN)/docqa ingest samples --recursive --exclude README.md --exclude "tools/*"
 	$(BIN)/docqa serve --port $(PORT)
 
 test: $(STAMP)

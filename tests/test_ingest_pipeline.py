@@ -162,3 +162,25 @@ def test_ingest_killed_midway_resumes_without_duplicates(settings, tmp_path):
     report = store.sync()
     assert report.index_count == store.stats()["total_chunks"]
     store.close()
+
+
+def test_exclude_leaves_out_files_by_name_or_relative_path(tmp_path):
+    from docqa.ingest.batch import discover
+
+    root = tmp_path / "docs"
+    (root / "drafts").mkdir(parents=True)
+    for rel in ("README.md", "guide.md", "drafts/wip.md", "drafts/README.md", "notes.txt"):
+        (root / rel).write_text("text")
+    names = lambda files: sorted(f.relative_to(root.resolve()).as_posix() for f in files)  # noqa: E731
+    files, skipped = discover([root], True, None, exclude=["README.md"])
+    assert names(files) == ["drafts/wip.md", "guide.md", "notes.txt"] and skipped == []
+    files, _ = discover([root], True, None, exclude=["drafts/*", "*.txt"])
+    assert names(files) == ["README.md", "guide.md"]
+    # a file named explicitly is taken even when a pattern would exclude it
+    files, _ = discover([root / "README.md"], True, None, exclude=["README.md"])
+    assert names(files) == ["README.md"]
+
+
+def test_samples_without_their_readme_are_the_twelve_documents(cstore):
+    summary = ingest_paths(cstore, [SAMPLES], recursive=True, exclude=["README.md", "tools/*"])
+    assert summary.count("added") == 12 and summary.skipped == [] and summary.count("failed") == 0

@@ -32,18 +32,20 @@ def _progress_printer(enabled: bool):
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders.")
 @click.option("--glob", "pattern", help="Only files matching this pattern (e.g. '*.pdf').")
+@click.option("--exclude", multiple=True, metavar="GLOB",
+              help="Leave out files matching this pattern, by name or path in the folder (repeatable; e.g. 'README.md').")
 @click.option("--prune", is_flag=True, help="Delete documents whose files are gone from the scanned folders.")
 @click.option("--metadata", multiple=True, help="KEY=VALUE stored with every document (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_ctx
-def ingest(obj: CliContext, paths, recursive, pattern, prune, metadata, as_json) -> None:
+def ingest(obj: CliContext, paths, recursive, pattern, exclude, prune, metadata, as_json) -> None:
     """Add or update documents from files and folders (txt, md, html, pdf, docx)."""
     from docqa.ingest.batch import ingest_paths
 
     store = obj.store(sync=False)
     show = _progress_printer(sys.stderr.isatty() and not as_json)
     try:
-        summary = ingest_paths(store, paths, recursive=recursive, pattern=pattern, prune=prune,
+        summary = ingest_paths(store, paths, recursive=recursive, pattern=pattern, exclude=exclude, prune=prune,
                                metadata=key_values("--metadata", metadata), on_progress=show)
     except KeyboardInterrupt:
         click.echo("\ninterrupted: documents already written are kept; run the same command again to resume", err=True)

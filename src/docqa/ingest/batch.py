@@ -72,8 +72,14 @@ class IngestSummary:
         }
 
 
-def discover(paths: Iterable[Path], recursive: bool, pattern: str | None) -> tuple[list[Path], list[str]]:
-    """Files to ingest (sorted, de-duplicated) and files skipped as not a supported type."""
+def discover(paths: Iterable[Path], recursive: bool, pattern: str | None,
+             exclude: Iterable[str] = ()) -> tuple[list[Path], list[str]]:
+    """Files to ingest (sorted, de-duplicated) and files skipped as not a supported type.
+
+    `exclude`: glob patterns matched, like `pattern`, against a file's path relative to the
+    scanned folder or its name; files named on the command line are never excluded.
+    """
+    exclude = list(exclude)
     found: dict[str, Path] = {}
     skipped: list[str] = []
     for raw in paths:
@@ -85,6 +91,8 @@ def discover(paths: Iterable[Path], recursive: bool, pattern: str | None) -> tup
             continue
         for file in _walk(path, recursive):
             rel = file.relative_to(path).as_posix()
+            if any(fnmatch.fnmatch(rel, x) or fnmatch.fnmatch(file.name, x) for x in exclude):
+                continue
             if pattern and not (fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(file.name, pattern)):
                 continue
             if pattern is None and type_from_name(file.name) is None:
@@ -106,12 +114,13 @@ def _walk(root: Path, recursive: bool) -> Iterator[Path]:
 
 
 def ingest_paths(
-    store: Store, paths: Iterable[Path], *, recursive: bool = False, pattern: str | None = None, prune: bool = False,
+    store: Store, paths: Iterable[Path], *, recursive: bool = False, pattern: str | None = None,
+    exclude: Iterable[str] = (), prune: bool = False,
     metadata: dict[str, Any] | None = None, on_progress: Callable[[Progress], None] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> IngestSummary:
     paths = [Path(p) for p in paths]
-    files, skipped = discover(paths, recursive, pattern)
+    files, skipped = discover(paths, recursive, pattern, exclude)
     summary = IngestSummary(skipped=skipped)
     progress = Progress(files_total=len(files), bytes_total=sum(_size(f) for f in files) or 1)
     pending: list[PreparedDocument] = []

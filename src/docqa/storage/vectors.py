@@ -65,11 +65,11 @@ def content_digest(conn: Connection, collection: str, model: str, dim: int, batc
     if conn.is_pg:
         row = conn.fetchall("SELECT count(*), coalesce(sum(c.embedding_hash), 0) " + MEMBERSHIP, _params(collection, model, dim))[0]
         return int(row[0]), int(row[1]) & rowhash.MASK
-    count, total = 0, np.uint64(0)
+    count, total = 0, 0
     for ids, hashes in stream_hashes(conn, collection, model, dim, batch_rows):
         count += len(ids)
-        total += hashes.sum(dtype=np.uint64)
-    return count, int(total)
+        total = (total + int(hashes.sum(dtype=np.uint64))) & rowhash.MASK
+    return count, total
 
 
 def stream_hashes(conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
