@@ -57,3 +57,36 @@ def test_final_status():
     assert final_status(False, 2, 0, 0) == "repaired"
     assert final_status(False, 0, 1, 0) == "caught_up"
     assert final_status(False, 0, 0, 0) == "in_sync"
+
+
+def test_diff_rows_finds_missing_extra_and_changed_ids_in_any_order():
+    import numpy as np
+
+    from docqa.sync.plan import diff_rows
+
+    db_ids = np.array([9, 1, 5, 7, 3], dtype=np.int64)
+    db_h = np.array([90, 10, 50, 70, 30], dtype=np.uint64)
+    idx_ids = np.array([3, 4, 7, 1], dtype=np.int64)
+    idx_h = np.array([30, 40, 71, 10], dtype=np.uint64)
+    only_db, only_index, changed = diff_rows(db_ids, db_h, idx_ids, idx_h)
+    assert only_db.tolist() == [5, 9] and only_index.tolist() == [4] and changed.tolist() == [7]
+    empty = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
+    assert [a.tolist() for a in diff_rows(db_ids, db_h, *empty)] == [[1, 3, 5, 7, 9], [], []]
+    assert [a.tolist() for a in diff_rows(*empty, idx_ids, idx_h)] == [[], [1, 3, 4, 7], []]
+    assert [a.tolist() for a in diff_rows(db_ids, db_h, db_ids[::-1], db_h[::-1])] == [[], [], []]
+
+
+def test_diff_rows_agrees_with_set_arithmetic_on_random_cases():
+    import numpy as np
+
+    from docqa.sync.plan import diff_rows
+
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        db = {int(i): int(rng.integers(0, 3)) for i in rng.choice(60, rng.integers(0, 40), replace=False)}
+        ix = {int(i): int(rng.integers(0, 3)) for i in rng.choice(60, rng.integers(0, 40), replace=False)}
+        arr = lambda d: (np.array(list(d), dtype=np.int64), np.array(list(d.values()), dtype=np.uint64))  # noqa: E731
+        got = [a.tolist() for a in diff_rows(*arr(db), *arr(ix))]
+        want = [sorted(db.keys() - ix.keys()), sorted(ix.keys() - db.keys()),
+                sorted(k for k in db.keys() & ix.keys() if db[k] != ix[k])]
+        assert got == want

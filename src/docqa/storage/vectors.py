@@ -19,6 +19,7 @@ np.ascontiguousarray.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -55,33 +56,48 @@ def stream_vectors(conn: Connection, collection: str, model: str, dim: int, batc
             yield ids, vecs, rowhash.xxh3_rows(ids, vecs)
 
 
-def content_digest(conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000) -> tuple[int, int]:
-    """(count, digest) of the collection's members: what the index must equal.
+@dataclass(frozen=True)
+class MemberDigest:
+    """The database's side of the proof. `ids`/`hashes` are kept when computing the digest
+    produced them anyway (SQLite), so finding the ids that differ needs no second pass."""
+
+    count: int
+    digest: int
+    ids: np.ndarray | None = None
+    hashes: np.ndarray | None = None
+
+    def __iter__(self):  # (count, digest), as a pair
+        return iter((self.count, self.digest))
+
+
+def content_digest(conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000) -> MemberDigest:
+    """Count and digest of the collection's members: what the index must equal.
 
     PostgreSQL sums the stored row hashes server side (sum(bigint) is an exact
     numeric; mod 2**64 it equals the sum of the unsigned hashes). SQLite
-    hashes every embedding as it streams.
+    hashes every embedding as it streams, and keeps the (id, hash) pairs
+    (16 bytes a row) for a diff.
     """
     if conn.is_pg:
         row = conn.fetchall("SELECT count(*), coalesce(sum(c.embedding_hash), 0) " + MEMBERSHIP, _params(collection, model, dim))[0]
-        return int(row[0]), int(row[1]) & rowhash.MASK
-    count, total = 0, 0
-    for ids, hashes in stream_hashes(conn, collection, model, dim, batch_rows):
-        count += len(ids)
-        total = (total + int(hashes.sum(dtype=np.uint64))) & rowhash.MASK
-    return count, total
+        return MemberDigest(int(row[0]), int(row[1]) & rowhash.MASK)
+    parts = list(stream_hashes(conn, collection, model, dim, batch_rows))
+    ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.int64)
+    hashes = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, dtype=np.uint64)
+    return MemberDigest(len(ids), int(hashes.sum(dtype=np.uint64)), ids, hashes)
 
 
 def stream_hashes(conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (ids, row hashes) batches of the collection's members (finding the ids that differ)."""
     if conn.is_pg:
-        yield from _stream_pg_hashes(conn, collection, model, dim, batch_rows * 20)
+        yield from _stream_pg_hashes(conn, collection, model, dim, batch_rows)
     else:
         for ids, vecs in _stream_sqlite(conn, collection, model, dim, batch_rows):
             yield ids, rowhash.xxh3_rows(ids, vecs)
 
 
 def all_hashes(conn: Connection, collection: str, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every member's (id, row hash)."""
     parts = list(stream_hashes(conn, collection, model, dim))
     if not parts:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
@@ -139,13 +155,18 @@ def _copy_query(conn: Connection, columns: str, collection: str, model: str, dim
 
 
 def _stream_pg_hashes(conn: Connection, collection: str, model: str, dim: int, batch_rows: int):
-    query = _copy_query(conn, "c.id, c.embedding_hash", collection, model, dim)
-    row_dtype = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("h", ">i8")])
-    for data, start, n in _copy_records(conn, query, row_dtype, batch_rows):
-        rec = np.frombuffer(data, dtype=row_dtype, count=n, offset=start)
-        if not ((rec["nf"] == 2).all() and (rec["l1"] == 8).all() and (rec["l2"] == 8).all()):
-            raise ValueError("COPY stream rows are not of the expected fixed layout")
-        yield rec["id"].astype(np.int64), rowhash.as_unsigned(rec["h"].astype(np.int64))
+    """(id, row hash) pairs packed by the server, 16 bytes each, one bytea per group of 65,536 ids.
+
+    A COPY of 1M two-column rows is 1M protocol messages (1.7 s of client
+    Python at 1M); aggregating server side makes it ~16 messages (0.55 s).
+    """
+    query = ("SELECT string_agg(int8send(c.id) || int8send(c.embedding_hash), ''::bytea) "
+             + MEMBERSHIP.replace("?", "%s") + " GROUP BY c.id >> 16")
+    with conn.raw.cursor(binary=True) as cur:
+        cur.execute(query, _params(collection, model, dim))
+        for (packed,) in cur:
+            pairs = np.frombuffer(packed, dtype=">i8").reshape(-1, 2)
+            yield pairs[:, 0].astype(np.int64), rowhash.as_unsigned(pairs[:, 1].astype(np.int64))
 
 
 def _stream_pg(conn: Connection, collection: str, model: str, dim: int, batch_rows: int):

@@ -32,7 +32,7 @@ from docqa.logging import get_logger, log_event
 from docqa.storage import changes, rowhash, vectors
 from docqa.storage.db import Connection, Database
 from docqa.storage.migrate import db_identity
-from docqa.sync.plan import Action, StartFacts, final_status, plan_repair, plan_start, plan_verify
+from docqa.sync.plan import Action, StartFacts, diff_rows, final_status, plan_repair, plan_start, plan_verify
 from docqa.sync.rwlock import RWLock
 from docqa.types import SyncReport
 
@@ -173,7 +173,7 @@ class SyncEngine:
         start = time.perf_counter()
         identity = db_identity(conn)
         top = changes.max_seq(conn)
-        db_side: tuple[int, int] | None = None
+        db_side: vectors.MemberDigest | None = None
         if loading is not None and mode in ("auto", "check") and loading.promising(identity):
             db_side = self._db_digest(conn)  # while the snapshot is read on the other thread
         problem = loading.result() if loading is not None else ""
@@ -194,7 +194,9 @@ class SyncEngine:
         if mode == "auto" and self._index is not None and self._index.needs_compaction:
             return self._rebuild(conn, identity, top, "compacting HNSW tombstones", start)
 
-        db_count, db_digest = db_side if db_side is not None else self._db_digest(conn)
+        if db_side is None:
+            db_side = self._db_digest(conn)
+        db_count, db_digest = db_side.count, db_side.digest
         index_count, index_digest = len(self), self._index.digest  # type: ignore[union-attr]
         log_event(log, f"Index sync check: DB has {db_count} embeddings, FAISS has {index_count} vectors",
                   collection=cfg.collection, db_count=db_count, index_count=index_count)
@@ -205,7 +207,10 @@ class SyncEngine:
             return self._report(status, bool(added or removed), db_count, start, added=added, removed=removed,
                                 reason=decision.reason)
 
-        only_db, only_index, changed = self._diff(*vectors.all_hashes(conn, cfg.collection, cfg.model, cfg.dim))
+        if db_side.ids is not None and db_side.hashes is not None:
+            only_db, only_index, changed = self._diff(db_side.ids, db_side.hashes)
+        else:
+            only_db, only_index, changed = self._diff(*vectors.all_hashes(conn, cfg.collection, cfg.model, cfg.dim))
         differing = len(only_db) + len(only_index) + len(changed)
         fix = plan_repair(differing, db_count, cfg.repair_max_fraction)
         reason = f"{verdict.reason}; {fix.reason}"
@@ -265,18 +270,14 @@ class SyncEngine:
         # an update is a remove + add of the same id: it counts once, as added
         return len(ids), len(np.setdiff1d(present, ids))
 
-    def _db_digest(self, conn: Connection) -> tuple[int, int]:
+    def _db_digest(self, conn: Connection) -> vectors.MemberDigest:
         cfg = self.cfg
         return vectors.content_digest(conn, cfg.collection, cfg.model, cfg.dim, cfg.batch_rows)
 
     def _diff(self, db_ids: np.ndarray, db_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with self._rw.read():
             idx_ids, idx_hashes = self._index.content_hashes()  # type: ignore[union-attr]
-        only_db = np.setdiff1d(db_ids, idx_ids)
-        only_index = np.setdiff1d(idx_ids, db_ids)
-        common, di, ii = np.intersect1d(db_ids, idx_ids, return_indices=True)
-        changed = common[db_hashes[di] != idx_hashes[ii]]
-        return only_db, only_index, changed
+        return diff_rows(db_ids, db_hashes, idx_ids, idx_hashes)
 
     def _rebuild(self, conn: Connection, identity: str, top: int, reason: str, start: float) -> SyncReport:
         cfg = self.cfg
