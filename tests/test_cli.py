@@ -117,3 +117,12 @@ def test_console_script_runs(tmp_path):
     done = subprocess.run([str(exe), "sync", "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] in ("rebuilt", "in_sync")
+
+
+def test_sync_deep_and_its_misuse(cli):
+    code, out, _ = cli("ingest", str(SAMPLES / "recipe-collection.txt"), "--json")
+    assert code == 0 and cli("sync")[0] == 0  # builds and saves the index
+    code, out, _ = cli("sync", "--deep", "--json")
+    assert code == 0 and json.loads(out)["status"] == "in_sync"
+    code, out, err = cli("sync", "--deep", "--force")
+    assert code != 0 and "--deep" in (out + err)

@@ -78,3 +78,11 @@ def test_pg_hash_column_cannot_be_skipped_or_forged(pg_url, tmp_path):
     with pytest.raises(psycopg.errors.GeneratedAlways):
         raw.execute("UPDATE chunks SET embedding_hash = 0 WHERE id = %s", (victim,))
     raw.close()
+
+
+def test_migration_literal_is_the_documented_expression():
+    """V3 keeps its own literal (migrations never change); it must be the expression rowhash documents."""
+    from docqa.storage import schema_pg
+
+    v3 = " ".join(" ".join(schema_pg.V3).split())
+    assert f"GENERATED ALWAYS AS ({rowhash.PG_ROW_HASH_SQL}) STORED" in v3

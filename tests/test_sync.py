@@ -333,3 +333,56 @@ def test_min_seq_ahead_of_the_index_is_a_clear_error(settings):
         store.ensure_fresh(10_000, timeout_s=0.2)
     assert "min_seq" in info.value.message
     store.close()
+
+
+@pytest.mark.parametrize("damage", ["files_not_a_mapping", "manifest_is_a_directory", "digest_disagrees_with_hashes"])
+def test_odd_manifests_are_rebuilt_not_raised(settings, damage):
+    store = filled_store(settings)
+    store.close()
+    manifest_file = snapshot_dir(settings) / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    if damage == "files_not_a_mapping":
+        manifest["files"] = list(manifest["files"])
+        manifest_file.write_text(json.dumps(manifest))
+    elif damage == "manifest_is_a_directory":
+        manifest_file.unlink()
+        manifest_file.mkdir()
+    else:  # a valid-looking manifest whose digest is not the sum of the saved row hashes
+        manifest["digest"] = f"{(int(manifest['digest'], 16) + 1) % 2**64:016x}"
+        manifest_file.write_text(json.dumps(manifest))
+    again = open_store(settings)
+    report = again.sync()
+    assert report.status == "rebuilt" and report.index_count == 30, report
+    again.close()
+
+
+@pytest.mark.parametrize("index_type", ["flat", "hnsw"])
+def test_deep_check_finds_a_vector_that_does_not_match_its_kept_hash(settings, index_type):
+    """The digest compares hashes; only the deep check sees a vector swapped under its hash (a bookkeeping bug)."""
+    from dataclasses import replace
+
+    store = open_store(replace(settings, index_type=index_type))
+    store.sync()
+    fill(store, 2)
+    store.sync()
+    index = store.engine._index
+    ids, vectors = index.contents()
+    victim, right = int(ids[3]), vectors[3].copy()
+    if index_type == "flat":
+        index._storage()[3] = vectors[4]
+    else:
+        storage = index.index.storage
+        import faiss
+
+        xb = faiss.rev_swig_ptr(faiss.downcast_index(storage).get_xb(), storage.ntotal * index.dim)
+        xb.reshape(-1, index.dim)[index._pos[victim]] = vectors[4]
+    assert store.sync().status == "in_sync"  # hashes still agree: invisible to the digest
+    checked = store.sync("check", deep=True)
+    assert checked.status == "degraded" and "do not match" in checked.reason
+    report = store.sync(deep=True)
+    assert report.status == "repaired" and report.repaired == 1, report
+    got_ids, got = store.engine._index.get(np.array([victim]))
+    assert got_ids.tolist() == [victim] and np.array_equal(got[0], right)
+    assert store.sync(deep=True).status == "in_sync"
+    store.close()
+

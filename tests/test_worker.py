@@ -76,6 +76,29 @@ def test_periodic_verification_repairs_silent_drift_and_compacts_the_log(setting
         raw.close()
 
 
+def test_deep_verification_runs_on_its_own_interval(settings, opened):
+    index = opened.engine._index
+    ids, vectors = index.contents()
+    victim = int(ids[0])
+    index._storage()[0] = vectors[1]  # a vector that no longer matches the hash kept with it
+    before = opened.engine.last_report
+    worker = started(settings, opened, verify_interval_s=0.1, deep_verify_interval_s=3600.0, poll_interval_s=0.05)
+    try:
+        wait_for(lambda: opened.engine.last_report is not before, timeout_s=2.0)
+        time.sleep(0.4)  # several plain verifications: they compare hashes, so they cannot see it
+        assert opened.engine.last_report.status == "in_sync"
+    finally:
+        worker.stop()
+    worker = started(settings, opened, verify_interval_s=0.1, deep_verify_interval_s=0.2, poll_interval_s=0.05)
+    try:
+        wait_for(lambda: opened.engine.last_report.status == "repaired", timeout_s=5.0)
+        assert opened.engine.last_report.repaired == 1
+        got_ids, got = opened.engine._index.get([victim])
+        assert got_ids.tolist() == [victim] and (got[0] == vectors[0]).all()
+    finally:
+        worker.stop()
+
+
 def test_recovers_with_exponential_backoff_once_the_store_opens(settings, opened):
     calls: list[float] = []
 

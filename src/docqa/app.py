@@ -70,8 +70,8 @@ class Store:
         return cls(settings, db, embedder, embedder.model_id, embedder.dim)
 
     # --- sync --------------------------------------------------------------
-    def sync(self, mode: str = "auto") -> SyncReport:
-        return self.engine.sync(mode)
+    def sync(self, mode: str = "auto", deep: bool = False) -> SyncReport:
+        return self.engine.sync(mode, deep=deep)
 
     def catch_up(self) -> SyncReport:
         return self.engine.sync("catch_up")

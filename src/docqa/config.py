@@ -49,6 +49,7 @@ class Settings:
     startup_sync_timeout_s: float = 120.0
     poll_interval_s: float = 0.25  # change-log follow interval (SQLite; PG uses LISTEN/NOTIFY too)
     verify_interval_s: float = 600.0  # full digest verification while running
+    deep_verify_interval_s: float = 86_400.0  # ... also re-hashing the index's own vectors (sync deep=True); 0: never
     snapshot_interval_s: float = 30.0  # at most one snapshot save per interval after catch-ups
     change_log_retention: int = 1_000_000  # keep at most this many change rows
     retry_initial_s: float = 0.5  # degraded service: first retry delay, doubled up to retry_max_s

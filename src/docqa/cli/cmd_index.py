@@ -14,14 +14,18 @@ from docqa.types import SearchFilters
 @click.command()
 @click.option("--force", is_flag=True, help="Rebuild the index from the database.")
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 unless the index is provably in sync.")
+@click.option("--deep", is_flag=True,
+              help="Also re-hash every vector the index holds against the row hash kept with it (O(N) in this process).")
 @click.option("--json", "as_json", is_flag=True, help="Print the sync report as JSON.")
 @pass_ctx
-def sync(obj: CliContext, force: bool, check: bool, as_json: bool) -> None:
+def sync(obj: CliContext, force: bool, check: bool, deep: bool, as_json: bool) -> None:
     """Prove the index equals the database; catch up, repair or rebuild as needed."""
     if force and check:
         raise InvalidInput("--force and --check cannot be combined")
+    if force and deep:
+        raise InvalidInput("--deep checks an existing index; --force rebuilds it (a rebuilt index needs no --deep)")
     store = obj.store(sync=False)
-    report = store.sync("force" if force else "check" if check else "auto")
+    report = store.sync("force" if force else "check" if check else "auto", deep=deep)
     if as_json:
         emit_json(report.to_dict())
     else:

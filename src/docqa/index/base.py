@@ -95,6 +95,13 @@ class VectorIndex(ABC):
     def params(self) -> dict:
         return {}
 
+    def content_blocks(self, rows: int = 65_536) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(ids, vectors, row hashes) of everything in the index, a block at a time (call under a read lock)."""
+        ids, hashes = self.content_hashes()
+        _, vectors = self.contents()
+        for start in range(0, len(ids), rows):
+            yield ids[start : start + rows], vectors[start : start + rows], hashes[start : start + rows]
+
     def recompute_digest(self) -> int:
         return dg.combine(self.content_hashes()[1])
 

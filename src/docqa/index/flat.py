@@ -141,6 +141,11 @@ class FlatIndex(VectorIndex):
     def content_hashes(self) -> tuple[np.ndarray, np.ndarray]:
         return self._id_map().copy(), self._hashes().copy()
 
+    def content_blocks(self, rows: int = 65_536) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        ids, storage, hashes = self._id_map(), self._storage(), self._hashes()  # views: nothing copied
+        for start in range(0, len(ids), rows):
+            yield ids[start : start + rows], storage[start : start + rows], hashes[start : start + rows]
+
     def bulk_load(self, expected: int, batches: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> int:
         """Stream straight into preallocated FAISS storage: peak memory ~1x the vectors, not 2x."""
         if len(self) or expected <= 0:

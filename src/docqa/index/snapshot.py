@@ -225,7 +225,7 @@ def peek(root: Path, expect: Expectation) -> Manifest | None:
     for directory in _candidates(Path(root), expect.collection):
         try:
             return validate(directory, expect, checksums=False)
-        except SnapshotRejected:
+        except Exception:  # anything wrong with it is load()'s to report; here it only means "no"
             continue
     return None
 
@@ -247,5 +247,8 @@ def load(root: Path, expect: Expectation) -> tuple[VectorIndex, Manifest]:
             reasons.append(f"{directory.name}: index holds {len(index)} vectors, manifest says {manifest.count}")
             continue
         index.digest = dg.from_hex(manifest.digest)
+        if index.recompute_digest() != index.digest:  # hashes.npy must sum to what the manifest records (<1 ms at 1M)
+            reasons.append(f"{directory.name}: the row hashes do not add up to the manifest's digest")
+            continue
         return index, manifest
     raise SnapshotRejected("; ".join(reasons) if reasons else "no snapshot on disk")

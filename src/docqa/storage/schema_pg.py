@@ -10,8 +10,6 @@ first chunk write to their commit; ingestion embeds before it opens the
 transaction, so that window is short.
 """
 
-from docqa.storage.rowhash import PG_ROW_HASH_SQL
-
 LOCK_KEY = 4_242_917_001
 
 V1 = [
@@ -117,9 +115,10 @@ V2 = [
 # Content proof: each row's hash, computed by the server from the row itself on every
 # write (a generated column, not a trigger: nothing a writer does can skip it). The
 # sync engine proves the index equal to the database by summing these, 8 bytes a row
-# instead of the 1,536-byte embedding (docqa.index.digest, PG_ROW_HASH_SQL).
+# instead of the 1,536-byte embedding (docqa.storage.rowhash: PG_ROW_HASH_SQL is this expression).
 V3 = [
-    f"""ALTER TABLE chunks ADD COLUMN embedding_hash BIGINT GENERATED ALWAYS AS ({PG_ROW_HASH_SQL}) STORED""",
+    """ALTER TABLE chunks ADD COLUMN embedding_hash BIGINT GENERATED ALWAYS AS
+        (('x' || encode(substring(sha256(int8send(id) || embedding) from 1 for 8), 'hex'))::bit(64)::bigint) STORED""",
 ]
 
 MIGRATIONS = [V1, V2, V3]

@@ -281,7 +281,7 @@ def _copy_out(raw, query: bytes, batch_rows: int) -> Iterator[list]:
 def _parse_pg_rows(data: bytes, start: int, n: int, row_dtype: np.dtype, dim: int) -> Batch:
     """Ids, vectors and row hashes of `n` fixed-layout rows, without copying the vectors.
 
-    The vectors are a read-only view into `data` (rows 14 bytes apart, each
+    The vectors are a read-only view into `data` (rows 26 bytes apart, each
     row itself contiguous): every consumer copies them once anyway (into the
     index) or hashes them row by row, so a contiguous copy here was pure cost.
     """

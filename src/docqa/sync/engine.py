@@ -99,13 +99,19 @@ class SyncEngine:
         return True
 
     # --- the sync entry point ----------------------------------------------
-    def sync(self, mode: str = "auto") -> SyncReport:
+    def sync(self, mode: str = "auto", deep: bool = False) -> SyncReport:
         """mode: auto (catch up + verify + repair/rebuild), catch_up (log only),
-        check (prove, change nothing durable), force (rebuild from the DB)."""
+        check (prove, change nothing durable), force (rebuild from the DB).
+
+        deep (auto, check): also re-hash every vector the index holds and compare it with
+        the row hash it keeps. The digest proves the index's *hashes* equal the database's;
+        this proves its vectors are the ones those hashes describe (bookkeeping, memory).
+        O(N) in this process: ~0.3 s at 1M on SQLite, ~2.5 s on PostgreSQL (sha256).
+        """
         if mode == "force":
             return self._force()
         with self._sync_lock:
-            return self._run(mode)
+            return self._run(mode, deep and mode in ("auto", "check"))
 
     def _force(self) -> SyncReport:
         """A second concurrent forced rebuild waits for the running one and shares its report."""
@@ -128,7 +134,7 @@ class SyncEngine:
             assert done is not None
             done.set()
 
-    def _run(self, mode: str) -> SyncReport:
+    def _run(self, mode: str, deep: bool = False) -> SyncReport:
         start = time.perf_counter()
         cfg = self.cfg
         loading: _Loading | None = None
@@ -138,7 +144,7 @@ class SyncEngine:
             log_event(log, "Checking FAISS index synchronization with database...", collection=cfg.collection, mode=mode)
         try:
             with self.db.connection() as conn, conn.transaction(read_only=True):
-                report = self._sync_in_snapshot(conn, mode, loading)
+                report = self._sync_in_snapshot(conn, mode, loading, deep)
         except DatabaseUnavailable as exc:
             report = self._report("degraded", False, -1, start, reason=exc.message)
             log_event(log, "Index sync failed: database unavailable", logging.ERROR, reason=exc.message, collection=cfg.collection)
@@ -168,18 +174,19 @@ class SyncEngine:
                 log.exception("sync listener failed")
         return report
 
-    def _sync_in_snapshot(self, conn: Connection, mode: str, loading: "_Loading | None") -> SyncReport:
+    def _sync_in_snapshot(self, conn: Connection, mode: str, loading: "_Loading | None", deep: bool = False) -> SyncReport:
         cfg = self.cfg
         start = time.perf_counter()
         identity = db_identity(conn)
         top = changes.max_seq(conn)
         db_side: vectors.MemberDigest | None = None
-        if loading is not None and mode in ("auto", "check") and loading.promising(identity):
+        floor = changes.log_floor(conn)
+        if loading is not None and mode in ("auto", "check") and loading.promising(identity, top, floor):
             db_side = self._db_digest(conn)  # while the snapshot is read on the other thread
         problem = loading.result() if loading is not None else ""
         decision = plan_start(StartFacts(
             mode=mode, has_index=self._index is not None, snapshot_problem=problem, index_identity=self._identity,
-            db_identity=identity, applied_seq=self.applied_seq, db_max_seq=top, log_floor=changes.log_floor(conn),
+            db_identity=identity, applied_seq=self.applied_seq, db_max_seq=top, log_floor=floor,
         ))
         if decision.action is Action.REBUILD:
             if mode == "check":
@@ -201,19 +208,28 @@ class SyncEngine:
         log_event(log, f"Index sync check: DB has {db_count} embeddings, FAISS has {index_count} vectors",
                   collection=cfg.collection, db_count=db_count, index_count=index_count)
         verdict = plan_verify(db_count, db_digest, index_count, index_digest)
-        if verdict.action is Action.IN_SYNC:
-            log_event(log, "FAISS index is in sync with database, no rebuild needed", collection=cfg.collection)
+        mismatched = self._self_check() if deep else np.empty(0, dtype=np.int64)
+        if verdict.action is Action.IN_SYNC and not len(mismatched):
+            log_event(log, "FAISS index is in sync with database, no rebuild needed", collection=cfg.collection,
+                      deep=deep)
             status = final_status(False, 0, added, removed)
             return self._report(status, bool(added or removed), db_count, start, added=added, removed=removed,
                                 reason=decision.reason)
 
-        if db_side.ids is not None and db_side.hashes is not None:
-            only_db, only_index, changed = self._diff(db_side.ids, db_side.hashes)
+        empty = np.empty(0, dtype=np.int64)
+        if verdict.action is Action.IN_SYNC:
+            only_db, only_index, changed = empty, empty, empty
+            why = f"{len(mismatched)} index vector(s) do not match the row hash kept with them"
         else:
-            only_db, only_index, changed = self._diff(*vectors.all_hashes(conn, cfg.collection, cfg.model, cfg.dim))
+            if db_side.ids is not None and db_side.hashes is not None:
+                only_db, only_index, changed = self._diff(db_side.ids, db_side.hashes)
+            else:
+                only_db, only_index, changed = self._diff(*vectors.all_hashes(conn, cfg.collection, cfg.model, cfg.dim))
+            why = verdict.reason + (f"; {len(mismatched)} index vector(s) do not match their row hash" if len(mismatched) else "")
+        changed = np.union1d(changed, np.setdiff1d(mismatched, only_index))
         differing = len(only_db) + len(only_index) + len(changed)
         fix = plan_repair(differing, db_count, cfg.repair_max_fraction)
-        reason = f"{verdict.reason}; {fix.reason}"
+        reason = f"{why}; {fix.reason}"
         if mode == "check":
             return self._report("degraded", False, db_count, start, added=added, removed=removed,
                                 reason=f"index is not in sync with the database: {reason}")
@@ -228,7 +244,7 @@ class SyncEngine:
             self._index.remove(np.union1d(only_index, changed))  # type: ignore[union-attr]
             self._index.add(ids, vecs, hashes)  # type: ignore[union-attr]
             self._dirty = True
-        if self._index.digest != db_digest or len(self) != db_count:  # type: ignore[union-attr]
+        if self._index.digest != db_digest or len(self) != db_count or (deep and len(self._self_check())):  # type: ignore[union-attr]
             return self._rebuild(conn, identity, top, "repair did not converge", start)
         log_event(log, "FAISS index repaired", collection=cfg.collection, repaired=differing,
                   missing=len(only_db), extra=len(only_index), changed=len(changed))
@@ -273,6 +289,18 @@ class SyncEngine:
     def _db_digest(self, conn: Connection) -> vectors.MemberDigest:
         cfg = self.cfg
         return vectors.content_digest(conn, cfg.collection, cfg.model, cfg.dim, cfg.batch_rows)
+
+    def _self_check(self) -> np.ndarray:
+        """Ids whose vector in the index does not hash to the row hash the index keeps for it."""
+        bad: list[np.ndarray] = []
+        with self._rw.read():
+            for ids, vecs, kept in self._index.content_blocks():  # type: ignore[union-attr]
+                bad.append(ids[rowhash.rows(self.db.is_pg, ids, vecs) != kept])
+        found = np.concatenate(bad) if bad else np.empty(0, dtype=np.int64)
+        if len(found):
+            log_event(log, "FAISS index vectors do not match their row hashes", logging.WARNING,
+                      collection=self.cfg.collection, count=len(found), ids=found[:10].tolist())
+        return found
 
     def _diff(self, db_ids: np.ndarray, db_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with self._rw.read():
@@ -356,9 +384,11 @@ class _Loading:
         except BaseException as exc:  # handed to the caller by result()
             self._error = exc
 
-    def promising(self, db_identity: str) -> bool:
-        """A snapshot of this database is on disk: computing the DB digest now will not be wasted on a rebuild."""
-        return self._manifest is not None and self._manifest.db_identity == db_identity
+    def promising(self, db_identity: str, db_max_seq: int, log_floor: int) -> bool:
+        """A snapshot on disk that the plan would catch up rather than rebuild (as far as its
+        manifest tells before the checksums are read): computing the DB digest now is not wasted."""
+        m = self._manifest
+        return m is not None and m.db_identity == db_identity and log_floor <= m.applied_seq <= db_max_seq
 
     def result(self) -> str:
         """Wait for the load; "" when a snapshot was loaded, else why not."""

@@ -5,7 +5,8 @@ LISTEN/NOTIFY on PostgreSQL (the change-log triggers `pg_notify('docqa_changes')
 on commit), polling every `poll_interval_s` on SQLite — and applies them with
 `engine.sync("catch_up")`, so rows written by this process, another replica
 or plain SQL become searchable without a restart. Every `verify_interval_s`
-it runs a full `sync("auto")` (count + content digest, repair by id) and
+it runs a full `sync("auto")` (count + content digest, repair by id; every
+`deep_verify_interval_s` also re-hashing the index's own vectors) and
 compacts the change log. When the store cannot be opened or a sync reports
 `degraded`, it retries with exponential backoff until the service is healthy.
 
@@ -96,6 +97,7 @@ class SyncWorker:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._last_verify = time.monotonic()
+        self._last_deep = time.monotonic()
         self.retries = 0
         self.next_retry_in_s: float | None = None
         self.notifications = "listen" if settings.resolved_database_url.startswith("postgres") else "poll"
@@ -177,8 +179,12 @@ class SyncWorker:
         return time.monotonic() - self._last_verify >= self.settings.verify_interval_s
 
     def _verify(self, store: "Store") -> None:
-        report = store.sync("auto")
+        every = self.settings.deep_verify_interval_s
+        deep = every > 0 and time.monotonic() - self._last_deep >= every
+        report = store.sync("auto", deep=deep)
         self._last_verify = time.monotonic()
+        if deep and report.status != "degraded":
+            self._last_deep = self._last_verify
         if report.status == "degraded":
             return
         try:
