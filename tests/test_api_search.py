@@ -71,6 +71,53 @@ def test_other_modes(client, mode):
     assert body["results"] and body["results"][0]["content"] == TOPICS[0]
 
 
+def test_metadata_filter_on_any_key(client):
+    body = search(client, "policy checklist machine", limit=20, filters={"metadata": {"date": "2024-03-05"}})
+    assert docs_of(body) == {"note-b"}
+    body = search(client, "policy checklist machine", limit=20,
+                  filters={"metadata": {"patient_id": ["p2", "p9"], "document_type": "note"}})
+    assert docs_of(body) == {"note-b"}
+    bad = client.post("/api/v1/search/", json={"query": "x", "filters": {"metadata": {"bad key!": "v"}}})
+    assert_error(bad, 422, "validation_error")
+
+
+def test_hybrid_route_fuses_and_takes_weights(client):
+    body = client.post("/api/v1/search/hybrid", json={"query": "espresso descaling", "limit": 5}).json()
+    assert body["mode"] == "hybrid" and body["results"][0]["content"] == TOPICS[0]
+    assert body["results"][0]["score"] <= 1.0 and body["total_results"] == len(body["results"])
+    same = search(client, "espresso descaling", mode="hybrid", limit=5)
+    assert [r["chunk_id"] for r in same["results"]] == [r["chunk_id"] for r in body["results"]]
+    # all the weight on one side: the fused order is that side's order (over the two hits that side
+    # ranks with distinct scores; the hash embedder ties the rest at 0, and FAISS orders ties by k)
+    for side, weights in (("vector", {"vector_weight": 1, "keyword_weight": 0}),
+                          ("keyword", {"vector_weight": 0, "keyword_weight": 1})):
+        fused = client.post("/api/v1/search/hybrid", json={"query": "machine policy audit", "limit": 3, **weights}).json()
+        alone = search(client, "machine policy audit", mode=side, limit=3)
+        assert [r["chunk_id"] for r in fused["results"]][:2] == [r["chunk_id"] for r in alone["results"]][:2]
+    # the weights reach the fusion: a hit only the vector side found scores twice as high with the keyword weight at 0
+    even = client.post("/api/v1/search/hybrid", json={"query": "machine policy audit", "limit": 3}).json()["results"]
+    vector_only = client.post("/api/v1/search/hybrid", json={"query": "machine policy audit", "limit": 3,
+                                                             "keyword_weight": 0}).json()["results"]
+    assert vector_only[2]["score"] == pytest.approx(2 * even[2]["score"], rel=1e-3)
+    filtered = client.post("/api/v1/search/hybrid", json={"query": "policy", "limit": 20,
+                                                          "filters": {"document_type": "lab"}}).json()
+    assert docs_of(filtered) == {"lab-a"} and filtered["filters_applied"] == {"document_type": "lab"}
+    assert_error(client.post("/api/v1/search/hybrid", json={"query": "x", "vector_weight": 0, "keyword_weight": 0}), 422)
+    assert_error(client.post("/api/v1/search/hybrid", json={"query": "x", "vector_weight": -1}), 422, "validation_error")
+    assert_error(client.post("/api/v1/search/hybrid", json={"query": ""}), 422, "validation_error")
+
+
+def test_suggest_route_completes_from_the_corpus(client):
+    body = client.get("/api/v1/search/suggest", params={"q": "espr"}).json()
+    assert body["q"] == "espr" and body["suggestions"]
+    assert all(s.casefold().startswith("espr") for s in body["suggestions"])
+    assert client.get("/api/v1/search/suggest", params={"q": "zzzz"}).json()["suggestions"] == []
+    assert client.get("/api/v1/search/suggest").json() == {"q": "", "suggestions": []}
+    assert len(client.get("/api/v1/search/suggest", params={"q": "e", "limit": 1}).json()["suggestions"]) <= 1
+    assert_error(client.get("/api/v1/search/suggest", params={"q": "e", "limit": 0}), 422, "validation_error")
+    assert_error(client.get("/api/v1/search/suggest", params={"q": "a\x00b"}), 422)
+
+
 def test_stats_reports_counts_model_and_sync_state(client):
     stats = client.get("/api/v1/search/stats").json()
     assert stats["total_vectors"] == 9 and stats["total_chunks"] == 9 and stats["total_documents"] == 3

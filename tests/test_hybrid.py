@@ -138,3 +138,19 @@ def test_invalid_requests(store) -> None:
         search_mode(store, "x", mode="semantic")
     with pytest.raises(InvalidInput):
         search_mode(store, "x" * 20_000, mode="hybrid")
+
+
+def test_per_query_weights_override_the_settings(store) -> None:
+    cases = build_fixture(store)
+    rare_query, rare_target = cases[0]  # built so the keyword side finds it first and the vector side does not
+
+    def top(weights):
+        return search_mode(store, rare_query, mode="hybrid", k=5, weights=weights)[0].content
+
+    assert top((0.0, 1.0)) == rare_target
+    assert top((1.0, 0.0)) != rare_target
+    assert top(None) == rare_target  # the settings' 1:1
+    with pytest.raises(InvalidInput):
+        search_mode(store, rare_query, mode="hybrid", k=5, weights=(0.0, 0.0))
+    with pytest.raises(InvalidInput):
+        search_mode(store, rare_query, mode="hybrid", k=5, rrf_k=-1)

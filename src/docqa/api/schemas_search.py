@@ -23,6 +23,8 @@ def check_date(value: str) -> str:
     return value
 
 
+MetaKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
+MetaValue = Annotated[str, Field(max_length=1000), AfterValidator(check_text)] | int | float | bool
 IsoDate = Annotated[str, Field(max_length=40, examples=["2024-01-31"]), AfterValidator(check_date)]
 
 
@@ -36,14 +38,20 @@ class SearchFiltersIn(BaseModel):
     date_to: IsoDate | None = None
     document_id: DocumentId | None = None
     document_ids: list[DocumentId] | None = Field(default=None, max_length=1000)
+    metadata: dict[MetaKey, MetaValue | list[MetaValue]] | None = Field(
+        default=None, max_length=20,
+        description="Document metadata equal to these values (a list: any of them), e.g. {\"department\": \"cardiology\"}")
 
     def to_filters(self) -> SearchFilters:
         types = self.document_type
         ids = list(self.document_ids or []) + ([self.document_id] if self.document_id else [])
+        metadata: dict[str, Any] = dict(self.metadata or {})
+        if self.patient_id is not None:
+            metadata["patient_id"] = self.patient_id
         return SearchFilters(
             document_ids=tuple(dict.fromkeys(ids)),
             content_types=tuple([types] if isinstance(types, str) else types or ()),
-            metadata={"patient_id": self.patient_id} if self.patient_id is not None else {},
+            metadata=metadata,
             date_from=self.date_from[:10] if self.date_from else None,
             date_to=self.date_to[:10] if self.date_to else None,
         )
@@ -63,6 +71,28 @@ class SearchRequest(BaseModel):
     mode: Literal["vector", "keyword", "hybrid"] = "vector"
     min_seq: int | None = Field(default=None, ge=0, le=2**62,
                                 description="Read-your-writes: wait until the index has applied this change seq")
+
+
+class HybridSearchRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    query: CleanStr = Field(min_length=1, max_length=10_000)
+    filters: SearchFiltersIn | None = None
+    limit: int = Field(default=10, ge=1, le=100)
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False,
+                                    description="Minimum fused score (1.0: ranked first by both sides)")
+    vector_weight: float | None = Field(default=None, ge=0.0, le=100.0, allow_inf_nan=False,
+                                        description="Weight of the vector ranking in the fusion (default: settings)")
+    keyword_weight: float | None = Field(default=None, ge=0.0, le=100.0, allow_inf_nan=False,
+                                         description="Weight of the keyword ranking in the fusion (default: settings)")
+    rrf_k: int | None = Field(default=None, ge=0, le=10_000, description="Reciprocal rank fusion constant (default: settings)")
+    min_seq: int | None = Field(default=None, ge=0, le=2**62,
+                                description="Read-your-writes: wait until the index has applied this change seq")
+
+
+class SuggestResponse(BaseModel):
+    q: str
+    suggestions: list[str]
 
 
 class SearchResult(BaseModel):

@@ -56,8 +56,14 @@ def search_mode(
     filters: SearchFilters | None = None,
     min_score: float | None = None,
     min_seq: int | None = None,
+    weights: tuple[float, float] | None = None,
+    rrf_k: int | None = None,
 ) -> list[SearchHit]:
-    """Search in one mode; raises InvalidInput for an unknown mode, empty query or bad k."""
+    """Search in one mode; raises InvalidInput for an unknown mode, empty query or bad k.
+
+    hybrid: `weights` (vector, keyword) and `rrf_k` override the settings'
+    `hybrid_vector_weight`, `hybrid_keyword_weight` and `rrf_k` for this query.
+    """
     validate(query, mode, k)
     filters = filters or SearchFilters()
     if mode == "vector":
@@ -65,7 +71,7 @@ def search_mode(
     if mode == "keyword":
         ids, scores = keyword_ids(store, query, k, filters)
     else:
-        ids, scores = hybrid_ids(store, query, k, filters, min_seq)
+        ids, scores = hybrid_ids(store, query, k, filters, min_seq, weights, rrf_k)
     hits = hits_from_ids(store.db, ids, scores)
     if min_score is not None:
         hits = [h for h in hits if h.score >= min_score]
@@ -79,7 +85,8 @@ def keyword_ids(store: "Store", query: str, limit: int, filters: SearchFilters) 
 
 
 def hybrid_ids(
-    store: "Store", query: str, k: int, filters: SearchFilters, min_seq: int | None = None
+    store: "Store", query: str, k: int, filters: SearchFilters, min_seq: int | None = None,
+    weights: tuple[float, float] | None = None, rrf_k: int | None = None,
 ) -> tuple[list[int], list[float]]:
     """Fuse a deeper vector and keyword candidate list down to `k` ids.
 
@@ -87,16 +94,18 @@ def hybrid_ids(
     this one embeds the query and searches the index (SQLite, psycopg, torch
     and FAISS all release the GIL), which hides it on a second core.
     """
+    settings = store.settings
+    weights = weights if weights is not None else (settings.hybrid_vector_weight, settings.hybrid_keyword_weight)
+    rrf_k = settings.rrf_k if rrf_k is None else rrf_k
+    if len(weights) != 2 or min(weights) < 0 or max(weights) <= 0 or rrf_k < 0:
+        raise InvalidInput("hybrid weights must be two non-negative numbers, not both zero, and rrf_k must not be negative")
     depth = candidate_depth(k)
     keyword = _workers().submit(keyword_ids, store, query, depth, filters)
     vector = store.embedder.embed_query(query)
     store.ensure_fresh(min_seq)
     vec_ids, _ = vector_ranking(store.db, store.engine, store.collection, vector, depth, filters)
     kw_ids, _ = keyword.result()
-    settings = store.settings
-    return rrf_fuse(
-        [vec_ids, kw_ids], [settings.hybrid_vector_weight, settings.hybrid_keyword_weight], settings.rrf_k, limit=k
-    )
+    return rrf_fuse([vec_ids, kw_ids], list(weights), rrf_k, limit=k)
 
 
 _pool: ThreadPoolExecutor | None = None

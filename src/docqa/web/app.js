@@ -127,6 +127,26 @@ async function refreshStatus() {
   }
 }
 
+// Suggestions from the corpus (headings, frequent phrases) as the user types; the last request wins.
+let suggestTimer = null;
+let suggestSeq = 0;
+function onType() {
+  clearTimeout(suggestTimer);
+  const q = $("q").value;
+  if (q.trim().length < 2 || q.length > 200) { $("suggestions").replaceChildren(); return; }
+  suggestTimer = setTimeout(async () => {
+    const seq = ++suggestSeq;
+    try {
+      const body = await call("/api/v1/search/suggest?limit=8&q=" + encodeURIComponent(q));
+      if (seq !== suggestSeq) return;
+      $("suggestions").replaceChildren(...body.suggestions.map((s) => { const o = el("option"); o.value = s; return o; }));
+    } catch (e) {
+      $("suggestions").replaceChildren();  // suggestions are a convenience: never an error on the page
+    }
+  }, 150);
+}
+
+$("q").addEventListener("input", onType);
 $("search-form").addEventListener("submit", onSearch);
 $("ask-form").addEventListener("submit", onAsk);
 refreshStatus();
