@@ -148,3 +148,16 @@ def test_ask_answers_with_cited_sources(client):
 def test_odd_queries_are_answered(client, mode, query):
     response = client.post("/api/v1/search/", json={"query": query, "mode": mode, "limit": 5})
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/api/v1/search/", {"query": "x", "limit": True}),
+    ("/api/v1/search/", {"query": "x", "threshold": False}),
+    ("/api/v1/search/", {"query": "x", "min_seq": True}),
+    ("/api/v1/search/", {"query": "x", "limit": "10"}),
+    ("/api/v1/search/hybrid", {"query": "x", "rrf_k": False}),
+    ("/api/v1/search/hybrid", {"query": "x", "vector_weight": True}),
+])
+def test_booleans_and_strings_are_not_numbers(client, path, body):
+    """Found by schemathesis: pydantic's lax mode read a JSON true as the integer 1."""
+    assert_error(client.post(path, json=body), 422, "validation_error")

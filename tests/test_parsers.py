@@ -314,3 +314,27 @@ def test_arbitrary_bytes_parse_or_raise_a_docqa_error(prefix: bytes, body: bytes
         return
     assert doc.text.strip()
     check_sections(doc)
+
+
+@pytest.mark.parametrize("algorithm", ["AES-128", "AES-256"])
+def test_an_aes_encrypted_pdf_opens_with_an_empty_password_and_is_refused_with_a_real_one(algorithm: str) -> None:
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    source = PdfReader(FIXTURES / "encrypted-empty-password.pdf")
+    source.decrypt("")
+    for user_password, opens in (("", True), ("s3cret", False)):
+        writer = PdfWriter()
+        for page in source.pages:
+            writer.add_page(page)
+        writer.encrypt(user_password=user_password, owner_password="owner", algorithm=algorithm)
+        buf = io.BytesIO()
+        writer.write(buf)
+        if opens:
+            doc = parse_bytes(buf.getvalue(), "aes.pdf")
+            assert "Fixing a puncture" in doc.text and len(doc.pages) == 3
+        else:
+            with pytest.raises(ParseError) as caught:
+                parse_bytes(buf.getvalue(), "aes.pdf")
+            assert "encrypted with a password" in caught.value.message

@@ -72,7 +72,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class ChunkIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)  # strict: a JSON true is not the integer 1
 
     index: int = Field(ge=0, le=1_000_000, description="Ordinal of the chunk in its document")
     content: CleanStr = Field(min_length=1, max_length=100_000)
@@ -82,7 +82,7 @@ class ChunkIn(BaseModel):
 
 
 class IndexRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     document_id: DocumentId | None = Field(default=None, description="Generated (UUID) when absent")
     chunks: list[ChunkIn] = Field(min_length=1, max_length=10_000)

@@ -29,7 +29,7 @@ IsoDate = Annotated[str, Field(max_length=40, examples=["2024-01-31"]), AfterVal
 
 
 class SearchFiltersIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     document_type: CleanStr | list[CleanStr] | None = Field(
         default=None, description="Content type or metadata document_type (one or a list)")
@@ -60,34 +60,29 @@ class SearchFiltersIn(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
-class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _SearchBody(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)  # strict: a JSON true is not the integer 1
 
     query: CleanStr = Field(min_length=1, max_length=10_000)
     filters: SearchFiltersIn | None = None
     limit: int = Field(default=10, ge=1, le=100)
     threshold: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False,
-                                    description="Minimum score (cosine similarity) of a result")
-    mode: Literal["vector", "keyword", "hybrid"] = "vector"
+                                    description="Minimum score of a result (cosine similarity in vector mode; "
+                                                "hybrid: 1.0 = ranked first by both sides)")
     min_seq: int | None = Field(default=None, ge=0, le=2**62,
                                 description="Read-your-writes: wait until the index has applied this change seq")
 
 
-class HybridSearchRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class SearchRequest(_SearchBody):
+    mode: Literal["vector", "keyword", "hybrid"] = "vector"
 
-    query: CleanStr = Field(min_length=1, max_length=10_000)
-    filters: SearchFiltersIn | None = None
-    limit: int = Field(default=10, ge=1, le=100)
-    threshold: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False,
-                                    description="Minimum fused score (1.0: ranked first by both sides)")
+
+class HybridSearchRequest(_SearchBody):
     vector_weight: float | None = Field(default=None, ge=0.0, le=100.0, allow_inf_nan=False,
                                         description="Weight of the vector ranking in the fusion (default: settings)")
     keyword_weight: float | None = Field(default=None, ge=0.0, le=100.0, allow_inf_nan=False,
                                          description="Weight of the keyword ranking in the fusion (default: settings)")
     rrf_k: int | None = Field(default=None, ge=0, le=10_000, description="Reciprocal rank fusion constant (default: settings)")
-    min_seq: int | None = Field(default=None, ge=0, le=2**62,
-                                description="Read-your-writes: wait until the index has applied this change seq")
 
 
 class SuggestResponse(BaseModel):
