@@ -15,10 +15,14 @@ from docqa.storage.db import Connection
 from docqa.types import SearchFilters
 
 
-def _meta_expr(conn: Connection, key: str) -> str:
+def _meta_expr(conn: Connection, key: str) -> tuple[str, list[Any]]:
+    """A document metadata value as text, the same on both databases: JSON true/false as
+    'true'/'false' (SQLite's json_extract would give 1/0), numbers and strings as written."""
     if conn.is_pg:
-        return "d.metadata ->> ?"
-    return "CAST(json_extract(d.metadata, '$.\"' || ? || '\"') AS TEXT)"
+        return "d.metadata ->> ?", [key]
+    path = "'$.\"' || ? || '\"'"
+    return (f"CASE json_type(d.metadata, {path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+            f"ELSE CAST(json_extract(d.metadata, {path}) AS TEXT) END", [key, key])
 
 
 def filter_clause(conn: Connection, filters: SearchFilters) -> tuple[str, list[Any]]:
@@ -30,24 +34,27 @@ def filter_clause(conn: Connection, filters: SearchFilters) -> tuple[str, list[A
         params.extend(filters.document_ids)
     if filters.content_types:
         ors = []
+        expr, expr_params = _meta_expr(conn, "document_type")
         for ct in filters.content_types:
-            ors.append("(d.content_type = ? OR " + _meta_expr(conn, "document_type") + " = ?)")
-            params.extend([ct, "document_type", ct])
+            ors.append(f"(d.content_type = ? OR {expr} = ?)")
+            params.extend([ct, *expr_params, ct])
         conds.append("(" + " OR ".join(ors) + ")")
     for key, value in filters.metadata.items():
+        expr, expr_params = _meta_expr(conn, key)
         if isinstance(value, (list, tuple)):
-            conds.append(f"{_meta_expr(conn, key)} IN ({','.join('?' * len(value))})")
-            params.extend([key, *[str(v) for v in value]])
+            conds.append(f"{expr} IN ({','.join('?' * len(value))})")
+            params.extend([*expr_params, *[_as_text(v) for v in value]])
         else:
-            conds.append(f"{_meta_expr(conn, key)} = ?")
-            params.extend([key, _as_text(value)])
-    date_expr = f"COALESCE({_meta_expr(conn, 'date')}, substr(d.created_at, 1, 10))"
+            conds.append(f"{expr} = ?")
+            params.extend([*expr_params, _as_text(value)])
+    expr, expr_params = _meta_expr(conn, "date")
+    date_expr = f"COALESCE({expr}, substr(d.created_at, 1, 10))"
     if filters.date_from:
         conds.append(f"{date_expr} >= ?")
-        params.extend(["date", filters.date_from[:10]])
+        params.extend([*expr_params, filters.date_from[:10]])
     if filters.date_to:
         conds.append(f"{date_expr} <= ?")
-        params.extend(["date", filters.date_to[:10]])
+        params.extend([*expr_params, filters.date_to[:10]])
     return " AND ".join(conds), params
 
 
