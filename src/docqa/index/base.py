@@ -96,7 +96,10 @@ class VectorIndex(ABC):
         return {}
 
     def content_blocks(self, rows: int = 65_536) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(ids, vectors, row hashes) of everything in the index, a block at a time (call under a read lock)."""
+        """(ids, vectors, row hashes) of everything in the index, a block at a time (call under a read lock).
+
+        This default copies everything first; flat and HNSW override it to copy (or view) one block at a time.
+        """
         ids, hashes = self.content_hashes()
         _, vectors = self.contents()
         for start in range(0, len(ids), rows):

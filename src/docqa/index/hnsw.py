@@ -93,6 +93,12 @@ class HnswIndex(VectorIndex):
         positions = np.flatnonzero(self.alive)
         return self.labels[positions].copy(), self.hashes[positions].copy()
 
+    def content_blocks(self, rows: int = 65_536):
+        positions = np.flatnonzero(self.alive)
+        for start in range(0, len(positions), rows):
+            block = positions[start : start + rows]  # one block of vectors copied at a time, not all of them
+            yield self.labels[block], self._vectors_at(block), self.hashes[block]
+
     def contents(self) -> tuple[np.ndarray, np.ndarray]:
         positions = np.flatnonzero(self.alive)
         return self.labels[positions].copy(), self._vectors_at(positions)
