@@ -105,6 +105,31 @@ def test_postgres_outage_while_running_degrades_then_recovers(tmp_path, pg_serve
         outage.proxy.down()
 
 
+def test_server_side_disconnects_are_a_503_never_a_500(pg_url, tmp_path):
+    """pg_terminate_backend (what a server restart does to every client) raises psycopg's AdminShutdown,
+    a subclass of OperationalError: it must read as "database unavailable" on every route."""
+    import psycopg
+
+    settings = fast(Settings(data_dir=tmp_path / "data", database_url=pg_url, embedder="hash"))
+    with running(settings) as client:
+        index_doc(client, "doc", TOPICS[:3])
+        calls = [lambda: client.get("/api/v1/search/suggest", params={"q": "espr"}),
+                 lambda: client.post("/api/v1/search/", json={"query": TOPICS[0], "mode": "keyword"}),
+                 lambda: client.post("/api/v1/search/hybrid", json={"query": TOPICS[0]}),
+                 lambda: client.get("/api/v1/index/status/doc"),
+                 lambda: client.get("/api/v1/search/stats")]
+        for call in calls:
+            call()  # a pooled connection now exists for the route
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            response = call()
+            assert response.status_code in (200, 503), response.text
+            if response.status_code == 503:
+                assert_error(response, 503)
+            assert call().status_code == 200  # the next request reconnects
+
+
 def test_startup_sync_over_its_budget_serves_degraded_until_done(tmp_path):
     settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'docqa.db'}", embedder="hash")
     raw = RawSQL(settings.resolved_database_url)

@@ -161,3 +161,17 @@ def test_odd_queries_are_answered(client, mode, query):
 def test_booleans_and_strings_are_not_numbers(client, path, body):
     """Found by schemathesis: pydantic's lax mode read a JSON true as the integer 1."""
     assert_error(client.post(path, json=body), 422, "validation_error")
+
+
+def test_integral_floats_are_integers_as_json_schema_says(client):
+    """Clients whose JSON encoder writes 10.0 for 10 (the original service accepted them) keep working."""
+    body = client.post("/api/v1/search/", json={"query": TOPICS[4], "limit": 2.0, "min_seq": 0.0}).json()
+    assert len(body["results"]) == 2
+    assert client.post("/api/v1/search/hybrid", json={"query": "x", "rrf_k": 60.0}).status_code == 200
+    assert_error(client.post("/api/v1/search/", json={"query": "x", "limit": 2.5}), 422, "validation_error")
+
+
+@pytest.mark.parametrize("metadata", [{"patient_id": []}, {"patient_id": ["p"] * 1001}])
+def test_metadata_filter_lists_are_bounded(client, metadata):
+    for path in ("/api/v1/search/", "/api/v1/search/hybrid"):
+        assert_error(client.post(path, json={"query": "x", "filters": {"metadata": metadata}}), 422, "validation_error")

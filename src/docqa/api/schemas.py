@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 MAX_METADATA_DEPTH = 8
@@ -44,6 +44,19 @@ def check_json(value: Any, depth: int = 0) -> Any:
 
 
 CleanStr = Annotated[str, AfterValidator(check_text)]
+
+
+def json_number(value: Any) -> Any:
+    """Numbers must be JSON numbers. pydantic's lax mode would read `true` as 1 and `"10"` as 10;
+    an integral float such as 10.0 stays accepted for an integer field (JSON Schema counts it as one,
+    and clients of the original service send it)."""
+    if isinstance(value, (bool, str, bytes)):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(json_number)]
+JsonFloat = Annotated[float, BeforeValidator(json_number)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(check_json)]
 DocumentId = Annotated[str, Field(pattern=DOCUMENT_ID_PATTERN, description="Letters, digits and . _ : - (max 128)")]
 
@@ -72,9 +85,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class ChunkIn(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)  # strict: a JSON true is not the integer 1
+    model_config = ConfigDict(extra="ignore")
 
-    index: int = Field(ge=0, le=1_000_000, description="Ordinal of the chunk in its document")
+    index: JsonInt = Field(ge=0, le=1_000_000, description="Ordinal of the chunk in its document")
     content: CleanStr = Field(min_length=1, max_length=100_000)
     sentences: list[CleanStr] | None = Field(default=None, max_length=10_000,
                                              description="Accepted for compatibility, not used")
@@ -82,7 +95,7 @@ class ChunkIn(BaseModel):
 
 
 class IndexRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
+    model_config = ConfigDict(extra="ignore")
 
     document_id: DocumentId | None = Field(default=None, description="Generated (UUID) when absent")
     chunks: list[ChunkIn] = Field(min_length=1, max_length=10_000)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
-from docqa.api.schemas import CleanStr, DocumentId, SyncReportOut, check_text
+from docqa.api.schemas import CleanStr, DocumentId, JsonFloat, JsonInt, SyncReportOut, check_text
 from docqa.types import SearchFilters
 
 
@@ -24,12 +24,13 @@ def check_date(value: str) -> str:
 
 
 MetaKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
-MetaValue = Annotated[str, Field(max_length=1000), AfterValidator(check_text)] | int | float | bool
+MetaValue = Annotated[str, Field(max_length=1000), AfterValidator(check_text)] | JsonInt | JsonFloat | StrictBool
+MetaValues = Annotated[list[MetaValue], Field(min_length=1, max_length=1000)]
 IsoDate = Annotated[str, Field(max_length=40, examples=["2024-01-31"]), AfterValidator(check_date)]
 
 
 class SearchFiltersIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid")
 
     document_type: CleanStr | list[CleanStr] | None = Field(
         default=None, description="Content type or metadata document_type (one or a list)")
@@ -38,7 +39,7 @@ class SearchFiltersIn(BaseModel):
     date_to: IsoDate | None = None
     document_id: DocumentId | None = None
     document_ids: list[DocumentId] | None = Field(default=None, max_length=1000)
-    metadata: dict[MetaKey, MetaValue | list[MetaValue]] | None = Field(
+    metadata: dict[MetaKey, MetaValue | MetaValues] | None = Field(
         default=None, max_length=20,
         description="Document metadata equal to these values (a list: any of them), e.g. {\"department\": \"cardiology\"}")
 
@@ -61,16 +62,16 @@ class SearchFiltersIn(BaseModel):
 
 
 class _SearchBody(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)  # strict: a JSON true is not the integer 1
+    model_config = ConfigDict(extra="ignore")
 
     query: CleanStr = Field(min_length=1, max_length=10_000)
     filters: SearchFiltersIn | None = None
-    limit: int = Field(default=10, ge=1, le=100)
-    threshold: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False,
-                                    description="Minimum score of a result (cosine similarity in vector mode; "
+    limit: JsonInt = Field(default=10, ge=1, le=100)
+    threshold: JsonFloat | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False,
+                                        description="Minimum score of a result (cosine similarity in vector mode; "
                                                 "hybrid: 1.0 = ranked first by both sides)")
-    min_seq: int | None = Field(default=None, ge=0, le=2**62,
-                                description="Read-your-writes: wait until the index has applied this change seq")
+    min_seq: JsonInt | None = Field(default=None, ge=0, le=2**62,
+                                    description="Read-your-writes: wait until the index has applied this change seq")
 
 
 class SearchRequest(_SearchBody):
@@ -78,11 +79,11 @@ class SearchRequest(_SearchBody):
 
 
 class HybridSearchRequest(_SearchBody):
-    vector_weight: float | None = Field(default=None, ge=0.0, le=100.0, allow_inf_nan=False,
+    vector_weight: JsonFloat | None = Field(default=None, ge=0.0, le=100.0, allow_inf_nan=False,
                                         description="Weight of the vector ranking in the fusion (default: settings)")
-    keyword_weight: float | None = Field(default=None, ge=0.0, le=100.0, allow_inf_nan=False,
+    keyword_weight: JsonFloat | None = Field(default=None, ge=0.0, le=100.0, allow_inf_nan=False,
                                          description="Weight of the keyword ranking in the fusion (default: settings)")
-    rrf_k: int | None = Field(default=None, ge=0, le=10_000, description="Reciprocal rank fusion constant (default: settings)")
+    rrf_k: JsonInt | None = Field(default=None, ge=0, le=10_000, description="Reciprocal rank fusion constant (default: settings)")
 
 
 class SuggestResponse(BaseModel):

@@ -41,7 +41,9 @@ def filter_clause(conn: Connection, filters: SearchFilters) -> tuple[str, list[A
         conds.append("(" + " OR ".join(ors) + ")")
     for key, value in filters.metadata.items():
         expr, expr_params = _meta_expr(conn, key)
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, (list, tuple)) and not value:
+            conds.append("1 = 0")  # equal to one of no values: nothing matches (and `IN ()` is not SQL on PostgreSQL)
+        elif isinstance(value, (list, tuple)):
             conds.append(f"{expr} IN ({','.join('?' * len(value))})")
             params.extend([*expr_params, *[_as_text(v) for v in value]])
         else:

@@ -59,7 +59,7 @@ class Connection:
         try:
             return self.raw.execute(self._sql(sql), tuple(params))
         except Exception as exc:  # normalise "server went away" into one error
-            _raise_if_unavailable(exc)
+            raise_if_unavailable(exc)
             raise
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -116,9 +116,16 @@ class Connection:
             self.raw.close()
 
 
-def _raise_if_unavailable(exc: Exception) -> None:
-    name = type(exc).__name__
-    if name in ("OperationalError", "InterfaceError") and "locked" not in str(exc):
+# Subclasses of OperationalError that say nothing about the server being gone.
+_NOT_AN_OUTAGE = {"QueryCanceled", "LockNotAvailable"}
+
+
+def raise_if_unavailable(exc: Exception) -> None:
+    """OperationalError / InterfaceError of either driver, subclasses included (psycopg raises
+    AdminShutdown, CrashShutdown, ... after a server restart), mean the database went away."""
+    lineage = {cls.__name__ for cls in type(exc).__mro__}
+    if lineage & {"OperationalError", "InterfaceError"} and not lineage & _NOT_AN_OUTAGE and "locked" not in str(exc):
+        name = type(exc).__name__
         raise DatabaseUnavailable(f"database unavailable: {str(exc).strip().splitlines()[0] if str(exc) else name}") from exc
 
 

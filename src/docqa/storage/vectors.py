@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from docqa.storage import rowhash
-from docqa.storage.db import Connection
+from docqa.storage.db import Connection, raise_if_unavailable
 
 MEMBERSHIP = (
     "FROM chunks c JOIN documents d ON d.id = c.document_id "
@@ -50,10 +50,20 @@ Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # ids int64[n], vectors float
 def stream_vectors(conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000) -> Iterator[Batch]:
     """Yield (ids, vectors, row hashes) batches of the collection's members."""
     if conn.is_pg:
-        yield from _stream_pg(conn, collection, model, dim, batch_rows)
+        yield from _unavailable_as_such(_stream_pg(conn, collection, model, dim, batch_rows))
     else:
         for ids, vecs in _stream_sqlite(conn, collection, model, dim, batch_rows):
             yield ids, vecs, rowhash.xxh3_rows(ids, vecs)
+
+
+def _unavailable_as_such(stream: Iterator[Batch]) -> Iterator[Batch]:
+    """The COPY reader talks to libpq directly, past Connection.execute: map a server that went
+    away mid-stream to DatabaseUnavailable here too (a degraded report, not an unexpected error)."""
+    try:
+        yield from stream
+    except Exception as exc:
+        raise_if_unavailable(exc)
+        raise
 
 
 @dataclass(frozen=True)
@@ -162,11 +172,16 @@ def _stream_pg_hashes(conn: Connection, collection: str, model: str, dim: int, b
     """
     query = ("SELECT string_agg(int8send(c.id) || int8send(c.embedding_hash), ''::bytea) "
              + MEMBERSHIP.replace("?", "%s") + " GROUP BY c.id >> 16")
-    with conn.raw.cursor(binary=True) as cur:
-        cur.execute(query, _params(collection, model, dim))
-        for (packed,) in cur:
-            pairs = np.frombuffer(packed, dtype=">i8").reshape(-1, 2)
-            yield pairs[:, 0].astype(np.int64), rowhash.as_unsigned(pairs[:, 1].astype(np.int64))
+    try:
+        with conn.raw.cursor(binary=True) as cur:
+            cur.execute(query, _params(collection, model, dim))
+            groups = [packed for (packed,) in cur]
+    except Exception as exc:
+        raise_if_unavailable(exc)
+        raise
+    for packed in groups:
+        pairs = np.frombuffer(packed, dtype=">i8").reshape(-1, 2)
+        yield pairs[:, 0].astype(np.int64), rowhash.as_unsigned(pairs[:, 1].astype(np.int64))
 
 
 def _stream_pg(conn: Connection, collection: str, model: str, dim: int, batch_rows: int):
