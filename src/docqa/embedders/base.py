@@ -7,6 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
+from docqa.errors import InvalidInput
+
 
 class Embedder(ABC):
     """Turns texts into L2-normalized float32 vectors.
@@ -33,6 +35,31 @@ class Embedder(ABC):
 
     def close(self) -> None:  # pragma: no cover - most embedders hold nothing
         pass
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """The texts of an embed() call as a list; a bare string or a non-string item is a clear error."""
+    if isinstance(texts, str):
+        raise InvalidInput("embed() takes a sequence of texts, not a single string")
+    items = list(texts)
+    for i, text in enumerate(items):
+        if not isinstance(text, str):
+            raise InvalidInput(f"text #{i} is {type(text).__name__}, not str")
+    return items
+
+
+class WordPieceTokens:
+    """Token counts with the MiniLM WordPiece vocabulary (shared by both MiniLM embedders)."""
+
+    def count_tokens(self, text: str) -> int:
+        from docqa.embedders import tokenizer
+
+        return tokenizer.count_tokens(text)
+
+    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
+        from docqa.embedders import tokenizer
+
+        return tokenizer.count_tokens_batch(texts)
 
 
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from docqa.embedders import tokenizer
-from docqa.embedders.base import Embedder, normalize_rows
+from docqa.embedders.base import Embedder, WordPieceTokens, check_texts, normalize_rows
 from docqa.errors import EmbedderError, InvalidInput
 
 DIM = 384
@@ -34,17 +34,7 @@ def default_threads() -> int:
     return max(1, min(os.cpu_count() or 1, 4))
 
 
-def check_texts(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise InvalidInput("embed() takes a sequence of texts, not a single string")
-    items = list(texts)
-    for i, text in enumerate(items):
-        if not isinstance(text, str):
-            raise InvalidInput(f"text #{i} is {type(text).__name__}, not str")
-    return items
-
-
-class MiniLMEmbedder(Embedder):
+class MiniLMEmbedder(WordPieceTokens, Embedder):
     """Normalized float32 384-d vectors from sentence-transformers/all-MiniLM-L6-v2."""
 
     model_id = "minilm"
@@ -100,12 +90,6 @@ class MiniLMEmbedder(Embedder):
             show_progress_bar=False,
         )
         return normalize_rows(vectors)
-
-    def count_tokens(self, text: str) -> int:
-        return tokenizer.count_tokens(text)
-
-    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
-        return tokenizer.count_tokens_batch(texts)
 
     def close(self) -> None:
         with self._lock:

@@ -25,15 +25,15 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from docqa import filelock
 from docqa.embedders import tokenizer
-from docqa.embedders.base import Embedder, normalize_rows
-from docqa.embedders.minilm import DIM, MAX_TOKENS, check_texts, default_threads, set_offline_env
+from docqa.embedders.base import Embedder, WordPieceTokens, check_texts, normalize_rows
+from docqa.embedders.minilm import DIM, MAX_TOKENS, default_threads, set_offline_env
 from docqa.errors import EmbedderError, InvalidInput
 
 CACHE_ENV = "DOCQA_MODEL_CACHE"
@@ -77,7 +77,7 @@ def ensure_quantized_model(model_dir: Path, cache_dir: Path) -> Path:
         if _cache_is_valid(final, fingerprint):
             return final / MODEL_FILE
         cache_dir.mkdir(parents=True, exist_ok=True)
-        with _file_lock(cache_dir / ".build.lock"):
+        with filelock.locked(cache_dir / ".build.lock"):
             if _cache_is_valid(final, fingerprint):  # another process finished it while we waited
                 return final / MODEL_FILE
             _sweep_leftovers(cache_dir)
@@ -120,22 +120,6 @@ def _discard(directory: Path) -> None:
         trash = directory.with_name(f".trash-{directory.name}-{os.getpid()}-{time.monotonic_ns()}")
         os.rename(directory, trash)
         shutil.rmtree(trash, ignore_errors=True)
-
-
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Serialize builds across processes (POSIX); elsewhere, racing builders just both build."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -253,7 +237,7 @@ def _export_fp32(model_dir: Path, path: Path) -> str:
     return torch.__version__
 
 
-class MiniLMOnnxEmbedder(Embedder):
+class MiniLMOnnxEmbedder(WordPieceTokens, Embedder):
     """all-MiniLM-L6-v2, int8 per-channel, on onnxruntime; normalized float32 384-d vectors.
 
     Texts are sorted by token length, cut into batches of at most `batch_size`,
@@ -336,12 +320,6 @@ class MiniLMOnnxEmbedder(Embedder):
             for future in [self._pool.submit(run, rows) for rows in batches]:
                 future.result()
         return normalize_rows(out)
-
-    def count_tokens(self, text: str) -> int:
-        return tokenizer.count_tokens(text)
-
-    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
-        return tokenizer.count_tokens_batch(texts)
 
     def close(self) -> None:
         with self._lock:

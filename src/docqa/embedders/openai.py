@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import httpx
 import numpy as np
 
-from docqa.embedders.base import Embedder, normalize_rows
+from docqa.embedders.base import Embedder, check_texts, normalize_rows
 from docqa.errors import EmbedderError, InvalidInput
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -91,12 +91,7 @@ class OpenAIEmbedder(Embedder):
         return self._dim
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if isinstance(texts, str):
-            raise InvalidInput("embed() takes a sequence of texts, not a single string")
-        items = list(texts)
-        for i, text in enumerate(items):
-            if not isinstance(text, str):
-                raise InvalidInput(f"text #{i} is {type(text).__name__}, not str")
+        items = check_texts(texts)
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         parts = [self._embed_batch(items[i : i + self.max_batch]) for i in range(0, len(items), self.max_batch)]

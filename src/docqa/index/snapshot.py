@@ -16,7 +16,6 @@ No pickle: FAISS's own format plus .npy arrays with allow_pickle=False.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -24,11 +23,10 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import xxhash
 
-from docqa import __version__
+from docqa import __version__, filelock
 from docqa.index import digest as dg
 from docqa.index.base import VectorIndex
 from docqa.index.factory import INDEX_TYPES, read_index
@@ -85,16 +83,9 @@ def collection_dir(root: Path, collection: str) -> Path:
     return Path(root) / collection
 
 
-@contextlib.contextmanager
-def locked(root: Path, collection: str) -> Iterator[None]:
+def locked(root: Path, collection: str) -> contextlib.AbstractContextManager[None]:
     """Serialise snapshot writers across processes (CLI next to a running service)."""
-    Path(root).mkdir(parents=True, exist_ok=True)
-    with open(Path(root) / f".{collection}.lock", "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return filelock.locked(Path(root) / f".{collection}.lock")
 
 
 def file_checksum(path: Path) -> str:

@@ -1,0 +1,28 @@
+"""An exclusive lock on a file, across processes (POSIX flock).
+
+Used to serialise snapshot writers (a CLI next to a running service) and
+one-time model builds. Where flock does not exist, the holder just runs:
+racing writers there are each still atomic, they only repeat work.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
