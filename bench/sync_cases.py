@@ -417,7 +417,24 @@ def case_drift(args) -> dict:
     return out
 
 
-CASES = {"floor": case_floor, "rebuild": case_rebuild, "original": case_original, "startup": case_startup, "idle": case_idle,
+def case_deep(args) -> dict:
+    """What the deep check (re-hashing every vector the index holds) adds to a full verification."""
+    store = open_store(args)
+    warm(store)
+    plain, deep = [], []
+    for _ in range(3):
+        for mode_deep, samples in ((False, plain), (True, deep)):
+            t = time.perf_counter()
+            rep = store.sync("auto", deep=mode_deep)
+            samples.append(time.perf_counter() - t)
+            if rep.status != "in_sync":
+                raise SystemExit(f"expected in_sync, got {rep.status}: {rep.reason}")
+    store.close()
+    return {"verify_s": statistics.median(plain), "deep_verify_s": statistics.median(deep),
+            "deep_extra_s": statistics.median(deep) - statistics.median(plain), "samples_plain_s": plain, "samples_deep_s": deep}
+
+
+CASES = {"deep": case_deep, "floor": case_floor, "rebuild": case_rebuild, "original": case_original, "startup": case_startup, "idle": case_idle,
          "catchup": case_catchup, "drift": case_drift}
 
 
