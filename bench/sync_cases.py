@@ -343,35 +343,28 @@ def apply_changes(url: str, n_changes: int, seed: int) -> dict:
     return {"inserted": n_ins, "updated": n_upd, "deleted": n_del, "sql_write_s": write_s}
 
 
+def timed_sync(store: Store, db: str, mode: str) -> dict:
+    """One sync, with its report, wall time, engine steps and CPU (client and server)."""
+    TIMES.clear()
+    cpu = Cpu(db)
+    t = time.perf_counter()
+    rep = store.sync(mode)
+    wall = time.perf_counter() - t
+    return {"report": report_dict(rep), "wall_s": wall, "steps": steps(), **cpu.report()}
+
+
 def case_catchup(args) -> dict:
     store = open_store(args)
     warm(store)
     instrument()
     seed = int(time.time())
     w1 = apply_changes(args.db, args.changes, seed)
-    TIMES.clear()
-    cpu = Cpu(args.db)
-    t = time.perf_counter()
-    rep1 = store.sync("catch_up")
-    wall1 = time.perf_counter() - t
-    steps1, cpu1 = steps(), cpu.report()
+    catch_up = timed_sync(store, args.db, "catch_up")
     w2 = apply_changes(args.db, args.changes, seed + 1)
-    TIMES.clear()
-    cpu = Cpu(args.db)
-    t = time.perf_counter()
-    rep2 = store.sync("auto")
-    wall2 = time.perf_counter() - t
-    steps2, cpu2 = steps(), cpu.report()
+    auto = timed_sync(store, args.db, "auto")
     apply_changes(args.db, 10, seed + 2)  # a handful of changes: what the live follower sees most of the time
-    TIMES.clear()
-    cpu = Cpu(args.db)
-    t = time.perf_counter()
-    rep3 = store.sync("catch_up")
-    wall3 = time.perf_counter() - t
-    out = {"changes": args.changes, "writes_1": w1,
-           "catch_up": {"report": report_dict(rep1), "wall_s": wall1, "steps": steps1, **cpu1},
-           "writes_2": w2, "auto": {"report": report_dict(rep2), "wall_s": wall2, "steps": steps2, **cpu2},
-           "catch_up_10": {"report": report_dict(rep3), "wall_s": wall3, "steps": steps(), **cpu.report()}}
+    out = {"changes": args.changes, "writes_1": w1, "catch_up": catch_up, "writes_2": w2, "auto": auto,
+           "catch_up_10": timed_sync(store, args.db, "catch_up")}
     store.close()
     return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -48,8 +49,17 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     return items
 
 
-class WordPieceTokens:
-    """Token counts with the MiniLM WordPiece vocabulary (shared by both MiniLM embedders)."""
+class MiniLMShared:
+    """What both MiniLM embedders (torch and ONNX int8) share: the packaged model's files and
+    token counts with its WordPiece vocabulary."""
+
+    _model_path: Path | None = None
+
+    @property
+    def model_path(self) -> Path:
+        from docqa.embedders import tokenizer
+
+        return self._model_path or tokenizer.model_dir()
 
     def count_tokens(self, text: str) -> int:
         from docqa.embedders import tokenizer

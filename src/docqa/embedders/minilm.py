@@ -16,8 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from docqa.embedders import tokenizer
-from docqa.embedders.base import Embedder, WordPieceTokens, check_texts, normalize_rows
+from docqa.embedders.base import Embedder, MiniLMShared, check_texts, normalize_rows
 from docqa.errors import EmbedderError, InvalidInput
 
 DIM = 384
@@ -34,7 +33,7 @@ def default_threads() -> int:
     return max(1, min(os.cpu_count() or 1, 4))
 
 
-class MiniLMEmbedder(WordPieceTokens, Embedder):
+class MiniLMEmbedder(MiniLMShared, Embedder):
     """Normalized float32 384-d vectors from sentence-transformers/all-MiniLM-L6-v2."""
 
     model_id = "minilm"
@@ -49,10 +48,6 @@ class MiniLMEmbedder(WordPieceTokens, Embedder):
         self._model_path = model_path
         self._model: Any = None
         self._lock = threading.Lock()
-
-    @property
-    def model_path(self) -> Path:
-        return self._model_path or tokenizer.model_dir()
 
     def _load(self) -> Any:
         with self._lock:

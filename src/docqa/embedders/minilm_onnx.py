@@ -30,9 +30,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from docqa import filelock
+from docqa import fsutil
 from docqa.embedders import tokenizer
-from docqa.embedders.base import Embedder, WordPieceTokens, check_texts, normalize_rows
+from docqa.embedders.base import Embedder, MiniLMShared, check_texts, normalize_rows
 from docqa.embedders.minilm import DIM, MAX_TOKENS, default_threads, set_offline_env
 from docqa.errors import EmbedderError, InvalidInput
 
@@ -77,7 +77,7 @@ def ensure_quantized_model(model_dir: Path, cache_dir: Path) -> Path:
         if _cache_is_valid(final, fingerprint):
             return final / MODEL_FILE
         cache_dir.mkdir(parents=True, exist_ok=True)
-        with filelock.locked(cache_dir / ".build.lock"):
+        with fsutil.locked(cache_dir / ".build.lock"):
             if _cache_is_valid(final, fingerprint):  # another process finished it while we waited
                 return final / MODEL_FILE
             _sweep_leftovers(cache_dir)
@@ -90,7 +90,7 @@ def ensure_quantized_model(model_dir: Path, cache_dir: Path) -> Path:
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-            _fsync_dir(cache_dir)
+            fsutil.fsync_dir(cache_dir)
     return final / MODEL_FILE
 
 
@@ -120,14 +120,6 @@ def _discard(directory: Path) -> None:
         trash = directory.with_name(f".trash-{directory.name}-{os.getpid()}-{time.monotonic_ns()}")
         os.rename(directory, trash)
         shutil.rmtree(trash, ignore_errors=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _build(model_dir: Path, out_dir: Path, fingerprint: str) -> None:
@@ -237,7 +229,7 @@ def _export_fp32(model_dir: Path, path: Path) -> str:
     return torch.__version__
 
 
-class MiniLMOnnxEmbedder(WordPieceTokens, Embedder):
+class MiniLMOnnxEmbedder(MiniLMShared, Embedder):
     """all-MiniLM-L6-v2, int8 per-channel, on onnxruntime; normalized float32 384-d vectors.
 
     Texts are sorted by token length, cut into batches of at most `batch_size`,
@@ -266,10 +258,6 @@ class MiniLMOnnxEmbedder(WordPieceTokens, Embedder):
         self._tokenizer: Any = None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-
-    @property
-    def model_path(self) -> Path:
-        return self._model_path or tokenizer.model_dir()
 
     def _load(self) -> Any:
         with self._lock:

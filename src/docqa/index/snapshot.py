@@ -26,7 +26,7 @@ from pathlib import Path
 
 import xxhash
 
-from docqa import __version__, filelock
+from docqa import __version__, fsutil
 from docqa.index import digest as dg
 from docqa.index.base import VectorIndex
 from docqa.index.factory import INDEX_TYPES, read_index
@@ -85,7 +85,7 @@ def collection_dir(root: Path, collection: str) -> Path:
 
 def locked(root: Path, collection: str) -> contextlib.AbstractContextManager[None]:
     """Serialise snapshot writers across processes (CLI next to a running service)."""
-    return filelock.locked(Path(root) / f".{collection}.lock")
+    return fsutil.locked(Path(root) / f".{collection}.lock")
 
 
 def file_checksum(path: Path) -> str:
@@ -98,14 +98,6 @@ def file_checksum(path: Path) -> str:
         while n := fh.readinto(buf):
             h.update(view[:n])
     return h.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def save(root: Path, index: VectorIndex, *, db_identity: str, collection: str, applied_seq: int, model: str,
@@ -132,14 +124,14 @@ def save(root: Path, index: VectorIndex, *, db_identity: str, collection: str, a
                 json.dump(asdict(manifest), fh, indent=2, sort_keys=True)
                 fh.flush()
                 os.fsync(fh.fileno())
-            _fsync_dir(tmp)
+            fsutil.fsync_dir(tmp)
             current, old = collection_dir(root, collection), root / f"{collection}.old"
             if old.exists():
                 shutil.rmtree(old)
             if current.exists():
                 current.rename(old)
             tmp.rename(current)
-            _fsync_dir(root)
+            fsutil.fsync_dir(root)
             shutil.rmtree(old, ignore_errors=True)
             for stale in root.glob(f"{collection}.tmp-*"):
                 shutil.rmtree(stale, ignore_errors=True)

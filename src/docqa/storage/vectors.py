@@ -100,7 +100,7 @@ def content_digest(conn: Connection, collection: str, model: str, dim: int, batc
 def stream_hashes(conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (ids, row hashes) batches of the collection's members (finding the ids that differ)."""
     if conn.is_pg:
-        yield from _stream_pg_hashes(conn, collection, model, dim, batch_rows)
+        yield from _stream_pg_hashes(conn, collection, model, dim)
     else:
         for ids, vecs in _stream_sqlite(conn, collection, model, dim, batch_rows):
             yield ids, rowhash.xxh3_rows(ids, vecs)
@@ -164,7 +164,7 @@ def _copy_query(conn: Connection, columns: str, collection: str, model: str, dim
     ).as_bytes(conn.raw)
 
 
-def _stream_pg_hashes(conn: Connection, collection: str, model: str, dim: int, batch_rows: int):
+def _stream_pg_hashes(conn: Connection, collection: str, model: str, dim: int):
     """(id, row hash) pairs packed by the server, 16 bytes each, one bytea per group of 65,536 ids.
 
     A COPY of 1M two-column rows is 1M protocol messages (1.7 s of client
