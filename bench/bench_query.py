@@ -53,12 +53,95 @@ from docqa.storage.db import Database  # noqa: E402
 from docqa.storage.migrate import migrate  # noqa: E402
 from docqa.types import SearchFilters  # noqa: E402
 
-COMMON = ("the of and to in is for on with that by as at be are from this or it an was which has have not "
-          "will can should must may each after before when all any more other their").split()
-TOPICAL = ("patient intake insurance card vaccine storage temperature fridge espresso descaling bicycle chain "
-           "tyre pressure brake audit retention policy incident timeline outage discharge medication follow "
-           "library history garden soil compost travel expense receipt hotel sourdough starter flour index "
-           "database rebuild snapshot query search embedding keyword ranking fusion").split()
+COMMON = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "for",
+    "on",
+    "with",
+    "that",
+    "by",
+    "as",
+    "at",
+    "be",
+    "are",
+    "from",
+    "this",
+    "or",
+    "it",
+    "an",
+    "was",
+    "which",
+    "has",
+    "have",
+    "not",
+    "will",
+    "can",
+    "should",
+    "must",
+    "may",
+    "each",
+    "after",
+    "before",
+    "when",
+    "all",
+    "any",
+    "more",
+    "other",
+    "their",
+]
+TOPICAL = [
+    "patient",
+    "intake",
+    "insurance",
+    "card",
+    "vaccine",
+    "storage",
+    "temperature",
+    "fridge",
+    "espresso",
+    "descaling",
+    "bicycle",
+    "chain",
+    "tyre",
+    "pressure",
+    "brake",
+    "audit",
+    "retention",
+    "policy",
+    "incident",
+    "timeline",
+    "outage",
+    "discharge",
+    "medication",
+    "follow",
+    "library",
+    "history",
+    "garden",
+    "soil",
+    "compost",
+    "travel",
+    "expense",
+    "receipt",
+    "hotel",
+    "sourdough",
+    "starter",
+    "flour",
+    "index",
+    "database",
+    "rebuild",
+    "snapshot",
+    "query",
+    "search",
+    "embedding",
+    "keyword",
+    "ranking",
+    "fusion",
+]
 CHUNK_WORDS = (40, 90)
 
 
@@ -97,15 +180,33 @@ def fill(url: str, n: int, model: str, dim: int, seed: int) -> None:
         batch = 10_000
         for start in range(0, n, batch):
             with conn.transaction():
-                docs = [(f"bench-{d:08d}", f"doc{d}.txt") for d in range(start // 10, (min(n, start + batch) + 9) // 10)]
-                conn.executemany("INSERT INTO documents (id, collection, filename, content_type, status) "
-                                 "VALUES (?, 'default', ?, 'text/plain', 'indexed')", docs)
+                docs = [
+                    (f"bench-{d:08d}", f"doc{d}.txt") for d in range(start // 10, (min(n, start + batch) + 9) // 10)
+                ]
+                conn.executemany(
+                    "INSERT INTO documents (id, collection, filename, content_type, status) "
+                    "VALUES (?, 'default', ?, 'text/plain', 'indexed')",
+                    docs,
+                )
                 vecs = rng.standard_normal((min(batch, n - start), dim), dtype=np.float32)
                 vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-                rows = [(f"bench-{(start + i) // 10:08d}", (start + i) % 10, texts[start + i], f"h{start + i}",
-                         vecs[i].astype("<f4").tobytes(), model, dim) for i in range(len(vecs))]
-                conn.executemany("INSERT INTO chunks (document_id, collection, ordinal, text, content_hash, embedding, "
-                                 "model, dim) VALUES (?, 'default', ?, ?, ?, ?, ?, ?)", rows)
+                rows = [
+                    (
+                        f"bench-{(start + i) // 10:08d}",
+                        (start + i) % 10,
+                        texts[start + i],
+                        f"h{start + i}",
+                        vecs[i].astype("<f4").tobytes(),
+                        model,
+                        dim,
+                    )
+                    for i in range(len(vecs))
+                ]
+                conn.executemany(
+                    "INSERT INTO chunks (document_id, collection, ordinal, text, content_hash, embedding, "
+                    "model, dim) VALUES (?, 'default', ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
         if conn.is_pg:  # what autovacuum does soon after a bulk load: planner statistics, GIN pending list flushed
             conn.execute("VACUUM ANALYZE chunks")
             conn.execute("VACUUM ANALYZE documents")
@@ -166,9 +267,13 @@ def main() -> int:
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--db", default="", help="PostgreSQL admin URL (a throw-away database is made); default SQLite")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--embed-threads", type=int, default=1,
-                        help="torch threads for the MiniLM query embedding (default 1: one short query gains nothing "
-                             "from more, and on a busy 2-core machine 2 threads were 30x slower); 0: the embedder's default")
+    parser.add_argument(
+        "--embed-threads",
+        type=int,
+        default=1,
+        help="torch threads for the MiniLM query embedding (default 1: one short query gains nothing "
+        "from more, and on a busy 2-core machine 2 threads were 30x slower); 0: the embedder's default",
+    )
     args = parser.parse_args()
 
     import faiss
@@ -210,13 +315,25 @@ def main() -> int:
 
             with psycopg.connect(args.db, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
-    report = {"n": args.n, "queries": args.queries, "k": args.k, "candidate_depth": candidate_depth(args.k),
-              "embedder": args.embedder, "embed_threads": getattr(embedder, "threads", None),
-              "load_average": __import__("os").getloadavg(), "database": "postgresql" if args.db else "sqlite",
-              "fill_s": round(fill_s, 1), "sync_s": round(sync_s, 1), "machine": platform.platform(),
-              "cpus": __import__("os").cpu_count(), "latency_ms": results}
-    print(f"{report['database']}, {args.n} chunks, {args.embedder}, k={args.k} (fill {fill_s:.1f} s, index {sync_s:.1f} s, "
-          f"load average {report['load_average'][0]:.1f})")
+    report = {
+        "n": args.n,
+        "queries": args.queries,
+        "k": args.k,
+        "candidate_depth": candidate_depth(args.k),
+        "embedder": args.embedder,
+        "embed_threads": getattr(embedder, "threads", None),
+        "load_average": __import__("os").getloadavg(),
+        "database": "postgresql" if args.db else "sqlite",
+        "fill_s": round(fill_s, 1),
+        "sync_s": round(sync_s, 1),
+        "machine": platform.platform(),
+        "cpus": __import__("os").cpu_count(),
+        "latency_ms": results,
+    }
+    print(
+        f"{report['database']}, {args.n} chunks, {args.embedder}, k={args.k} (fill {fill_s:.1f} s, index {sync_s:.1f} s, "
+        f"load average {report['load_average'][0]:.1f})"
+    )
     print(f"{'stage':8} {'wall p50':>9} {'wall p95':>9} {'cpu p50':>9} {'cpu p95':>9}   (ms)")
     for name, row in results.items():
         w, c = row["wall"], row["cpu"]

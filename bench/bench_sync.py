@@ -61,7 +61,11 @@ class Dataset:
         return exists and datagen.marker(self.url) == datagen.mark_for(self.n, self.json_rows, seed)
 
     def sink(self):
-        return datagen.PgSink(datagen.pg_create(self.pg_name)) if self.backend == "pg" else datagen.SqliteSink(self.sqlite_path)
+        return (
+            datagen.PgSink(datagen.pg_create(self.pg_name))
+            if self.backend == "pg"
+            else datagen.SqliteSink(self.sqlite_path)
+        )
 
     def drop(self) -> None:
         if self.backend == "pg":
@@ -93,7 +97,17 @@ def prepare(datasets: list[Dataset], seed: int, reuse: bool) -> dict:
 
 def run_case(case: str, ds: Dataset, n: int = 0, **extra) -> dict:
     n = n or ds.n
-    cmd = [sys.executable, str(HERE / "sync_cases.py"), case, "--db", ds.url, "--data-dir", str(ds.data_dir), "--n", str(n)]
+    cmd = [
+        sys.executable,
+        str(HERE / "sync_cases.py"),
+        case,
+        "--db",
+        ds.url,
+        "--data-dir",
+        str(ds.data_dir),
+        "--n",
+        str(n),
+    ]
     for key, value in extra.items():
         cmd += [f"--{key}", str(value)]
     env = dict(os.environ, **({"DOCQA_BENCH_SRC": str(Path(SRC).resolve())} if SRC else {}))
@@ -104,7 +118,7 @@ def run_case(case: str, ds: Dataset, n: int = 0, **extra) -> dict:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         log(f"  {case} {ds.backend} {n:,}: FAILED: {' | '.join(tail)}")
         return {"case": case, "backend": ds.backend, "n": n, "error": "\n".join(tail)}
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT ") :])
     result.update(backend=ds.backend, child_wall_s=round(time.perf_counter() - t, 2))
     log(f"  {case} {ds.backend} {n:,}: {summary(result)}")
     return result
@@ -177,7 +191,9 @@ def run(args) -> dict:
 
 
 def machine() -> dict:
-    mem_kb = int(next(ln for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")).split()[1])
+    mem_kb = int(
+        next(ln for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")).split()[1]
+    )
     try:
         import psycopg
 
@@ -188,9 +204,16 @@ def machine() -> dict:
     import faiss
     import numpy
 
-    return {"cpus": os.cpu_count(), "mem_gib": round(mem_kb / 2**20, 1), "python": platform.python_version(),
-            "postgresql": pg, "faiss": faiss.__version__, "numpy": numpy.__version__, "kernel": platform.release(),
-            "loadavg_start": Path("/proc/loadavg").read_text().split()[:3]}
+    return {
+        "cpus": os.cpu_count(),
+        "mem_gib": round(mem_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "postgresql": pg,
+        "faiss": faiss.__version__,
+        "numpy": numpy.__version__,
+        "kernel": platform.release(),
+        "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
+    }
 
 
 # --- the table ------------------------------------------------------------------
@@ -208,57 +231,163 @@ def table(info: dict) -> str:
     rows = [("figure", "backend", "N", "measured", "target", "verdict")]
     for backend in sorted({r["backend"] for r in res}):
         for r in [x for x in res if x["backend"] == backend and x["case"] == "floor" and "error" not in x]:
-            rows.append(("DB-only floor (shell to /dev/null)", backend, f"{r['vectors']:,}", f"{r['vectors_per_s']:,.0f} vec/s "
-                         f"({r['floor_s']:.2f} s)", "-", ""))
+            rows.append(
+                (
+                    "DB-only floor (shell to /dev/null)",
+                    backend,
+                    f"{r['vectors']:,}",
+                    f"{r['vectors_per_s']:,.0f} vec/s ({r['floor_s']:.2f} s)",
+                    "-",
+                    "",
+                )
+            )
         for r in [x for x in res if x["backend"] == backend and x["case"] == "original" and "error" not in x]:
-            rows.append(("rebuild, original approach", backend, f"{r['n']:,}", f"{r['vectors_per_s']:,.0f} vec/s, "
-                         f"RSS +{r['rss_above_baseline_mb']:,.0f} MB = {r['rss_above_over_raw']}x raw", "-", "baseline"))
+            rows.append(
+                (
+                    "rebuild, original approach",
+                    backend,
+                    f"{r['n']:,}",
+                    f"{r['vectors_per_s']:,.0f} vec/s, "
+                    f"RSS +{r['rss_above_baseline_mb']:,.0f} MB = {r['rss_above_over_raw']}x raw",
+                    "-",
+                    "baseline",
+                )
+            )
         for r in [x for x in res if x["backend"] == backend and x["case"] == "rebuild" and "error" not in x]:
             tgt = ">= 80,000 vec/s" if r["n"] >= 1_000_000 else "-"
             floor = pick("floor", backend, r["n"])
             vs_floor = f" ({r['rebuild_s'] / floor['floor_s']:.1f}x the DB-only floor)" if floor else ""
-            rows.append(("rebuild, docqa", backend, f"{r['n']:,}", f"{r['vectors_per_s']:,.0f} vec/s{vs_floor}{cpu_note(r)}", tgt,
-                         ok(r["vectors_per_s"] >= TARGETS["rebuild_1m_vps"]) if tgt != "-" else ""))
-            rows.append(("  peak RSS above baseline", backend, f"{r['n']:,}",
-                         f"{r['rss_above_baseline_mb']:,.0f} MB = {r['rss_above_over_raw']}x raw (total {r['rss_total_over_raw']}x)",
-                         "<= 2x raw", ok(r["rss_above_over_raw"] <= TARGETS["rss_over_raw"])))
+            rows.append(
+                (
+                    "rebuild, docqa",
+                    backend,
+                    f"{r['n']:,}",
+                    f"{r['vectors_per_s']:,.0f} vec/s{vs_floor}{cpu_note(r)}",
+                    tgt,
+                    ok(r["vectors_per_s"] >= TARGETS["rebuild_1m_vps"]) if tgt != "-" else "",
+                )
+            )
+            rows.append(
+                (
+                    "  peak RSS above baseline",
+                    backend,
+                    f"{r['n']:,}",
+                    f"{r['rss_above_baseline_mb']:,.0f} MB = {r['rss_above_over_raw']}x raw (total {r['rss_total_over_raw']}x)",
+                    "<= 2x raw",
+                    ok(r["rss_above_over_raw"] <= TARGETS["rss_over_raw"]),
+                )
+            )
         for o in [x for x in res if x["backend"] == backend and x["case"] == "original" and "error" not in x]:
             same = pick("rebuild", backend, o["n"])
-            r = same or min([x for x in res if x["backend"] == backend and x["case"] == "rebuild" and "error" not in x
-                             and x["n"] > o["n"]] or [None], key=lambda x: x["n"] if x else 0)
+            r = same or min(
+                [
+                    x
+                    for x in res
+                    if x["backend"] == backend and x["case"] == "rebuild" and "error" not in x and x["n"] > o["n"]
+                ]
+                or [None],
+                key=lambda x: x["n"] if x else 0,
+            )
             if r is None:
                 continue
             ratio = r["vectors_per_s"] / o["vectors_per_s"]
             label = f"{o['n']:,}" if same else f"{r['n']:,} vs {o['n']:,}"
-            rows.append(("  speed-up over original", backend, label, f"{ratio:.1f}x", ">= 25x" if same else "-",
-                         ok(ratio >= TARGETS["speedup_100k"]) if same else ""))
+            rows.append(
+                (
+                    "  speed-up over original",
+                    backend,
+                    label,
+                    f"{ratio:.1f}x",
+                    ">= 25x" if same else "-",
+                    ok(ratio >= TARGETS["speedup_100k"]) if same else "",
+                )
+            )
         for r in [x for x in res if x["backend"] == backend and x["case"] == "startup" and "error" not in x]:
-            rows.append(("startup, in-sync snapshot", backend, f"{r['n']:,}", f"{r['startup_s']:.2f} s ({r['report']['status']}){cpu_note(r)}",
-                         "<= 3 s" if r["n"] >= 1_000_000 else "-", ok(r["startup_s"] <= TARGETS["startup_s"]) if r["n"] >= 1_000_000 else ""))
+            rows.append(
+                (
+                    "startup, in-sync snapshot",
+                    backend,
+                    f"{r['n']:,}",
+                    f"{r['startup_s']:.2f} s ({r['report']['status']}){cpu_note(r)}",
+                    "<= 3 s" if r["n"] >= 1_000_000 else "-",
+                    ok(r["startup_s"] <= TARGETS["startup_s"]) if r["n"] >= 1_000_000 else "",
+                )
+            )
         for r in [x for x in res if x["backend"] == backend and x["case"] == "catchup" and "error" not in x]:
             cu, au = r["catch_up"], r["auto"]
-            rows.append((f"{r['changes']:,} changes, sync(catch_up)", backend, f"{r['n']:,}",
-                         f"{cu['wall_s']:.2f} s ({cu['report']['status']}){cpu_note(cu)}", "<= 1 s", ok(cu["wall_s"] <= TARGETS["catchup_s"])))
-            rows.append((f"{r['changes']:,} changes, sync(auto)", backend, f"{r['n']:,}",
-                         f"{au['wall_s']:.2f} s ({au['report']['status']}){cpu_note(au)}", "-", ""))
+            rows.append(
+                (
+                    f"{r['changes']:,} changes, sync(catch_up)",
+                    backend,
+                    f"{r['n']:,}",
+                    f"{cu['wall_s']:.2f} s ({cu['report']['status']}){cpu_note(cu)}",
+                    "<= 1 s",
+                    ok(cu["wall_s"] <= TARGETS["catchup_s"]),
+                )
+            )
+            rows.append(
+                (
+                    f"{r['changes']:,} changes, sync(auto)",
+                    backend,
+                    f"{r['n']:,}",
+                    f"{au['wall_s']:.2f} s ({au['report']['status']}){cpu_note(au)}",
+                    "-",
+                    "",
+                )
+            )
             if "catch_up_10" in r:
                 small = r["catch_up_10"]
-                rows.append(("10 changes, sync(catch_up)", backend, f"{r['n']:,}",
-                             f"{small['wall_s'] * 1000:.0f} ms ({small['report']['status']}){cpu_note(small)}", "-", ""))
+                rows.append(
+                    (
+                        "10 changes, sync(catch_up)",
+                        backend,
+                        f"{r['n']:,}",
+                        f"{small['wall_s'] * 1000:.0f} ms ({small['report']['status']}){cpu_note(small)}",
+                        "-",
+                        "",
+                    )
+                )
         idle = [x for x in res if x["backend"] == backend and x["case"] == "idle" and "error" not in x]
         for r in idle:
-            rows.append(("periodic check, 0 changes", backend, f"{r['n']:,}", f"{r['median_ms']:.2f} ms (median)", "O(changes)", ""))
+            rows.append(
+                (
+                    "periodic check, 0 changes",
+                    backend,
+                    f"{r['n']:,}",
+                    f"{r['median_ms']:.2f} ms (median)",
+                    "O(changes)",
+                    "",
+                )
+            )
         if len(idle) >= 2:
             lo, hi = min(idle, key=lambda x: x["n"]), max(idle, key=lambda x: x["n"])
             growth = hi["median_ms"] / lo["median_ms"]
-            rows.append(("  ratio largest/smallest N", backend, f"{hi['n'] // lo['n']}x N", f"{growth:.2f}x time", "~1x",
-                         ok(growth < 2.0)))
+            rows.append(
+                (
+                    "  ratio largest/smallest N",
+                    backend,
+                    f"{hi['n'] // lo['n']}x N",
+                    f"{growth:.2f}x time",
+                    "~1x",
+                    ok(growth < 2.0),
+                )
+            )
         for r in [x for x in res if x["backend"] == backend and x["case"] == "drift" and "error" not in x]:
-            rows.append(("drift repair (1 id, unlogged)", backend, f"{r['n']:,}",
-                         f"{r['wall_s']:.2f} s ({r['report']['status']}, {r['report']['repaired']} id; {r['repair_s']:.2f} s before save)", "-", ""))
+            rows.append(
+                (
+                    "drift repair (1 id, unlogged)",
+                    backend,
+                    f"{r['n']:,}",
+                    f"{r['wall_s']:.2f} s ({r['report']['status']}, {r['report']['repaired']} id; {r['repair_s']:.2f} s before save)",
+                    "-",
+                    "",
+                )
+            )
     for r in res:
         if "error" in r:
-            rows.append((f"{r['case']} FAILED", r["backend"], f"{r['n']:,}", r["error"].splitlines()[-1][:60], "", "ERROR"))
+            rows.append(
+                (f"{r['case']} FAILED", r["backend"], f"{r['n']:,}", r["error"].splitlines()[-1][:60], "", "ERROR")
+            )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -280,7 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ints = lambda s: [int(float(x)) for x in s.split(",") if x]  # noqa: E731
     ap.add_argument("--sizes", type=ints, default=[100_000, 1_000_000], help="dataset sizes (default 100000,1000000)")
-    ap.add_argument("--original", type=ints, default=[100_000, 300_000], help="original-approach sizes (default 100000,300000)")
+    ap.add_argument(
+        "--original", type=ints, default=[100_000, 300_000], help="original-approach sizes (default 100000,300000)"
+    )
     ap.add_argument("--sqlite-sizes", type=ints, default=None, help="SQLite dataset sizes (default: --sizes)")
     ap.add_argument("--original-sqlite-all", action="store_true", help="also run the original's larger sizes on SQLite")
     ap.add_argument("--backends", type=lambda s: s.split(","), default=["pg", "sqlite"])

@@ -29,9 +29,9 @@ import os
 import sqlite3
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -136,26 +136,43 @@ def _pg_chunk_rows(ids: np.ndarray, vecs: np.ndarray) -> bytes:
     """
     n = len(ids)
     text_w, doc_w = len(chunk_text(1)), len(doc_id(0))
-    dt = np.dtype([
-        ("nf", ">i2"),
-        ("id_l", ">i4"), ("id", ">i8"),
-        ("doc_l", ">i4"), ("doc", f"S{doc_w}"),
-        ("col_l", ">i4"), ("col", f"S{len(COLLECTION)}"),
-        ("ord_l", ">i4"), ("ord", ">i4"),
-        ("txt_l", ">i4"), ("txt", f"S{text_w}"),
-        ("hash_l", ">i4"), ("hash", "S16"),
-        ("emb_l", ">i4"), ("emb", "<f4", (DIM,)),
-        ("model_l", ">i4"), ("model", f"S{len(MODEL)}"),
-        ("dim_l", ">i4"), ("dim", ">i4"),
-    ])
+    dt = np.dtype(
+        [
+            ("nf", ">i2"),
+            ("id_l", ">i4"),
+            ("id", ">i8"),
+            ("doc_l", ">i4"),
+            ("doc", f"S{doc_w}"),
+            ("col_l", ">i4"),
+            ("col", f"S{len(COLLECTION)}"),
+            ("ord_l", ">i4"),
+            ("ord", ">i4"),
+            ("txt_l", ">i4"),
+            ("txt", f"S{text_w}"),
+            ("hash_l", ">i4"),
+            ("hash", "S16"),
+            ("emb_l", ">i4"),
+            ("emb", "<f4", (DIM,)),
+            ("model_l", ">i4"),
+            ("model", f"S{len(MODEL)}"),
+            ("dim_l", ">i4"),
+            ("dim", ">i4"),
+        ]
+    )
     rec = np.empty(n, dtype=dt)
     rec["nf"] = 9
     rec["id_l"], rec["id"] = 8, ids
     docs = (ids - 1) // CHUNKS_PER_DOC
-    rec["doc_l"], rec["doc"] = doc_w, np.char.add("00000000-0000-4000-8000-", np.char.zfill(docs.astype("U12"), 12)).astype("S")
+    rec["doc_l"], rec["doc"] = (
+        doc_w,
+        np.char.add("00000000-0000-4000-8000-", np.char.zfill(docs.astype("U12"), 12)).astype("S"),
+    )
     rec["col_l"], rec["col"] = len(COLLECTION), COLLECTION.encode()
     rec["ord_l"], rec["ord"] = 4, (ids - 1) % CHUNKS_PER_DOC
-    rec["txt_l"], rec["txt"] = text_w, np.char.add("synthetic benchmark chunk ", np.char.zfill(ids.astype("U10"), 10)).astype("S")
+    rec["txt_l"], rec["txt"] = (
+        text_w,
+        np.char.add("synthetic benchmark chunk ", np.char.zfill(ids.astype("U10"), 10)).astype("S"),
+    )
     rec["hash_l"], rec["hash"] = 16, np.char.zfill(ids.astype("U16"), 16).astype("S")
     rec["emb_l"], rec["emb"] = DIM * 4, vecs
     rec["model_l"], rec["model"] = len(MODEL), MODEL.encode()
@@ -190,28 +207,45 @@ class PgSink:
         db.close()
         self.raw = psycopg.connect(self.url, autocommit=False)
         n_docs = (n + CHUNKS_PER_DOC - 1) // CHUNKS_PER_DOC
-        with self.raw.cursor() as cur, cur.copy("COPY documents (id, collection, source, filename, content_type, status) FROM STDIN") as cp:
-            cp.write("".join(f"{doc_id(d)}\t{COLLECTION}\tbench://{d}\tdoc{d}.txt\ttext/plain\tindexed\n" for d in range(n_docs)))
+        with (
+            self.raw.cursor() as cur,
+            cur.copy("COPY documents (id, collection, source, filename, content_type, status) FROM STDIN") as cp,
+        ):
+            cp.write(
+                "".join(
+                    f"{doc_id(d)}\t{COLLECTION}\tbench://{d}\tdoc{d}.txt\ttext/plain\tindexed\n" for d in range(n_docs)
+                )
+            )
         self.raw.commit()
 
     def chunks(self, ids: np.ndarray, vecs: np.ndarray) -> None:
         sql = "COPY chunks (id, document_id, collection, ordinal, text, content_hash, embedding, model, dim) FROM STDIN (FORMAT BINARY)"
-        with self.raw.cursor() as cur, cur.copy(sql) as cp:  # one statement per batch: logged by the trigger as in production
+        with (
+            self.raw.cursor() as cur,
+            cur.copy(sql) as cp,
+        ):  # one statement per batch: logged by the trigger as in production
             cp.write(_COPY_HEADER)
             cp.write(_pg_chunk_rows(ids, vecs))
             cp.write(b"\xff\xff")
         self.raw.commit()
 
     def json(self, ids: list[int], texts: list[str]) -> None:
-        with self.raw.cursor() as cur, cur.copy("COPY document_embeddings (chunk_id, document_id, embedding, status) FROM STDIN") as cp:
+        with (
+            self.raw.cursor() as cur,
+            cur.copy("COPY document_embeddings (chunk_id, document_id, embedding, status) FROM STDIN") as cp,
+        ):
             cp.write("".join(f"{cid}\t{doc_id(doc_of(cid))}\t{js}\tindexed\n" for cid, js in zip(ids, texts)))
         self.raw.commit()
 
     def finish(self, mark: str) -> None:
         with self.raw.cursor() as cur:
-            cur.execute("SELECT setval(pg_get_serial_sequence('chunks', 'id'), (SELECT coalesce(max(id), 1) FROM chunks))")
-            cur.execute("INSERT INTO meta(key, value) VALUES ('bench_rows', %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        (mark,))
+            cur.execute(
+                "SELECT setval(pg_get_serial_sequence('chunks', 'id'), (SELECT coalesce(max(id), 1) FROM chunks))"
+            )
+            cur.execute(
+                "INSERT INTO meta(key, value) VALUES ('bench_rows', %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (mark,),
+            )
         self.raw.commit()
         self.raw.autocommit = True
         self.raw.execute("VACUUM ANALYZE")
@@ -248,7 +282,9 @@ class SqliteSink:
         raw.execute("PRAGMA journal_mode=WAL")
         raw.execute("PRAGMA synchronous=OFF")
         raw.execute("PRAGMA cache_size=-262144")
-        row = raw.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'chunks_fts_insert'").fetchone()
+        row = raw.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'chunks_fts_insert'"
+        ).fetchone()
         self.fts_trigger = row[0] if row else None
         if self.fts_trigger:
             raw.execute("DROP TRIGGER chunks_fts_insert")
@@ -265,8 +301,20 @@ class SqliteSink:
         self.raw.executemany(
             "INSERT INTO chunks (id, document_id, collection, ordinal, text, content_hash, embedding, model, dim) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((cid, doc_id(doc_of(cid)), COLLECTION, (cid - 1) % CHUNKS_PER_DOC, chunk_text(cid), f"{cid:016d}",
-              vec.tobytes(), MODEL, DIM) for cid, vec in zip(ids.tolist(), vecs)),
+            (
+                (
+                    cid,
+                    doc_id(doc_of(cid)),
+                    COLLECTION,
+                    (cid - 1) % CHUNKS_PER_DOC,
+                    chunk_text(cid),
+                    f"{cid:016d}",
+                    vec.tobytes(),
+                    MODEL,
+                    DIM,
+                )
+                for cid, vec in zip(ids.tolist(), vecs)
+            ),
         )
         self.raw.execute("COMMIT")
 
@@ -283,8 +331,10 @@ class SqliteSink:
         if self.fts_trigger:
             raw.execute(self.fts_trigger)
             raw.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
-        raw.execute("INSERT INTO meta(key, value) VALUES ('bench_rows', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (mark,))
+        raw.execute(
+            "INSERT INTO meta(key, value) VALUES ('bench_rows', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (mark,),
+        )
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         raw.execute("ANALYZE")
         raw.close()
@@ -325,22 +375,29 @@ def fill(sinks: list, n: int, json_rows: int, seed: int = 0, batch: int = 50_000
         for ids, vecs in batches(n, batch, seed):
             k = int(max(0, min(len(ids), json_rows - ids[0] + 1)))
             pending = pool.map_async(_json_worker, [vecs[s : min(s + sub, k)] for s in range(0, k, sub)]) if k else None
-            load(ids, vecs, lambda sink: sink.chunks(ids, vecs), "chunks")
+            load(ids, vecs, lambda sink, ids=ids, vecs=vecs: sink.chunks(ids, vecs), "chunks")
             if pending is not None:
                 t = time.perf_counter()
                 texts = [text for part in pending.get() for text in part]
                 spent["json encode (wait)"] += time.perf_counter() - t
-                load(ids, vecs, lambda sink: sink.json(ids[:k].tolist(), texts), "json")
+                load(ids, vecs, lambda sink, ids=ids, k=k, texts=texts: sink.json(ids[:k].tolist(), texts), "json")
             done = int(ids[-1])
             if done % (batch * 4) == 0 or done == n:
-                log(f"  datagen: {done:,}/{n:,} chunks ({min(done, json_rows):,} as JSON), {time.perf_counter() - t0:.0f}s")
+                log(
+                    f"  datagen: {done:,}/{n:,} chunks ({min(done, json_rows):,} as JSON), {time.perf_counter() - t0:.0f}s"
+                )
     threads.shutdown()
     for sink in sinks:
         t = time.perf_counter()
         sink.finish(mark_for(n, json_rows, seed))
         spent[sink.kind + " finish"] += time.perf_counter() - t
-    return {"rows": n, "json_rows": json_rows, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
-            "breakdown_s": {k: round(v, 1) for k, v in spent.items()}}
+    return {
+        "rows": n,
+        "json_rows": json_rows,
+        "seed": seed,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "breakdown_s": {k: round(v, 1) for k, v in spent.items()},
+    }
 
 
 def marker(url: str) -> str:

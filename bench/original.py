@@ -71,9 +71,15 @@ def sync_index_with_database(url: str, index: faiss.Index | None, save_to: Path 
         fresh.add_with_ids(matrix, np.asarray(ids, dtype=np.int64))
     t_add = time.perf_counter()
     result = {
-        "status": "synced", "sync_performed": True, "vectors": int(fresh.ntotal),
-        "count_s": t_count - t0, "fetch_s": t_fetch - t_count, "parse_s": t_parse - t_fetch,
-        "stack_s": t_stack - t_parse, "add_s": t_add - t_stack, "rebuild_s": t_add - t0,
+        "status": "synced",
+        "sync_performed": True,
+        "vectors": int(fresh.ntotal),
+        "count_s": t_count - t0,
+        "fetch_s": t_fetch - t_count,
+        "parse_s": t_parse - t_fetch,
+        "stack_s": t_stack - t_parse,
+        "add_s": t_add - t_stack,
+        "rebuild_s": t_add - t0,
     }
     if save_to is not None:
         faiss.write_index(fresh, str(save_to))

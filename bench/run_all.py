@@ -21,8 +21,18 @@ HERE = Path(__file__).resolve().parent
 # Default sync run: the figures of issue 3 at the sizes that matter on the
 # production database, and the SQLite path at 100k; --full adds 1M on SQLite
 # and the original approach at 300k. Rebuilds run 3 times (median reported: the machine is noisy).
-SYNC_DEFAULT = ["--sizes", "100000,1000000", "--original", "100000", "--backends", "pg,sqlite", "--sqlite-sizes", "100000",
-                "--repeat", "3"]
+SYNC_DEFAULT = [
+    "--sizes",
+    "100000,1000000",
+    "--original",
+    "100000",
+    "--backends",
+    "pg,sqlite",
+    "--sqlite-sizes",
+    "100000",
+    "--repeat",
+    "3",
+]
 SYNC_FULL = ["--sizes", "100000,1000000", "--original", "100000,300000", "--backends", "pg,sqlite", "--repeat", "3"]
 
 
@@ -39,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     plan: list[tuple[str, list[str]]] = []
     if not only or "sync" in only:
-        plan.append(("sync", [str(HERE / "bench_sync.py"), *(SYNC_FULL if args.full else SYNC_DEFAULT), *args.sync_args.split()]))
+        plan.append(
+            (
+                "sync",
+                [str(HERE / "bench_sync.py"), *(SYNC_FULL if args.full else SYNC_DEFAULT), *args.sync_args.split()],
+            )
+        )
     for path in benches():
         name = path.stem.removeprefix("bench_")
         if not only or name in only:

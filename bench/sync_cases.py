@@ -29,13 +29,13 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), os.environ.get("DOCQA_BENCH_SRC") or str(HERE.parent / "src")]
 
 import datagen  # noqa: E402
+from docqa.app import Store  # noqa: E402
 from docqa.config import Settings  # noqa: E402
 from docqa.embedders.hash import HashEmbedder  # noqa: E402
 from docqa.index import snapshot  # noqa: E402
 from docqa.index.base import VectorIndex  # noqa: E402
 from docqa.storage import changes, rowhash, vectors  # noqa: E402
 from docqa.sync.engine import SyncEngine  # noqa: E402
-from docqa.app import Store  # noqa: E402
 
 TIMES: dict[str, float] = defaultdict(float)
 
@@ -69,8 +69,10 @@ class Memory:
         peak_kb = _status_kb("VmHWM")
         above = max(0, peak_kb - self.baseline_kb) * 1024
         return {
-            "rss_baseline_mb": round(self.baseline_kb / 1024, 1), "rss_peak_mb": round(peak_kb / 1024, 1),
-            "rss_above_baseline_mb": round(above / 2**20, 1), "raw_vector_mb": round(raw_bytes / 2**20, 1),
+            "rss_baseline_mb": round(self.baseline_kb / 1024, 1),
+            "rss_peak_mb": round(peak_kb / 1024, 1),
+            "rss_above_baseline_mb": round(above / 2**20, 1),
+            "raw_vector_mb": round(raw_bytes / 2**20, 1),
             "rss_above_over_raw": round(above / raw_bytes, 2) if raw_bytes else None,
             "rss_total_over_raw": round(peak_kb * 1024 / raw_bytes, 2) if raw_bytes else None,
             "peak_reset_ok": self.reset,
@@ -111,8 +113,12 @@ class Cpu:
         if not self.pg:
             return {}
         conn = raw_conn(self.url)
-        pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                           "AND pid <> pg_backend_pid()").fetchall()]
+        pids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        ]
         conn.close()
         return {pid: _proc_cpu_s(pid) for pid in pids}
 
@@ -184,13 +190,21 @@ def steps() -> dict:
 
 
 def open_store(args) -> Store:
-    settings = Settings(data_dir=Path(args.data_dir), database_url=args.db, embedder="hash", collection=datagen.COLLECTION,
-                        snapshot_interval_s=3600.0)
+    settings = Settings(
+        data_dir=Path(args.data_dir),
+        database_url=args.db,
+        embedder="hash",
+        collection=datagen.COLLECTION,
+        snapshot_interval_s=3600.0,
+    )
     return Store.open(settings, embedder=HashEmbedder(datagen.DIM))
 
 
 def report_dict(rep) -> dict:
-    return {k: rep.to_dict()[k] for k in ("status", "db_count", "index_count", "added", "removed", "repaired", "duration_ms", "reason")}
+    return {
+        k: rep.to_dict()[k]
+        for k in ("status", "db_count", "index_count", "added", "removed", "repaired", "duration_ms", "reason")
+    }
 
 
 def raw_conn(url: str):
@@ -224,9 +238,16 @@ def case_rebuild(args) -> dict:
     rep = store.sync("force")
     wall = time.perf_counter() - t
     rebuild_s = rep.duration_ms / 1000
-    out = {"report": report_dict(rep), "rebuild_s": rebuild_s, "wall_s": wall, "save_s": wall - rebuild_s,
-           "vectors_per_s": rep.index_count / rebuild_s, "steps": steps(), **cpu.report(),
-           **mem.report(rep.index_count * datagen.DIM * 4)}
+    out = {
+        "report": report_dict(rep),
+        "rebuild_s": rebuild_s,
+        "wall_s": wall,
+        "save_s": wall - rebuild_s,
+        "vectors_per_s": rep.index_count / rebuild_s,
+        "steps": steps(),
+        **cpu.report(),
+        **mem.report(rep.index_count * datagen.DIM * 4),
+    }
     store.close()
     return out
 
@@ -255,15 +276,19 @@ def case_floor(args) -> dict:
     import subprocess
 
     select = "SELECT c.id, c.embedding " + vectors.MEMBERSHIP.replace("?", "{}").format(
-        f"'{datagen.COLLECTION}'", f"'{datagen.MODEL}'", datagen.DIM, datagen.DIM * 4)
+        f"'{datagen.COLLECTION}'", f"'{datagen.MODEL}'", datagen.DIM, datagen.DIM * 4
+    )
     pg = not args.db.startswith("sqlite")
     tool = shutil.which("psql" if pg else "sqlite3")
     samples = []
     for _ in range(2):  # the faster of two: the floor, not the noise
         t = time.perf_counter()
         if tool and pg:
-            subprocess.run([tool, "-X", "-q", args.db, "-c", f"COPY ({select}) TO STDOUT (FORMAT BINARY)"],
-                           stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(
+                [tool, "-X", "-q", args.db, "-c", f"COPY ({select}) TO STDOUT (FORMAT BINARY)"],
+                stdout=subprocess.DEVNULL,
+                check=True,
+            )
         elif tool:
             subprocess.run([tool, args.db.split("://", 1)[1][1:], select], stdout=subprocess.DEVNULL, check=True)
         else:
@@ -274,9 +299,15 @@ def case_floor(args) -> dict:
         samples.append(time.perf_counter() - t)
     floor = min(samples)
     conn = raw_conn(args.db)
-    n = conn.execute("SELECT count(*) " + select[select.index("FROM"):]).fetchone()[0]
+    n = conn.execute("SELECT count(*) " + select[select.index("FROM") :]).fetchone()[0]
     conn.close()
-    return {"floor_s": floor, "samples_s": samples, "vectors": n, "vectors_per_s": n / floor, "tool": tool or "python loop"}
+    return {
+        "floor_s": floor,
+        "samples_s": samples,
+        "vectors": n,
+        "vectors_per_s": n / floor,
+        "tool": tool or "python loop",
+    }
 
 
 def case_startup(args) -> dict:
@@ -288,8 +319,14 @@ def case_startup(args) -> dict:
     t_open = time.perf_counter()
     rep = store.sync("auto")
     wall = time.perf_counter() - t
-    out = {"report": report_dict(rep), "open_s": t_open - t, "startup_s": wall, "steps": steps(), **cpu.report(),
-           **mem.report(rep.index_count * datagen.DIM * 4)}
+    out = {
+        "report": report_dict(rep),
+        "open_s": t_open - t,
+        "startup_s": wall,
+        "steps": steps(),
+        **cpu.report(),
+        **mem.report(rep.index_count * datagen.DIM * 4),
+    }
     store.close()
     return out
 
@@ -304,8 +341,13 @@ def case_idle(args) -> dict:
         samples.append(time.perf_counter() - t)
         assert rep.status == "in_sync", rep
     store.close()
-    return {"n_index": rep.index_count, "median_ms": statistics.median(samples) * 1000,
-            "p90_ms": float(np.percentile(samples, 90)) * 1000, "min_ms": min(samples) * 1000, "samples": len(samples)}
+    return {
+        "n_index": rep.index_count,
+        "median_ms": statistics.median(samples) * 1000,
+        "p90_ms": float(np.percentile(samples, 90)) * 1000,
+        "min_ms": min(samples) * 1000,
+        "samples": len(samples),
+    }
 
 
 def apply_changes(url: str, n_changes: int, seed: int) -> dict:
@@ -319,23 +361,43 @@ def apply_changes(url: str, n_changes: int, seed: int) -> dict:
     picked = rng.choice(existing, n_upd + n_del, replace=False)
     upd, dele = [int(x) for x in picked[:n_upd]], [int(x) for x in picked[n_upd:]]
     new_vecs, upd_vecs = datagen.unit_vectors(rng, n_ins), datagen.unit_vectors(rng, n_upd)
-    docs = [r[0] for r in conn.execute("SELECT id FROM documents WHERE collection = 'default' AND status = 'indexed'").fetchall()]
-    ins = [(docs[int(rng.integers(len(docs)))], "default", 1000 + i, f"inserted chunk {seed} {i}", f"ins-{seed}-{i}",
-            v.tobytes(), datagen.MODEL, datagen.DIM) for i, v in enumerate(new_vecs)]
+    docs = [
+        r[0]
+        for r in conn.execute("SELECT id FROM documents WHERE collection = 'default' AND status = 'indexed'").fetchall()
+    ]
+    ins = [
+        (
+            docs[int(rng.integers(len(docs)))],
+            "default",
+            1000 + i,
+            f"inserted chunk {seed} {i}",
+            f"ins-{seed}-{i}",
+            v.tobytes(),
+            datagen.MODEL,
+            datagen.DIM,
+        )
+        for i, v in enumerate(new_vecs)
+    ]
     t = time.perf_counter()
     ph = "%s" if pg else "?"
-    insert_sql = (f"INSERT INTO chunks (document_id, collection, ordinal, text, content_hash, embedding, model, dim) "
-                  f"VALUES ({', '.join([ph] * 8)})")
+    insert_sql = (
+        f"INSERT INTO chunks (document_id, collection, ordinal, text, content_hash, embedding, model, dim) "
+        f"VALUES ({', '.join([ph] * 8)})"
+    )
     if pg:
         with conn.transaction(), conn.cursor() as cur:
             cur.executemany(insert_sql, ins)
-            cur.execute("UPDATE chunks c SET embedding = v.e FROM unnest(%s::bigint[], %s::bytea[]) AS v(id, e) WHERE c.id = v.id",
-                        (upd, [v.tobytes() for v in upd_vecs]))
+            cur.execute(
+                "UPDATE chunks c SET embedding = v.e FROM unnest(%s::bigint[], %s::bytea[]) AS v(id, e) WHERE c.id = v.id",
+                (upd, [v.tobytes() for v in upd_vecs]),
+            )
             cur.execute("DELETE FROM chunks WHERE id = ANY(%s)", (dele,))
     else:
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(insert_sql, ins)
-        conn.executemany("UPDATE chunks SET embedding = ? WHERE id = ?", [(v.tobytes(), i) for i, v in zip(upd, upd_vecs)])
+        conn.executemany(
+            "UPDATE chunks SET embedding = ? WHERE id = ?", [(v.tobytes(), i) for i, v in zip(upd, upd_vecs)]
+        )
         conn.executemany("DELETE FROM chunks WHERE id = ?", [(i,) for i in dele])
         conn.execute("COMMIT")
     write_s = time.perf_counter() - t
@@ -363,8 +425,14 @@ def case_catchup(args) -> dict:
     w2 = apply_changes(args.db, args.changes, seed + 1)
     auto = timed_sync(store, args.db, "auto")
     apply_changes(args.db, 10, seed + 2)  # a handful of changes: what the live follower sees most of the time
-    out = {"changes": args.changes, "writes_1": w1, "catch_up": catch_up, "writes_2": w2, "auto": auto,
-           "catch_up_10": timed_sync(store, args.db, "catch_up")}
+    out = {
+        "changes": args.changes,
+        "writes_1": w1,
+        "catch_up": catch_up,
+        "writes_2": w2,
+        "auto": auto,
+        "catch_up_10": timed_sync(store, args.db, "catch_up"),
+    }
     store.close()
     return out
 
@@ -377,7 +445,9 @@ def corrupt_one_embedding(url: str, seed: int) -> int:
     blob = datagen.unit_vectors(rng, 1)[0].tobytes()
     top_before = conn.execute("SELECT max(seq) FROM index_changes").fetchone()[0]
     if url.startswith("sqlite"):
-        ddl = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'chunks_log_update'").fetchone()[0]
+        ddl = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'chunks_log_update'"
+        ).fetchone()[0]
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("DROP TRIGGER chunks_log_update")
         conn.execute("UPDATE chunks SET embedding = ? WHERE id = ?", (blob, victim))
@@ -404,8 +474,14 @@ def case_drift(args) -> dict:
     t = time.perf_counter()
     rep = store.sync("auto")
     wall = time.perf_counter() - t
-    out = {"victim": victim, "report": report_dict(rep), "repair_s": rep.duration_ms / 1000, "wall_s": wall, "steps": steps(),
-           **cpu.report()}
+    out = {
+        "victim": victim,
+        "report": report_dict(rep),
+        "repair_s": rep.duration_ms / 1000,
+        "wall_s": wall,
+        "steps": steps(),
+        **cpu.report(),
+    }
     store.close()
     return out
 
@@ -423,12 +499,25 @@ def case_deep(args) -> dict:
             if rep.status != "in_sync":
                 raise SystemExit(f"expected in_sync, got {rep.status}: {rep.reason}")
     store.close()
-    return {"verify_s": statistics.median(plain), "deep_verify_s": statistics.median(deep),
-            "deep_extra_s": statistics.median(deep) - statistics.median(plain), "samples_plain_s": plain, "samples_deep_s": deep}
+    return {
+        "verify_s": statistics.median(plain),
+        "deep_verify_s": statistics.median(deep),
+        "deep_extra_s": statistics.median(deep) - statistics.median(plain),
+        "samples_plain_s": plain,
+        "samples_deep_s": deep,
+    }
 
 
-CASES = {"deep": case_deep, "floor": case_floor, "rebuild": case_rebuild, "original": case_original, "startup": case_startup, "idle": case_idle,
-         "catchup": case_catchup, "drift": case_drift}
+CASES = {
+    "deep": case_deep,
+    "floor": case_floor,
+    "rebuild": case_rebuild,
+    "original": case_original,
+    "startup": case_startup,
+    "idle": case_idle,
+    "catchup": case_catchup,
+    "drift": case_drift,
+}
 
 
 def main() -> int:
@@ -445,8 +534,13 @@ def main() -> int:
     result = CASES[args.case](args)
     import docqa
 
-    result.update(case=args.case, n=args.n, code=str(Path(docqa.__file__).parent), loadavg_before=float(load_before),
-                  loadavg_after=float(Path("/proc/loadavg").read_text().split()[0]))
+    result.update(
+        case=args.case,
+        n=args.n,
+        code=str(Path(docqa.__file__).parent),
+        loadavg_before=float(load_before),
+        loadavg_after=float(Path("/proc/loadavg").read_text().split()[0]),
+    )
     print("RESULT " + json.dumps(result), flush=True)
     return 0
 

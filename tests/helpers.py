@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+import uuid as _uuid
+
+import numpy as np
+
 from docqa.types import ChunkInput
 
 TOPICS = [
@@ -27,11 +32,6 @@ def make_chunks(texts: list[str]) -> list[ChunkInput]:
 
 
 # --- plain SQL, as another program would write it (not through docqa) ---
-
-import sqlite3
-import uuid as _uuid
-
-import numpy as np
 
 
 class RawSQL:
@@ -61,18 +61,33 @@ class RawSQL:
         )
         return doc_id
 
-    def insert_chunk(self, doc_id: str, text: str, vector: np.ndarray, ordinal: int = 0, collection: str = "default",
-                     model: str = "hash-384") -> int:
+    def insert_chunk(
+        self,
+        doc_id: str,
+        text: str,
+        vector: np.ndarray,
+        ordinal: int = 0,
+        collection: str = "default",
+        model: str = "hash-384",
+    ) -> int:
         blob = np.asarray(vector, dtype="<f4").tobytes()
-        sql = ("INSERT INTO chunks (document_id, collection, ordinal, text, embedding, model, dim) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)")
+        sql = (
+            "INSERT INTO chunks (document_id, collection, ordinal, text, embedding, model, dim) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
         if self.pg:
-            return int(self.execute(sql + " RETURNING id", (doc_id, collection, ordinal, text, blob, model, len(vector))).fetchone()[0])
+            return int(
+                self.execute(
+                    sql + " RETURNING id", (doc_id, collection, ordinal, text, blob, model, len(vector))
+                ).fetchone()[0]
+            )
         cur = self.execute(sql, (doc_id, collection, ordinal, text, blob, model, len(vector)))
         return int(cur.lastrowid)
 
     def update_embedding(self, chunk_id: int, vector: np.ndarray) -> None:
-        self.execute("UPDATE chunks SET embedding = ? WHERE id = ?", (np.asarray(vector, dtype="<f4").tobytes(), chunk_id))
+        self.execute(
+            "UPDATE chunks SET embedding = ? WHERE id = ?", (np.asarray(vector, dtype="<f4").tobytes(), chunk_id)
+        )
 
     def update_embedding_silently(self, chunk_id: int, vector: np.ndarray) -> None:
         """Change an embedding WITHOUT the change log seeing it (drift the log cannot explain)."""

@@ -26,22 +26,25 @@ def fields(error: dict) -> set[str]:
     return {e["field"] for e in error["details"]["errors"]}
 
 
-@pytest.mark.parametrize("body, field", [
-    ({}, "query"),
-    ({"query": ""}, "query"),
-    ({"query": "x", "limit": 0}, "limit"),
-    ({"query": "x", "limit": 101}, "limit"),
-    ({"query": "x", "limit": "ten"}, "limit"),
-    ({"query": "x", "threshold": 1.5}, "threshold"),
-    ({"query": "x", "mode": "psychic"}, "mode"),
-    ({"query": "x", "min_seq": -1}, "min_seq"),
-    ({"query": "x\u0000y"}, "query"),
-    ({"query": "x", "filters": {"date_from": "yesterday"}}, "filters.date_from"),
-    ({"query": "x", "filters": {"date_to": "2024-13-45"}}, "filters.date_to"),
-    ({"query": "x", "filters": {"document_id": "has spaces"}}, "filters.document_id"),
-    ({"query": "x", "filters": {"colour": "red"}}, "filters.colour"),
-    (["not", "an", "object"], ""),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "query"),
+        ({"query": ""}, "query"),
+        ({"query": "x", "limit": 0}, "limit"),
+        ({"query": "x", "limit": 101}, "limit"),
+        ({"query": "x", "limit": "ten"}, "limit"),
+        ({"query": "x", "threshold": 1.5}, "threshold"),
+        ({"query": "x", "mode": "psychic"}, "mode"),
+        ({"query": "x", "min_seq": -1}, "min_seq"),
+        ({"query": "x\u0000y"}, "query"),
+        ({"query": "x", "filters": {"date_from": "yesterday"}}, "filters.date_from"),
+        ({"query": "x", "filters": {"date_to": "2024-13-45"}}, "filters.date_to"),
+        ({"query": "x", "filters": {"document_id": "has spaces"}}, "filters.document_id"),
+        ({"query": "x", "filters": {"colour": "red"}}, "filters.colour"),
+        (["not", "an", "object"], ""),
+    ],
+)
 def test_search_validation_names_the_field(client, body, field):
     error = assert_error(client.post("/api/v1/search/", json=body), 422, "validation_error")
     if field:
@@ -53,17 +56,20 @@ def test_whitespace_query_is_rejected_cleanly(client):
     assert_error(client.post("/api/v1/search/", json={"query": "   "}), 422, "invalid_input")
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"chunks": []}, "chunks"),
-    ({"document_id": "../etc/passwd", "chunks": [{"index": 0, "content": "x"}]}, "document_id"),
-    ({"chunks": [{"index": 0}]}, "chunks.0.content"),
-    ({"chunks": [{"index": -1, "content": "x"}]}, "chunks.0.index"),
-    ({"chunks": [{"index": 0, "content": "nul \u0000 byte"}]}, "chunks.0.content"),
-    ({"chunks": [{"index": 0, "content": "lone \ud800 surrogate"}]}, "chunks.0.content"),
-    ({"chunks": [{"index": 0, "content": "x", "metadata": {"k": "nul\u0000"}}]}, "chunks.0.metadata"),
-    ({"chunks": [{"index": 0, "content": "x"}], "metadata": {"deep": [[[[[[[[[[1]]]]]]]]]]}}, "metadata"),
-    ({"chunks": [{"index": 0, "content": "a"}, {"index": 0, "content": "b"}]}, ""),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"chunks": []}, "chunks"),
+        ({"document_id": "../etc/passwd", "chunks": [{"index": 0, "content": "x"}]}, "document_id"),
+        ({"chunks": [{"index": 0}]}, "chunks.0.content"),
+        ({"chunks": [{"index": -1, "content": "x"}]}, "chunks.0.index"),
+        ({"chunks": [{"index": 0, "content": "nul \u0000 byte"}]}, "chunks.0.content"),
+        ({"chunks": [{"index": 0, "content": "lone \ud800 surrogate"}]}, "chunks.0.content"),
+        ({"chunks": [{"index": 0, "content": "x", "metadata": {"k": "nul\u0000"}}]}, "chunks.0.metadata"),
+        ({"chunks": [{"index": 0, "content": "x"}], "metadata": {"deep": [[[[[[[[[[1]]]]]]]]]]}}, "metadata"),
+        ({"chunks": [{"index": 0, "content": "a"}, {"index": 0, "content": "b"}]}, ""),
+    ],
+)
 def test_index_validation_names_the_field(client, body, field):
     raw = json.dumps(body)  # ASCII with \u escapes: lone surrogates travel as the JSON text a client would send
     response = client.post("/api/v1/index/", content=raw, headers={"content-type": "application/json"})
@@ -119,8 +125,13 @@ def test_failing_writes_leave_the_index_untouched(client):
 
 @pytest.fixture(params=["sqlite"])
 def secured(tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'docqa.db'}", embedder="hash",
-                        api_key="s3cret-key", cors_origins=("https://ui.example.org",))
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'docqa.db'}",
+        embedder="hash",
+        api_key="s3cret-key",
+        cors_origins=("https://ui.example.org",),
+    )
     with running(fast(settings)) as c:
         yield c
 
@@ -144,9 +155,14 @@ def test_writes_need_the_api_key_reads_do_not(secured):
 
 
 def test_cors_allows_configured_origins_only(secured):
-    preflight = secured.options("/api/v1/search/", headers={
-        "Origin": "https://ui.example.org", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type"})
+    preflight = secured.options(
+        "/api/v1/search/",
+        headers={
+            "Origin": "https://ui.example.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "https://ui.example.org"
     other = secured.post("/api/v1/search/", json={"query": "x"}, headers={"Origin": "https://evil.example"})

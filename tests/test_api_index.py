@@ -16,7 +16,7 @@ def test_start_without_index_file_rebuilds_before_first_request(settings):
     store = Store.open(settings, embedder=HashEmbedder())
     store.sync()
     for i in range(3):
-        store.add_document(make_chunks(TOPICS[i * 3:(i + 1) * 3]), document_id=f"doc{i}", filename=f"d{i}.txt")
+        store.add_document(make_chunks(TOPICS[i * 3 : (i + 1) * 3]), document_id=f"doc{i}", filename=f"d{i}.txt")
     store.close()
     shutil.rmtree(settings.index_dir)
 
@@ -32,9 +32,14 @@ def test_start_without_index_file_rebuilds_before_first_request(settings):
 
 def test_index_status_search_delete_roundtrip(settings):
     with running(fast(settings)) as client:
-        body = {"document_id": "patient-42", "filename": "visit.txt",
-                "chunks": [{"index": i, "content": t, "sentences": [t], "metadata": {"patient_id": "p42"}}
-                           for i, t in enumerate(TOPICS[:4])]}
+        body = {
+            "document_id": "patient-42",
+            "filename": "visit.txt",
+            "chunks": [
+                {"index": i, "content": t, "sentences": [t], "metadata": {"patient_id": "p42"}}
+                for i, t in enumerate(TOPICS[:4])
+            ],
+        }
         written = client.post("/api/v1/index/", json=body).json()
         assert written["document_id"] == "patient-42"
         assert written["chunks_processed"] == 4 and written["vectors_added"] == 4
@@ -50,8 +55,13 @@ def test_index_status_search_delete_roundtrip(settings):
         assert client.get("/api/v1/search/stats").json()["total_vectors"] == 4
 
         deleted = client.delete("/api/v1/index/patient-42").json()
-        assert deleted == {"document_id": "patient-42", "chunks_deleted": 4, "vectors_deleted": 4,
-                           "status": "deleted", "seq": deleted["seq"]}
+        assert deleted == {
+            "document_id": "patient-42",
+            "chunks_deleted": 4,
+            "vectors_deleted": 4,
+            "status": "deleted",
+            "seq": deleted["seq"],
+        }
         assert client.get("/api/v1/search/stats").json()["total_vectors"] == 0
         assert search(client, TOPICS[2], limit=5)["results"] == []
         assert_error(client.get("/api/v1/index/status/patient-42"), 404, "not_found")
@@ -70,9 +80,16 @@ def test_reindex_replaces_chunks_and_keeps_unchanged_ones(settings):
 
 def test_chunk_metadata_shared_by_all_chunks_becomes_document_metadata(settings):
     with running(fast(settings)) as client:
-        client.post("/api/v1/index/", json={"document_id": "a", "chunks": [
-            {"index": 0, "content": TOPICS[0], "metadata": {"patient_id": "p1", "section": "x"}},
-            {"index": 1, "content": TOPICS[1], "metadata": {"patient_id": "p1", "section": "y"}}]})
+        client.post(
+            "/api/v1/index/",
+            json={
+                "document_id": "a",
+                "chunks": [
+                    {"index": 0, "content": TOPICS[0], "metadata": {"patient_id": "p1", "section": "x"}},
+                    {"index": 1, "content": TOPICS[1], "metadata": {"patient_id": "p1", "section": "y"}},
+                ],
+            },
+        )
         hits = search(client, TOPICS[1], filters={"patient_id": "p1"})["results"]
         assert {h["chunk_index"] for h in hits} == {0, 1}
         assert search(client, TOPICS[1], filters={"patient_id": "p2"})["results"] == []
@@ -112,8 +129,9 @@ def test_min_seq_reads_a_write_the_worker_has_not_applied_yet(settings):
             raw.close()
         hits = search(client, text, limit=1, min_seq=seq)["results"]
         assert hits and hits[0]["chunk_id"] == chunk_id
-        error = assert_error(client.post("/api/v1/search/", json={"query": "x", "min_seq": seq + 1000}),
-                             422, "invalid_input")
+        error = assert_error(
+            client.post("/api/v1/search/", json={"query": "x", "min_seq": seq + 1000}), 422, "invalid_input"
+        )
         assert "ahead of the change log" in error["message"]
 
 
@@ -138,15 +156,19 @@ def test_rebuild_from_db_under_concurrent_searches(settings):
         for t in threads:
             t.start()
         results: list[dict] = []
-        rebuilders = [threading.Thread(target=lambda: results.append(client.post("/api/v1/index/rebuild-from-db").json()))
-                      for _ in range(2)]
+        rebuilders = [
+            threading.Thread(target=lambda: results.append(client.post("/api/v1/index/rebuild-from-db").json()))
+            for _ in range(2)
+        ]
         for _ in range(3):
             for t in rebuilders:
                 t.start()
             for t in rebuilders:
                 t.join()
-            rebuilders = [threading.Thread(target=lambda: results.append(
-                client.post("/api/v1/index/rebuild-from-db").json())) for _ in range(2)]
+            rebuilders = [
+                threading.Thread(target=lambda: results.append(client.post("/api/v1/index/rebuild-from-db").json()))
+                for _ in range(2)
+            ]
         stop.set()
         for t in threads:
             t.join()

@@ -15,8 +15,7 @@ from docqa.config import Settings
 from docqa.embedders.hash import HashEmbedder
 from tests.conftest import random_unit
 from tests.helpers import TOPICS, RawSQL, make_chunks
-from tests.test_api_support import (Receiver, TcpProxy, assert_error, fast, index_doc, running, search,
-                                    wait_for)
+from tests.test_api_support import Receiver, TcpProxy, assert_error, fast, index_doc, running, search, wait_for
 
 
 class Outage:
@@ -53,8 +52,15 @@ def test_start_with_database_down_is_degraded_then_recovers(kind, tmp_path, pg_s
     outage = Outage(kind, tmp_path, pg_server)
     outage.down()
     receiver = Receiver()
-    settings = fast(Settings(data_dir=tmp_path / "data", database_url=outage.url, embedder="hash",
-                             webhook_url=receiver.url, webhook_timeout_s=2.0))
+    settings = fast(
+        Settings(
+            data_dir=tmp_path / "data",
+            database_url=outage.url,
+            embedder="hash",
+            webhook_url=receiver.url,
+            webhook_timeout_s=2.0,
+        )
+    )
     try:
         with running(settings) as client:
             health = client.get("/health")
@@ -113,16 +119,20 @@ def test_server_side_disconnects_are_a_503_never_a_500(pg_url, tmp_path):
     settings = fast(Settings(data_dir=tmp_path / "data", database_url=pg_url, embedder="hash"))
     with running(settings) as client:
         index_doc(client, "doc", TOPICS[:3])
-        calls = [lambda: client.get("/api/v1/search/suggest", params={"q": "espr"}),
-                 lambda: client.post("/api/v1/search/", json={"query": TOPICS[0], "mode": "keyword"}),
-                 lambda: client.post("/api/v1/search/hybrid", json={"query": TOPICS[0]}),
-                 lambda: client.get("/api/v1/index/status/doc"),
-                 lambda: client.get("/api/v1/search/stats")]
+        calls = [
+            lambda: client.get("/api/v1/search/suggest", params={"q": "espr"}),
+            lambda: client.post("/api/v1/search/", json={"query": TOPICS[0], "mode": "keyword"}),
+            lambda: client.post("/api/v1/search/hybrid", json={"query": TOPICS[0]}),
+            lambda: client.get("/api/v1/index/status/doc"),
+            lambda: client.get("/api/v1/search/stats"),
+        ]
         for call in calls:
             call()  # a pooled connection now exists for the route
             with psycopg.connect(pg_url, autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
             response = call()
             assert response.status_code in (200, 503), response.text
             if response.status_code == 503:
@@ -137,9 +147,11 @@ def test_startup_sync_over_its_budget_serves_degraded_until_done(tmp_path):
     doc = raw.insert_document()
     vectors = random_unit(5000, seed=1)
     raw.execute("BEGIN")
-    raw.conn.executemany("INSERT INTO chunks (document_id, collection, ordinal, text, embedding, model, dim) "
-                         "VALUES (?, 'default', ?, ?, ?, 'hash-384', 384)",
-                         [(doc, i, f"row {i}", vectors[i].tobytes()) for i in range(5000)])
+    raw.conn.executemany(
+        "INSERT INTO chunks (document_id, collection, ordinal, text, embedding, model, dim) "
+        "VALUES (?, 'default', ?, ?, ?, 'hash-384', 384)",
+        [(doc, i, f"row {i}", vectors[i].tobytes()) for i in range(5000)],
+    )
     raw.execute("COMMIT")
     raw.close()
     with running(fast(settings, startup_sync_timeout_s=0.001)) as client:
@@ -199,9 +211,14 @@ def test_metrics_count_syncs_searches_and_requests(settings):
         client.get("/api/v1/index/status/unknown-doc")
         text = client.get("/metrics").text
     for needle in [
-        "docqa_index_vectors 9.0", "docqa_db_rows 9.0", "docqa_change_log_lag 0.0", "docqa_healthy 1.0",
-        'docqa_sync_runs_total{status="rebuilt"} 1.0', 'docqa_sync_runs_total{status="caught_up"}',
-        'docqa_sync_duration_seconds_bucket{le="+Inf",status="rebuilt"} 1.0', "docqa_drift_repaired_ids_total 0.0",
+        "docqa_index_vectors 9.0",
+        "docqa_db_rows 9.0",
+        "docqa_change_log_lag 0.0",
+        "docqa_healthy 1.0",
+        'docqa_sync_runs_total{status="rebuilt"} 1.0',
+        'docqa_sync_runs_total{status="caught_up"}',
+        'docqa_sync_duration_seconds_bucket{le="+Inf",status="rebuilt"} 1.0',
+        "docqa_drift_repaired_ids_total 0.0",
         'docqa_search_latency_seconds_count{mode="vector"} 1.0',
         'docqa_http_requests_total{method="POST",route="/api/v1/search/",status="200"} 1.0',
         'docqa_http_requests_total{method="GET",route="/api/v1/index/status/{document_id}",status="404"} 1.0',

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given
-from hypothesis.errors import Unsatisfiable
 from hypothesis import settings as hypothesis_settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 from schemathesis.config import SchemathesisConfig
 
@@ -30,7 +30,8 @@ CHECKS = [
 
 # Invalid input must be refused with a documented 4xx; an oversized generated body is refused with 413.
 CONFIG = SchemathesisConfig.from_dict(
-    {"checks": {"negative_data_rejection": {"expected-statuses": [400, 401, 404, 405, 413, 415, 422]}}})
+    {"checks": {"negative_data_rejection": {"expected-statuses": [400, 401, 404, 405, 413, 415, 422]}}}
+)
 
 
 @pytest.fixture
@@ -39,7 +40,9 @@ def api_schema(settings):
     with running(fast(settings, api_key=API_KEY, max_upload_bytes=100_000)) as client:
         headers = {"X-API-Key": API_KEY}
         for i in range(3):
-            index_doc(client, f"doc-{i}", TOPICS[i * 3:(i + 1) * 3], metadata={"patient_id": f"p{i}"}, headers=headers)
+            index_doc(
+                client, f"doc-{i}", TOPICS[i * 3 : (i + 1) * 3], metadata={"patient_id": f"p{i}"}, headers=headers
+            )
         yield schemathesis.openapi.from_asgi("/openapi.json", client.app, config=CONFIG)
 
 
@@ -67,8 +70,13 @@ def run_operation(operation, mode: GenerationMode, max_examples: int) -> None:
     selected = checks_for(operation)
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @hypothesis_settings(max_examples=max_examples, deadline=None, database=None,
-                         phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @hypothesis_settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     def check(case) -> None:
         case.call_and_validate(headers={"X-API-Key": API_KEY}, checks=selected)
 

@@ -32,18 +32,21 @@ def docs_of(body: dict) -> set[str]:
     return {r["document_id"] for r in body["results"]}
 
 
-@pytest.mark.parametrize("filters, expected", [
-    ({"patient_id": "p1"}, {"lab-a", "note-c"}),
-    ({"document_type": "note"}, {"note-b", "note-c"}),
-    ({"document_type": ["lab", "note"]}, {"lab-a", "note-b", "note-c"}),
-    ({"date_from": "2024-02-01"}, {"note-b", "note-c"}),
-    ({"date_to": "2024-02-01T00:00:00Z"}, {"lab-a"}),
-    ({"date_from": "2024-02-01", "date_to": "2024-04-01"}, {"note-b"}),
-    ({"document_id": "note-b"}, {"note-b"}),
-    ({"document_ids": ["lab-a", "note-c"]}, {"lab-a", "note-c"}),
-    ({"patient_id": "p1", "document_type": "note"}, {"note-c"}),
-    ({"patient_id": "nobody"}, set()),
-])
+@pytest.mark.parametrize(
+    "filters, expected",
+    [
+        ({"patient_id": "p1"}, {"lab-a", "note-c"}),
+        ({"document_type": "note"}, {"note-b", "note-c"}),
+        ({"document_type": ["lab", "note"]}, {"lab-a", "note-b", "note-c"}),
+        ({"date_from": "2024-02-01"}, {"note-b", "note-c"}),
+        ({"date_to": "2024-02-01T00:00:00Z"}, {"lab-a"}),
+        ({"date_from": "2024-02-01", "date_to": "2024-04-01"}, {"note-b"}),
+        ({"document_id": "note-b"}, {"note-b"}),
+        ({"document_ids": ["lab-a", "note-c"]}, {"lab-a", "note-c"}),
+        ({"patient_id": "p1", "document_type": "note"}, {"note-c"}),
+        ({"patient_id": "nobody"}, set()),
+    ],
+)
 def test_filters(client, filters, expected):
     body = search(client, "policy checklist machine", limit=20, filters=filters)
     assert docs_of(body) == expected
@@ -56,7 +59,16 @@ def test_limit_threshold_and_shape(client):
     assert len(body["results"]) == 3 and body["query"] == TOPICS[4] and body["mode"] == "vector"
     first = body["results"][0]
     assert first["content"] == TOPICS[4] and first["file_type"] == "text/plain" and first["filename"] == "note-b.txt"
-    assert set(first) >= {"chunk_id", "document_id", "score", "content", "filename", "file_type", "chunk_index", "metadata"}
+    assert set(first) >= {
+        "chunk_id",
+        "document_id",
+        "score",
+        "content",
+        "filename",
+        "file_type",
+        "chunk_index",
+        "metadata",
+    }
     scores = [r["score"] for r in body["results"]]
     assert scores == sorted(scores, reverse=True)
     strict = search(client, TOPICS[4], limit=10, threshold=0.99)["results"]
@@ -74,8 +86,12 @@ def test_other_modes(client, mode):
 def test_metadata_filter_on_any_key(client):
     body = search(client, "policy checklist machine", limit=20, filters={"metadata": {"date": "2024-03-05"}})
     assert docs_of(body) == {"note-b"}
-    body = search(client, "policy checklist machine", limit=20,
-                  filters={"metadata": {"patient_id": ["p2", "p9"], "document_type": "note"}})
+    body = search(
+        client,
+        "policy checklist machine",
+        limit=20,
+        filters={"metadata": {"patient_id": ["p2", "p9"], "document_type": "note"}},
+    )
     assert docs_of(body) == {"note-b"}
     bad = client.post("/api/v1/search/", json={"query": "x", "filters": {"metadata": {"bad key!": "v"}}})
     assert_error(bad, 422, "validation_error")
@@ -89,21 +105,31 @@ def test_hybrid_route_fuses_and_takes_weights(client):
     assert [r["chunk_id"] for r in same["results"]] == [r["chunk_id"] for r in body["results"]]
     # all the weight on one side: the fused order is that side's order (over the two hits that side
     # ranks with distinct scores; the hash embedder ties the rest at 0, and FAISS orders ties by k)
-    for side, weights in (("vector", {"vector_weight": 1, "keyword_weight": 0}),
-                          ("keyword", {"vector_weight": 0, "keyword_weight": 1})):
-        fused = client.post("/api/v1/search/hybrid", json={"query": "machine policy audit", "limit": 3, **weights}).json()
+    for side, weights in (
+        ("vector", {"vector_weight": 1, "keyword_weight": 0}),
+        ("keyword", {"vector_weight": 0, "keyword_weight": 1}),
+    ):
+        fused = client.post(
+            "/api/v1/search/hybrid", json={"query": "machine policy audit", "limit": 3, **weights}
+        ).json()
         alone = search(client, "machine policy audit", mode=side, limit=3)
         assert [r["chunk_id"] for r in fused["results"]][:2] == [r["chunk_id"] for r in alone["results"]][:2]
     # the weights reach the fusion: a hit only the vector side found scores twice as high with the keyword weight at 0
     even = client.post("/api/v1/search/hybrid", json={"query": "machine policy audit", "limit": 3}).json()["results"]
-    vector_only = client.post("/api/v1/search/hybrid", json={"query": "machine policy audit", "limit": 3,
-                                                             "keyword_weight": 0}).json()["results"]
+    vector_only = client.post(
+        "/api/v1/search/hybrid", json={"query": "machine policy audit", "limit": 3, "keyword_weight": 0}
+    ).json()["results"]
     assert vector_only[2]["score"] == pytest.approx(2 * even[2]["score"], rel=1e-3)
-    filtered = client.post("/api/v1/search/hybrid", json={"query": "policy", "limit": 20,
-                                                          "filters": {"document_type": "lab"}}).json()
+    filtered = client.post(
+        "/api/v1/search/hybrid", json={"query": "policy", "limit": 20, "filters": {"document_type": "lab"}}
+    ).json()
     assert docs_of(filtered) == {"lab-a"} and filtered["filters_applied"] == {"document_type": "lab"}
-    assert_error(client.post("/api/v1/search/hybrid", json={"query": "x", "vector_weight": 0, "keyword_weight": 0}), 422)
-    assert_error(client.post("/api/v1/search/hybrid", json={"query": "x", "vector_weight": -1}), 422, "validation_error")
+    assert_error(
+        client.post("/api/v1/search/hybrid", json={"query": "x", "vector_weight": 0, "keyword_weight": 0}), 422
+    )
+    assert_error(
+        client.post("/api/v1/search/hybrid", json={"query": "x", "vector_weight": -1}), 422, "validation_error"
+    )
     assert_error(client.post("/api/v1/search/hybrid", json={"query": ""}), 422, "validation_error")
 
 
@@ -127,13 +153,16 @@ def test_stats_reports_counts_model_and_sync_state(client):
 
 
 def test_ask_answers_with_cited_sources(client):
-    body = client.get("/api/v1/qa/ask", params={"question": "how often does the espresso machine need descaling?"}).json()
+    body = client.get(
+        "/api/v1/qa/ask", params={"question": "how often does the espresso machine need descaling?"}
+    ).json()
     assert body["found"] is True and body["sources"]
     source = body["sources"][0]
     assert source["document_id"] == "lab-a" and source["filename"] == "lab-a.txt"
     assert source["text"] and source["char_end"] > source["char_start"]
-    restricted = client.get("/api/v1/qa/ask", params={"question": "espresso descaling",
-                                                      "context_documents": "note-b,note-c"}).json()
+    restricted = client.get(
+        "/api/v1/qa/ask", params={"question": "espresso descaling", "context_documents": "note-b,note-c"}
+    ).json()
     assert {s["document_id"] for s in restricted["sources"]} <= {"note-b", "note-c"}
     repeated = client.get("/api/v1/qa/ask?question=espresso&context_documents=note-b&context_documents=lab-a")
     assert repeated.status_code == 200
@@ -143,21 +172,41 @@ def test_ask_answers_with_cited_sources(client):
 
 
 @pytest.mark.parametrize("mode", ["vector", "keyword", "hybrid"])
-@pytest.mark.parametrize("query", ["!!!", "a & b | !c", "'", '"unbalanced', "*", "NEAR(x", "AND OR NOT", "-", ":*",
-                                   "ünïcödé 漢字", "x" * 5000, "%_\\", "(((", "col:val"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "!!!",
+        "a & b | !c",
+        "'",
+        '"unbalanced',
+        "*",
+        "NEAR(x",
+        "AND OR NOT",
+        "-",
+        ":*",
+        "ünïcödé 漢字",
+        "x" * 5000,
+        "%_\\",
+        "(((",
+        "col:val",
+    ],
+)
 def test_odd_queries_are_answered(client, mode, query):
     response = client.post("/api/v1/search/", json={"query": query, "mode": mode, "limit": 5})
     assert response.status_code == 200, response.text
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/api/v1/search/", {"query": "x", "limit": True}),
-    ("/api/v1/search/", {"query": "x", "threshold": False}),
-    ("/api/v1/search/", {"query": "x", "min_seq": True}),
-    ("/api/v1/search/", {"query": "x", "limit": "10"}),
-    ("/api/v1/search/hybrid", {"query": "x", "rrf_k": False}),
-    ("/api/v1/search/hybrid", {"query": "x", "vector_weight": True}),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/api/v1/search/", {"query": "x", "limit": True}),
+        ("/api/v1/search/", {"query": "x", "threshold": False}),
+        ("/api/v1/search/", {"query": "x", "min_seq": True}),
+        ("/api/v1/search/", {"query": "x", "limit": "10"}),
+        ("/api/v1/search/hybrid", {"query": "x", "rrf_k": False}),
+        ("/api/v1/search/hybrid", {"query": "x", "vector_weight": True}),
+    ],
+)
 def test_booleans_and_strings_are_not_numbers(client, path, body):
     """Found by schemathesis: pydantic's lax mode read a JSON true as the integer 1."""
     assert_error(client.post(path, json=body), 422, "validation_error")

@@ -14,8 +14,9 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -54,8 +55,14 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 5.0, interval_s: f
         time.sleep(interval_s)
 
 
-def index_doc(client: TestClient, document_id: str, texts: list[str], metadata: dict | None = None,
-              headers: dict | None = None, **extra: Any) -> dict:
+def index_doc(
+    client: TestClient,
+    document_id: str,
+    texts: list[str],
+    metadata: dict | None = None,
+    headers: dict | None = None,
+    **extra: Any,
+) -> dict:
     body = {"document_id": document_id, "chunks": [{"index": i, "content": t} for i, t in enumerate(texts)], **extra}
     if metadata is not None:
         body["metadata"] = metadata
@@ -155,7 +162,7 @@ class Receiver:
         delay = delay_s
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length))
                 time.sleep(delay)

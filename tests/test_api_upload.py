@@ -21,8 +21,10 @@ TYPES = {
     "clinic-patient-intake.md": ("text/markdown", "insurance card"),
     "home-espresso-guide.html": ("text/html", "espresso"),
     "medication-storage-policy.pdf": ("application/pdf", "refrigerator"),
-    "data-retention-policy.docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                                   "retention"),
+    "data-retention-policy.docx": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "retention",
+    ),
 }
 
 
@@ -43,8 +45,13 @@ def upload(client, name: str, data: bytes, **form: str):
 def test_each_supported_type_is_indexed_and_searchable(client, name):
     content_type, words = TYPES[name]
     data = (SAMPLES / name).read_bytes()
-    response = upload(client, name, data, metadata=json.dumps({"patient_id": "p-77", "date": "2024-05-01"}),
-                      document_id=f"up-{Path(name).stem}")
+    response = upload(
+        client,
+        name,
+        data,
+        metadata=json.dumps({"patient_id": "p-77", "date": "2024-05-01"}),
+        document_id=f"up-{Path(name).stem}",
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["document_id"] == f"up-{Path(name).stem}" and body["filename"] == name
@@ -79,13 +86,14 @@ def test_oversized_upload_is_413_without_reading_it_all(client):
     assert_error(upload(client, "big.txt", big), 413, "payload_too_large")
 
     def stream():  # chunked: no Content-Length, refused while reading
-        yield b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\n\r\n"
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n\r\n'
         for _ in range(LIMIT // 1000 + 100):
             yield b"y" * 1000
         yield b"\r\n--b--\r\n"
 
-    response = client.post("/api/v1/index/upload", content=stream(),
-                           headers={"content-type": "multipart/form-data; boundary=b"})
+    response = client.post(
+        "/api/v1/index/upload", content=stream(), headers={"content-type": "multipart/form-data; boundary=b"}
+    )
     assert_error(response, 413, "payload_too_large")
 
 
@@ -95,19 +103,25 @@ def test_just_under_the_limit_is_accepted(client):
     assert response.status_code == 200, response.text
 
 
-@pytest.mark.parametrize("form, field", [
-    ({"metadata": "{not json"}, "metadata"),
-    ({"metadata": "[1, 2]"}, "metadata"),
-    ({"document_id": "no spaces allowed"}, "document_id"),
-])
+@pytest.mark.parametrize(
+    "form, field",
+    [
+        ({"metadata": "{not json"}, "metadata"),
+        ({"metadata": "[1, 2]"}, "metadata"),
+        ({"document_id": "no spaces allowed"}, "document_id"),
+    ],
+)
 def test_bad_form_fields_are_422(client, form, field):
     error = assert_error(upload(client, "a.txt", b"some text", **form), 422, "invalid_input")
     assert error["details"]["field"] == field
 
 
 def test_missing_file_and_empty_file(client):
-    error = assert_error(client.post("/api/v1/index/upload", data={"metadata": "{}"},
-                                     files={"other": ("x.txt", b"x")}), 422, "invalid_input")
+    error = assert_error(
+        client.post("/api/v1/index/upload", data={"metadata": "{}"}, files={"other": ("x.txt", b"x")}),
+        422,
+        "invalid_input",
+    )
     assert error["details"]["field"] == "file"
     empty = assert_error(upload(client, "empty.txt", b""), 422, "parse_error")
     assert "empty" in empty["message"]

@@ -68,10 +68,14 @@ def test_without_the_lock_the_hazard_is_real(pg_url):
     """The same interleaving with the advisory lock removed does skip: the test above can fail."""
     _migrated(pg_url)
     raw = RawSQL(pg_url)
-    body = raw.scalar("SELECT prosrc FROM pg_proc WHERE proname = 'docqa_log_chunks' "
-                      "AND pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())")
+    body = raw.scalar(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'docqa_log_chunks' "
+        "AND pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+    )
     unlocked = "\n".join(line for line in body.splitlines() if "pg_advisory_xact_lock" not in line)
-    raw.execute(f"CREATE OR REPLACE FUNCTION docqa_log_chunks() RETURNS trigger LANGUAGE plpgsql AS $body${unlocked}$body$")
+    raw.execute(
+        f"CREATE OR REPLACE FUNCTION docqa_log_chunks() RETURNS trigger LANGUAGE plpgsql AS $body${unlocked}$body$"
+    )
     raw.close()
     seen_max, seen, final = _interleave(pg_url)
     assert [q for q in final if q <= seen_max] != seen  # a seq below the reader's cursor appeared later
@@ -88,7 +92,9 @@ def _writer_process(url: str, worker: int, transactions: int, seed: int) -> None
             raw.insert_chunk(doc, f"w{worker} t{t} c{j}", vecs[t * 3 + j], ordinal=t * 3 + j)
             time.sleep(rng.random() * 0.004)
         if rng.random() < 0.3:
-            row = raw.execute(raw.q("SELECT id FROM chunks WHERE document_id = ? ORDER BY random() LIMIT 1"), (doc,)).fetchone()
+            row = raw.execute(
+                raw.q("SELECT id FROM chunks WHERE document_id = ? ORDER BY random() LIMIT 1"), (doc,)
+            ).fetchone()
             if row:
                 raw.execute(raw.q("DELETE FROM chunks WHERE id = ?"), (row[0],))
         time.sleep(rng.random() * 0.004)

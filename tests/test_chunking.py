@@ -50,7 +50,7 @@ def check_invariants(doc: ParsedDocument, chunks: list[ChunkInput], count, max_t
         previous_start = chunk.char_start
         covered[chunk.char_start : chunk.char_end] = b"\x01" * (chunk.char_end - chunk.char_start)
     dropped = [i for i, ch in enumerate(doc.text) if not ch.isspace() and not covered[i]]
-    assert not dropped, f"text dropped at {dropped[:5]}: {doc.text[dropped[0]:dropped[0] + 40]!r}"
+    assert not dropped, f"text dropped at {dropped[:5]}: {doc.text[dropped[0] : dropped[0] + 40]!r}"
 
 
 @pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.name)
@@ -75,15 +75,24 @@ def test_headings_travel_with_their_chunks() -> None:
 @pytest.mark.parametrize(
     ("name", "passage", "heading"),
     [
-        ("travel-expense-policy.md", "0.30 EUR per kilometre",
-         "Travel and Expense Policy > Booking travel > Cars and taxis"),
+        (
+            "travel-expense-policy.md",
+            "0.30 EUR per kilometre",
+            "Travel and Expense Policy > Booking travel > Cars and taxis",
+        ),
         ("history-of-millbrook.txt", "4.2 metres above its normal level", "THE TWENTIETH CENTURY"),
-        ("recipe-collection.txt", "75 degrees",
-         "Weeknight Recipes from the Hartley Family Kitchen > Lemon and Herb Roast Chicken"),
+        (
+            "recipe-collection.txt",
+            "75 degrees",
+            "Weeknight Recipes from the Hartley Family Kitchen > Lemon and Herb Roast Chicken",
+        ),
         ("home-espresso-guide.html", "60 to 65 °C", "Home Espresso Guide: Dialling In Your Shot > Milk drinks"),
         ("data-retention-policy.docx", "Only the General Counsel", "Data Retention and Deletion Policy > Legal holds"),
-        ("bicycle-maintenance-manual.pdf", "grooves are about 1 mm deep",
-         "Bicycle Maintenance Manual for Commuters > 6. Brakes > 6.1 Rim brakes"),
+        (
+            "bicycle-maintenance-manual.pdf",
+            "grooves are about 1 mm deep",
+            "Bicycle Maintenance Manual for Commuters > 6. Brakes > 6.1 Rim brakes",
+        ),
     ],
 )
 def test_heading_paths_in_every_format(name: str, passage: str, heading: str) -> None:
@@ -104,7 +113,7 @@ def test_pdf_chunks_carry_the_page_they_start_on() -> None:
     chunks = chunk_document(doc, words_and_marks, max_tokens=120, overlap_tokens=20)
     assert {c.page for c in chunks} == {1, 2, 3}
     for chunk in chunks:
-        number, start, end = next(p for p in doc.pages if p[1] <= chunk.char_start <= p[2])
+        number, _start, _end = next(p for p in doc.pages if p[1] <= chunk.char_start <= p[2])
         assert chunk.page == number
     discrepancies = next(c for c in chunks if "Discrepancies" in c.text)
     assert discrepancies.page == 2
@@ -160,8 +169,9 @@ def test_an_overlong_word_is_split_by_characters() -> None:
 def test_output_is_deterministic() -> None:
     doc = parse_file(SAMPLES / "docqa-user-guide.md")
     first = chunk_document(doc, words_and_marks, max_tokens=80, overlap_tokens=15)
-    second = chunk_document(parse_file(SAMPLES / "docqa-user-guide.md"), words_and_marks, max_tokens=80,
-                            overlap_tokens=15)
+    second = chunk_document(
+        parse_file(SAMPLES / "docqa-user-guide.md"), words_and_marks, max_tokens=80, overlap_tokens=15
+    )
     assert first == second
 
 
@@ -192,7 +202,20 @@ def test_bad_limits_are_refused(max_tokens: int, overlap: int) -> None:
 
 
 def _megabyte_of_prose() -> bytes:
-    vocabulary = "the patient fridge policy nurse temperature chain brake espresso grind market river".split()
+    vocabulary = [
+        "the",
+        "patient",
+        "fridge",
+        "policy",
+        "nurse",
+        "temperature",
+        "chain",
+        "brake",
+        "espresso",
+        "grind",
+        "market",
+        "river",
+    ]
     paragraphs, size, state = [], 0, 7
     while size < 1_000_000:
         sentences = []
@@ -224,8 +247,28 @@ def test_a_megabyte_is_fast_and_counts_tokens_linearly() -> None:
 
 text_pieces = st.one_of(
     st.text(alphabet="abcdefghij XYZ", min_size=1, max_size=12),
-    st.sampled_from([". ", "! ", "? ", "\n", "\n\n", "# ", "## Heading\n", "- item\n", "```\n", "|a|b|\n|--|--|\n",
-                     "e.g. ", "   ", "\t", "...", "x" * 60, "!!!!!!!!", "é", "😀"]),
+    st.sampled_from(
+        [
+            ". ",
+            "! ",
+            "? ",
+            "\n",
+            "\n\n",
+            "# ",
+            "## Heading\n",
+            "- item\n",
+            "```\n",
+            "|a|b|\n|--|--|\n",
+            "e.g. ",
+            "   ",
+            "\t",
+            "...",
+            "x" * 60,
+            "!!!!!!!!",
+            "é",
+            "😀",
+        ]
+    ),
 )
 
 

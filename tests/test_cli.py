@@ -34,8 +34,18 @@ def test_ingest_search_stats_sync_roundtrip(cli):
     code, out, _ = cli("sync", "--json")
     report = json.loads(out)
     assert code == 0 and report["status"] in ("rebuilt", "in_sync", "caught_up")
-    for key in ("status", "sync_performed", "db_count", "index_count", "applied_seq", "added", "removed", "repaired",
-                "duration_ms", "reason"):
+    for key in (
+        "status",
+        "sync_performed",
+        "db_count",
+        "index_count",
+        "applied_seq",
+        "added",
+        "removed",
+        "repaired",
+        "duration_ms",
+        "reason",
+    ):
         assert key in report
 
     code, out, _ = cli("sync", "--check", "--json")
@@ -105,8 +115,9 @@ def test_bad_input_is_a_message_not_a_traceback(cli, tmp_path):
 
 
 def test_unreachable_database_is_a_clear_error(tmp_path, capsys):
-    code = main(["--db", "postgresql://postgres@127.0.0.1:1/nope", "--data-dir", str(tmp_path), "--embedder", "hash",
-                 "stats"])
+    code = main(
+        ["--db", "postgresql://postgres@127.0.0.1:1/nope", "--data-dir", str(tmp_path), "--embedder", "hash", "stats"]
+    )
     _, err = capsys.readouterr()
     assert code != 0 and "cannot connect" in err and "Traceback" not in err
 

@@ -24,7 +24,9 @@ def _fill(settings: Settings) -> None:
     store = Store.open(settings, embedder=HashEmbedder())
     vecs = random_unit(N_DOCS * PER_DOC, seed=5)
     for d in range(N_DOCS):
-        chunks = [ChunkInput(text=f"doc {d} chunk {i}", ordinal=i, embedding=vecs[d * PER_DOC + i]) for i in range(PER_DOC)]
+        chunks = [
+            ChunkInput(text=f"doc {d} chunk {i}", ordinal=i, embedding=vecs[d * PER_DOC + i]) for i in range(PER_DOC)
+        ]
         store.add_document(chunks, filename=f"d{d}.txt", sync=False)
     store.sync()
     store.close()

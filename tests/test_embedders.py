@@ -6,8 +6,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -253,6 +253,7 @@ def test_int8_is_close_to_fp32_and_keeps_order(minilm_int8, reference: np.ndarra
     assert np.argmax(small @ vectors.T, axis=1).tolist() == list(range(len(SENTENCES)))
     model_file = minilm_onnx.ensure_quantized_model(tokenizer.model_dir(), minilm_int8.cache_dir)
     assert json.loads((model_file.parent / "manifest.json").read_text())["recipe"] == minilm_onnx.RECIPE
+
 
 @pytest.mark.model
 def test_token_counts_match_hf_tokenizer(minilm, minilm_int8) -> None:

@@ -27,8 +27,11 @@ def test_metrics_by_hand() -> None:
     assert ndcg_at(b, 10, 1) == 1.0 and ndcg_at(c, 10, 3) == 0.0 and ndcg_at(c, 10, 0) == 0.0
     assert ndcg_at([False, True], 1, 1) == 0.0  # the cut-off applies
     assert summarize([(a, 2), (b, 1), (c, 1)]) == {
-        "recall@1": round(1 / 3, 4), "recall@5": round(2 / 3, 4), "recall@10": round(2 / 3, 4),
-        "mrr": round((1 / 3 + 1) / 3, 4), "ndcg@10": round(((0.5 + 1 / math.log2(6)) / (1 + 1 / math.log2(3)) + 1) / 3, 4),
+        "recall@1": round(1 / 3, 4),
+        "recall@5": round(2 / 3, 4),
+        "recall@10": round(2 / 3, 4),
+        "mrr": round((1 / 3 + 1) / 3, 4),
+        "ndcg@10": round(((0.5 + 1 / math.log2(6)) / (1 + 1 / math.log2(3)) + 1) / 3, 4),
     }
 
 
@@ -43,8 +46,11 @@ def test_relevance_rule() -> None:
 
 def test_load_questions(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
-    path.write_text('{"id": "a", "question": "Q?", "expected_filename": "f.txt", "expected_passage": "x  y"}\n\n'
-                    '{"question": "R?", "expected_filename": "g.txt"}\n', encoding="utf-8")
+    path.write_text(
+        '{"id": "a", "question": "Q?", "expected_filename": "f.txt", "expected_passage": "x  y"}\n\n'
+        '{"question": "R?", "expected_filename": "g.txt"}\n',
+        encoding="utf-8",
+    )
     assert load_questions(path) == [Question("a", "Q?", "f.txt", "x y"), Question("line3", "R?", "g.txt", "")]
     path.write_text('{"question": "no file"}\n', encoding="utf-8")
     with pytest.raises(InvalidInput):
@@ -64,10 +70,21 @@ def test_shipped_question_set_is_well_formed() -> None:
 
 
 def tiny_corpus(store) -> None:
-    store.add_document(make_chunks(["the espresso machine needs descaling every month with citric acid",
-                                    "grind the beans fine for a short shot"]), filename="coffee.txt")
-    store.add_document(make_chunks(["bicycle chains should be cleaned and lubricated after rain",
-                                    "check tyre pressure weekly with a gauge"]), filename="bike.txt")
+    store.add_document(
+        make_chunks(
+            [
+                "the espresso machine needs descaling every month with citric acid",
+                "grind the beans fine for a short shot",
+            ]
+        ),
+        filename="coffee.txt",
+    )
+    store.add_document(
+        make_chunks(
+            ["bicycle chains should be cleaned and lubricated after rain", "check tyre pressure weekly with a gauge"]
+        ),
+        filename="bike.txt",
+    )
 
 
 def test_evaluate_on_a_tiny_corpus(store) -> None:
@@ -93,8 +110,18 @@ def test_eval_and_ask_commands(store, tmp_path: Path) -> None:
 
     tiny_corpus(store)
     path = tmp_path / "q.jsonl"
-    path.write_text(json.dumps({"id": "q1", "question": "espresso descaling", "expected_filename": "coffee.txt",
-                                "expected_passage": "citric acid"}) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "id": "q1",
+                "question": "espresso descaling",
+                "expected_filename": "coffee.txt",
+                "expected_passage": "citric acid",
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     base = ["--db", store.settings.database_url, "--data-dir", str(tmp_path / "cli"), "--embedder", "hash"]
     runner = CliRunner()
     result = runner.invoke(cli, [*base, "eval", str(path), "--modes", "keyword,hybrid", "--k", "5", "--json"])
@@ -116,10 +143,19 @@ def test_answer_quality_report(store) -> None:
 
     tiny_corpus(store)
     store.settings = store.settings.replace(qa_min_score=0.25)
-    questions = [Question("q1", "When should bicycle chains be lubricated?", "bike.txt", "lubricated after rain"),
-                 Question("q2", "descaling the espresso machine with citric acid", "coffee.txt", "citric acid")]
+    questions = [
+        Question("q1", "When should bicycle chains be lubricated?", "bike.txt", "lubricated after rain"),
+        Question("q2", "descaling the espresso machine with citric acid", "coffee.txt", "citric acid"),
+    ]
     report = evaluate_qa(store, questions, ["Who won the football world cup in 1998?"])
-    assert report == {"floor": 0.25, "questions": 2, "unanswerable": 1, "answered": 1.0, "cited_relevant": 1.0,
-                      "passage_recall": 1.0, "unanswerable_refused": 1.0}
+    assert report == {
+        "floor": 0.25,
+        "questions": 2,
+        "unanswerable": 1,
+        "answered": 1.0,
+        "cited_relevant": 1.0,
+        "passage_recall": 1.0,
+        "unanswerable_refused": 1.0,
+    }
     assert word_recall("after the rain", "Clean it after rain.") == pytest.approx(2 / 3)
     assert len(load_unanswerable(DEFAULT_UNANSWERABLE)) >= 20

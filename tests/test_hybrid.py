@@ -13,14 +13,26 @@ from tests.helpers import make_chunks
 # Keyword-only questions: the one content word is rare and sits in a long chunk about other things,
 # while chunks sharing the question's stop-word phrasing ("what is the ...") win on the hash embedding.
 RARE = [
-    ("what is the zorblax for", "Inventory notes for the north warehouse: pallets, crates, one zorblax, shelving units "
-     "and two forklifts were counted during the spring audit by the logistics team."),
-    ("where is the quintrel", "The basement storeroom holds paint tins, spare light bulbs, a broken quintrel, old "
-     "ladders and boxes of archived invoices from previous financial years."),
-    ("how do i clean the vemmick", "Kitchen equipment list: kettle, toaster, microwave oven, vemmick, dishwasher, "
-     "coffee grinder and the large fridge freezer beside the back door."),
-    ("when was the drulox bought", "Purchases approved by the committee included garden chairs, a parasol, the "
-     "drulox, new hoses, compost bins and a small greenhouse heater."),
+    (
+        "what is the zorblax for",
+        "Inventory notes for the north warehouse: pallets, crates, one zorblax, shelving units "
+        "and two forklifts were counted during the spring audit by the logistics team.",
+    ),
+    (
+        "where is the quintrel",
+        "The basement storeroom holds paint tins, spare light bulbs, a broken quintrel, old "
+        "ladders and boxes of archived invoices from previous financial years.",
+    ),
+    (
+        "how do i clean the vemmick",
+        "Kitchen equipment list: kettle, toaster, microwave oven, vemmick, dishwasher, "
+        "coffee grinder and the large fridge freezer beside the back door.",
+    ),
+    (
+        "when was the drulox bought",
+        "Purchases approved by the committee included garden chairs, a parasol, the "
+        "drulox, new hoses, compost bins and a small greenhouse heater.",
+    ),
 ]
 STOP_WORDY = [
     "what is the agenda for the meeting and what is the plan for it",
@@ -33,12 +45,21 @@ STOP_WORDY = [
 # Vector-only questions: the exact phrase (its word pairs) is in one chunk, but short chunks repeating
 # the content words win on BM25 / cover density.
 PHRASE = [
-    ("who is the man in the hat", "who is the man in the hat that everyone keeps talking about",
-     ["hat man hat man hat", "man hat man hat hat man"]),
-    ("what is the boat on the lake", "what is the boat on the lake that we saw this morning",
-     ["lake boat lake boat lake", "boat lake boat lake boat boat"]),
-    ("where is the key to the shed", "where is the key to the shed that holds the mower",
-     ["shed key shed key shed", "key shed key key shed shed"]),
+    (
+        "who is the man in the hat",
+        "who is the man in the hat that everyone keeps talking about",
+        ["hat man hat man hat", "man hat man hat hat man"],
+    ),
+    (
+        "what is the boat on the lake",
+        "what is the boat on the lake that we saw this morning",
+        ["lake boat lake boat lake", "boat lake boat lake boat boat"],
+    ),
+    (
+        "where is the key to the shed",
+        "where is the key to the shed that holds the mower",
+        ["shed key shed key shed", "key shed key key shed shed"],
+    ),
 ]
 
 
@@ -79,7 +100,7 @@ def test_hybrid_beats_vector_and_keyword_alone(store) -> None:
     mrr = {mode: sum(1 / r for r in rs if r) / len(cases) for mode, rs in found.items()}
     # each side alone fails the half built against it ...
     assert all(r != 1 for r in found["vector"][: len(RARE)]), found
-    assert all(r != 1 for r in found["keyword"][len(RARE):]), found
+    assert all(r != 1 for r in found["keyword"][len(RARE) :]), found
     # ... and fusion answers both halves
     assert at1["hybrid"] == 1.0, found
     assert at1["hybrid"] > max(at1["vector"], at1["keyword"])
@@ -102,18 +123,33 @@ def test_hybrid_weights_and_scores(store) -> None:
 def test_filters_return_limit_results_when_enough_match(store, mode: str) -> None:
     # 40 strong matches outside the filter, 12 weaker ones inside it
     for i in range(40):
-        store.add_document(make_chunks([f"chain lubricant chain care {i}"]), filename=f"noise{i}.txt", sync=False,
-                           content_type="text/plain", metadata={"shelf": "noise"})
-    wanted = [store.add_document(make_chunks([f"notes {i}: the chain needs lubricant after rain, then wipe it"]),
-                                 filename=f"want{i}.md", content_type="text/markdown", sync=False,
-                                 metadata={"shelf": "wanted", "date": f"2024-03-{i + 1:02d}"}).document_id
-              for i in range(12)]
+        store.add_document(
+            make_chunks([f"chain lubricant chain care {i}"]),
+            filename=f"noise{i}.txt",
+            sync=False,
+            content_type="text/plain",
+            metadata={"shelf": "noise"},
+        )
+    wanted = [
+        store.add_document(
+            make_chunks([f"notes {i}: the chain needs lubricant after rain, then wipe it"]),
+            filename=f"want{i}.md",
+            content_type="text/markdown",
+            sync=False,
+            metadata={"shelf": "wanted", "date": f"2024-03-{i + 1:02d}"},
+        ).document_id
+        for i in range(12)
+    ]
     store.catch_up()
     query = "chain lubricant"
     unfiltered = search_mode(store, query, mode=mode, k=10)
     assert not {h.document_id for h in unfiltered} & set(wanted)  # the filtered docs are not in the plain top 10
-    for filters in (SearchFilters(metadata={"shelf": "wanted"}), SearchFilters(content_types=("text/markdown",)),
-                    SearchFilters(document_ids=tuple(wanted)), SearchFilters(date_from="2024-03-01", date_to="2024-03-31")):
+    for filters in (
+        SearchFilters(metadata={"shelf": "wanted"}),
+        SearchFilters(content_types=("text/markdown",)),
+        SearchFilters(document_ids=tuple(wanted)),
+        SearchFilters(date_from="2024-03-01", date_to="2024-03-31"),
+    ):
         hits = search_mode(store, query, mode=mode, k=10, filters=filters)
         assert len(hits) == 10, (mode, filters)
         assert {h.document_id for h in hits} <= set(wanted)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from docqa.errors import InvalidInput
 from docqa.search.keyword import fts5_query, keyword_ranking, query_terms, tsquery_text
@@ -13,10 +15,50 @@ from tests.conftest import random_unit
 from tests.helpers import TOPICS, RawSQL, make_chunks
 
 HOSTILE = [
-    '"', '""', "'", "\"unbalanced", "AND", "OR", "NOT", "a AND b OR NOT c", "*", "**", "chain*", "NEAR(", "NEAR(a b, 2)",
-    "text:chain", "heading:x", "^chain", "(", ")", "((a) OR", "{a b}", "-chain", "+chain", "chain -rain", "a & b | !c",
-    "a:*", "<->", "\\", "%", "_", "--", ";", "DROP TABLE chunks;", "café naïve 日本語 Ωmega", "x²", "🙂", "\x00", "\t\n",
-    "1998", "0.5", "e-mail", "it's", "l'été", "what is the", "the and of",
+    '"',
+    '""',
+    "'",
+    '"unbalanced',
+    "AND",
+    "OR",
+    "NOT",
+    "a AND b OR NOT c",
+    "*",
+    "**",
+    "chain*",
+    "NEAR(",
+    "NEAR(a b, 2)",
+    "text:chain",
+    "heading:x",
+    "^chain",
+    "(",
+    ")",
+    "((a) OR",
+    "{a b}",
+    "-chain",
+    "+chain",
+    "chain -rain",
+    "a & b | !c",
+    "a:*",
+    "<->",
+    "\\",
+    "%",
+    "_",
+    "--",
+    ";",
+    "DROP TABLE chunks;",
+    "café naïve 日本語 Ωmega",
+    "x²",
+    "🙂",
+    "\x00",
+    "\t\n",
+    "1998",
+    "0.5",
+    "e-mail",
+    "it's",
+    "l'été",
+    "what is the",
+    "the and of",
 ]
 
 
@@ -73,10 +115,18 @@ def test_stemming_matches_other_word_forms(store) -> None:
 
 def test_filters_apply_before_ranking(store) -> None:
     # 30 documents mention "chain"; the best-ranked ones are NOT in the filter, yet k results come back.
-    strong = [store.add_document(make_chunks(["chain chain chain"]), filename=f"s{i}.txt",
-                                 metadata={"team": "a"}).document_id for i in range(20)]
-    weak = [store.add_document(make_chunks([f"a long text that mentions the chain once among many other words {i}"]),
-                               filename=f"w{i}.txt", metadata={"team": "b"}).document_id for i in range(10)]
+    strong = [
+        store.add_document(make_chunks(["chain chain chain"]), filename=f"s{i}.txt", metadata={"team": "a"}).document_id
+        for i in range(20)
+    ]
+    weak = [
+        store.add_document(
+            make_chunks([f"a long text that mentions the chain once among many other words {i}"]),
+            filename=f"w{i}.txt",
+            metadata={"team": "b"},
+        ).document_id
+        for i in range(10)
+    ]
     assert keyword(store, "chain", k=5)[0].document_id in strong
     filtered = keyword(store, "chain", k=5, metadata={"team": "b"})
     assert len(filtered) == 5 and {h.document_id for h in filtered} <= set(weak)
@@ -98,8 +148,9 @@ def test_other_collections_and_failed_documents_are_invisible(store) -> None:
 def test_index_follows_update_delete_and_reingest(store) -> None:
     doc = store.add_document(make_chunks(["the aardvark digs burrows", "owls hunt at night"]), filename="a.txt")
     assert keyword(store, "aardvark")[0].document_id == doc.document_id
-    store.add_document(make_chunks(["the pangolin eats ants", "owls hunt at night"]), document_id=doc.document_id,
-                       filename="a.txt")
+    store.add_document(
+        make_chunks(["the pangolin eats ants", "owls hunt at night"]), document_id=doc.document_id, filename="a.txt"
+    )
     assert keyword(store, "aardvark") == []
     assert [h.content for h in keyword(store, "pangolin")] == ["the pangolin eats ants"]
     store.delete_document(doc.document_id)
@@ -158,8 +209,15 @@ def test_selective_filter_below_the_overfetched_top_list(store) -> None:
     # more strong matches outside the filter than the fast path over-fetches (4k + 20): the exact re-rank kicks in
     for i in range(70):
         store.add_document(make_chunks([f"gecko gecko {i}"]), filename=f"s{i}.txt", metadata={"z": "out"}, sync=False)
-    inside = [store.add_document(make_chunks([f"one gecko hidden in a much longer sentence about lizards {i}"]),
-                                 filename=f"in{i}.txt", metadata={"z": "in"}, sync=False).document_id for i in range(6)]
+    inside = [
+        store.add_document(
+            make_chunks([f"one gecko hidden in a much longer sentence about lizards {i}"]),
+            filename=f"in{i}.txt",
+            metadata={"z": "in"},
+            sync=False,
+        ).document_id
+        for i in range(6)
+    ]
     hits = keyword(store, "gecko", k=5, metadata={"z": "in"})
     assert len(hits) == 5 and {h.document_id for h in hits} <= set(inside)
     assert hits == sorted(hits, key=lambda h: -h.score)

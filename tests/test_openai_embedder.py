@@ -9,8 +9,9 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -47,12 +48,10 @@ class FakeEmbeddingServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server.lock:
-                    server.requests.append(
-                        {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
-                    )
+                    server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
                     action = server.script.popleft() if server.script else "ok"
                 server.respond(self, body, action)
 
@@ -238,7 +237,9 @@ def test_connection_refused_is_a_clear_error() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     emb = OpenAIEmbedder(base_url=f"http://127.0.0.1:{port}/v1", model="m", dim=4, max_retries=1, backoff_base_s=0.01)
-    with pytest.raises(EmbedderError, match=rf"127.0.0.1:{port}/v1/embeddings failed after 2 attempts: no response: connection failed"):
+    with pytest.raises(
+        EmbedderError, match=rf"127.0.0.1:{port}/v1/embeddings failed after 2 attempts: no response: connection failed"
+    ):
         emb.embed(["x"])
 
 

@@ -116,10 +116,33 @@ def test_plain_text_headings() -> None:
 @pytest.mark.parametrize(
     ("name", "noise"),
     [
-        ("home-espresso-guide.html", ["Grinder reviews", "Subscribe to our newsletter", "cookies", "gtag", "dataLayer",
-                                      "Popular posts", "All rights reserved", "font-family", "querySelectorAll"]),
-        ("community-garden-handbook.html", ["Join the waiting list", "Donate", "_paq", "Upcoming events", "Seed swap",
-                                            "registered community group", "Follow us", "display:flex"]),
+        (
+            "home-espresso-guide.html",
+            [
+                "Grinder reviews",
+                "Subscribe to our newsletter",
+                "cookies",
+                "gtag",
+                "dataLayer",
+                "Popular posts",
+                "All rights reserved",
+                "font-family",
+                "querySelectorAll",
+            ],
+        ),
+        (
+            "community-garden-handbook.html",
+            [
+                "Join the waiting list",
+                "Donate",
+                "_paq",
+                "Upcoming events",
+                "Seed swap",
+                "registered community group",
+                "Follow us",
+                "display:flex",
+            ],
+        ),
     ],
 )
 def test_html_keeps_main_text_and_drops_the_chrome(name: str, noise: list[str]) -> None:
@@ -148,7 +171,7 @@ def test_pdf_pages_and_headings() -> None:
     assert doc.pages[-1][2] == len(doc.text)
     assert (2, "6. Brakes") in headings(doc) and (3, "6.1 Rim brakes") in headings(doc)
     for section in doc.sections:
-        number, start, end = next(p for p in doc.pages if p[0] == section.page)
+        _number, start, end = next(p for p in doc.pages if p[0] == section.page)
         assert start <= section.start and section.end <= end
     wrapped = parse_file(SAMPLES / "medication-storage-policy.pdf")
     assert headings(wrapped)[0] == (1, "Medication Storage Policy - St. Aldric Community Hospital")
@@ -198,8 +221,10 @@ def test_a_pdf_encrypted_with_an_empty_password_opens() -> None:
 
 @pytest.mark.parametrize(
     ("name", "content_type", "phrase"),
-    [("really-text.pdf", CT_TEXT, "named .pdf but it is plain text"),
-     ("really-html.docx", CT_HTML, "This document now lives elsewhere.")],
+    [
+        ("really-text.pdf", CT_TEXT, "named .pdf but it is plain text"),
+        ("really-html.docx", CT_HTML, "This document now lives elsewhere."),
+    ],
 )
 def test_the_content_wins_over_a_lying_extension(name: str, content_type: str, phrase: str) -> None:
     doc = parse_file(FIXTURES / name)
@@ -265,13 +290,17 @@ def test_damaged_binaries_only_raise_docqa_errors(name: str) -> None:
 
 
 def test_html_edge_cases() -> None:
-    doc = parse_bytes(b"<html><body><main><article><header><h1>Kept</h1></header><p>Body &amp; soul</p>"
-                      b"<footer>Article footer kept</footer></article></main><footer>Site footer</footer>"
-                      b"</body></html>", "a.html")
+    doc = parse_bytes(
+        b"<html><body><main><article><header><h1>Kept</h1></header><p>Body &amp; soul</p>"
+        b"<footer>Article footer kept</footer></article></main><footer>Site footer</footer>"
+        b"</body></html>",
+        "a.html",
+    )
     assert "Kept" in doc.text and "Body & soul" in doc.text and "Article footer kept" in doc.text
     assert "Site footer" not in doc.text
-    latin = parse_bytes('<html><head><meta charset="iso-8859-1"></head><body><p>Caf\xe9</p></body></html>'
-                        .encode("latin-1"), "l.html")
+    latin = parse_bytes(
+        '<html><head><meta charset="iso-8859-1"></head><body><p>Caf\xe9</p></body></html>'.encode("latin-1"), "l.html"
+    )
     assert latin.text == "Café"
 
 
@@ -300,13 +329,27 @@ def test_questions_expected_passages_exist_in_the_parsed_text() -> None:
 
 # --- anything at all in, only DocqaError out --------------------------------------
 
-_prefixes = st.sampled_from([b"", b"%PDF-1.7\n", b"PK\x03\x04", b"<!doctype html>", b"<html><body>", b"# ",
-                             b"\xef\xbb\xbf", b"\xff\xfe", b"---\ntitle: x\n---\n"])
+_prefixes = st.sampled_from(
+    [
+        b"",
+        b"%PDF-1.7\n",
+        b"PK\x03\x04",
+        b"<!doctype html>",
+        b"<html><body>",
+        b"# ",
+        b"\xef\xbb\xbf",
+        b"\xff\xfe",
+        b"---\ntitle: x\n---\n",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(prefix=_prefixes, body=st.one_of(st.binary(max_size=400), st.text(max_size=400).map(str.encode)),
-       name=st.sampled_from(["a.txt", "a.md", "a.html", "a.pdf", "a.docx", "a", "a.bin"]))
+@given(
+    prefix=_prefixes,
+    body=st.one_of(st.binary(max_size=400), st.text(max_size=400).map(str.encode)),
+    name=st.sampled_from(["a.txt", "a.md", "a.html", "a.pdf", "a.docx", "a", "a.bin"]),
+)
 def test_arbitrary_bytes_parse_or_raise_a_docqa_error(prefix: bytes, body: bytes, name: str) -> None:
     try:
         doc = parse_bytes(prefix + body, name)

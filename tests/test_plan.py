@@ -4,8 +4,16 @@ from docqa.sync.plan import Action, StartFacts, final_status, plan_repair, plan_
 
 
 def facts(**kw) -> StartFacts:
-    base = dict(mode="auto", has_index=True, snapshot_problem="", index_identity="db1", db_identity="db1",
-                applied_seq=10, db_max_seq=12, log_floor=0)
+    base = dict(
+        mode="auto",
+        has_index=True,
+        snapshot_problem="",
+        index_identity="db1",
+        db_identity="db1",
+        applied_seq=10,
+        db_max_seq=12,
+        log_floor=0,
+    )
     base.update(kw)
     return StartFacts(**base)
 
@@ -87,6 +95,9 @@ def test_diff_rows_agrees_with_set_arithmetic_on_random_cases():
         ix = {int(i): int(rng.integers(0, 3)) for i in rng.choice(60, rng.integers(0, 40), replace=False)}
         arr = lambda d: (np.array(list(d), dtype=np.int64), np.array(list(d.values()), dtype=np.uint64))  # noqa: E731
         got = [a.tolist() for a in diff_rows(*arr(db), *arr(ix))]
-        want = [sorted(db.keys() - ix.keys()), sorted(ix.keys() - db.keys()),
-                sorted(k for k in db.keys() & ix.keys() if db[k] != ix[k])]
+        want = [
+            sorted(db.keys() - ix.keys()),
+            sorted(ix.keys() - db.keys()),
+            sorted(k for k in db.keys() & ix.keys() if db[k] != ix[k]),
+        ]
         assert got == want

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from docqa.errors import InvalidInput, NotFound
 from docqa.qa.passages import blocks, chunk_passages, stem, term_overlap
@@ -27,11 +29,15 @@ Vaccines are stored between two and eight degrees in the pharmacy fridge."""
 
 def manual_chunks() -> list[ChunkInput]:
     """Three chunks with real offsets into MANUAL, headings as the chunker writes them."""
-    cuts = [(0, MANUAL.index("Tyre pressure"), "Bike care > Chain care"),
-            (MANUAL.index("Tyre pressure"), MANUAL.index("Vaccines"), "Bike care > Tyre pressure"),
-            (MANUAL.index("Vaccines"), len(MANUAL), "Bike care")]
-    return [ChunkInput(text=MANUAL[a:b], ordinal=i, char_start=a, char_end=b, heading=h, page=i + 1)
-            for i, (a, b, h) in enumerate(cuts)]
+    cuts = [
+        (0, MANUAL.index("Tyre pressure"), "Bike care > Chain care"),
+        (MANUAL.index("Tyre pressure"), MANUAL.index("Vaccines"), "Bike care > Tyre pressure"),
+        (MANUAL.index("Vaccines"), len(MANUAL), "Bike care"),
+    ]
+    return [
+        ChunkInput(text=MANUAL[a:b], ordinal=i, char_start=a, char_end=b, heading=h, page=i + 1)
+        for i, (a, b, h) in enumerate(cuts)
+    ]
 
 
 HASH_FLOOR = 0.25  # the relevance floor calibrated for the hash embedder (minilm: the 0.35 default)
@@ -41,16 +47,19 @@ HASH_FLOOR = 0.25  # the relevance floor calibrated for the hash embedder (minil
 def manual(store):
     store.settings = store.settings.replace(qa_min_score=HASH_FLOOR)
     result = store.add_document(manual_chunks(), filename="manual.txt")
-    store.add_document([ChunkInput(text=t, ordinal=i, char_start=0, char_end=len(t)) for i, t in enumerate(TOPICS)],
-                       filename="topics.txt")
+    store.add_document(
+        [ChunkInput(text=t, ordinal=i, char_start=0, char_end=len(t)) for i, t in enumerate(TOPICS)],
+        filename="topics.txt",
+    )
     return result.document_id
 
 
 def assert_spans_exact(store, answer) -> None:
     for source in answer.sources:
         with store.db.connection() as conn:
-            start, end, text = conn.fetchone("SELECT char_start, char_end, text FROM chunks WHERE id = ?",
-                                             (source.chunk_id,))
+            start, end, text = conn.fetchone(
+                "SELECT char_start, char_end, text FROM chunks WHERE id = ?", (source.chunk_id,)
+            )
         assert start <= source.char_start < source.char_end <= end
         assert text[source.char_start - start : source.char_end - start] == source.text
         if source.filename == "manual.txt":
@@ -67,8 +76,17 @@ def test_extractive_answer_quotes_the_supporting_sentence(store, manual) -> None
     assert_spans_exact(store, answer)
     body = answer.to_dict()
     assert set(body) == {"question", "answer", "found", "mode", "fallback_reason", "sources", "processing_time_ms"}
-    assert set(body["sources"][0]) == {"document_id", "filename", "chunk_id", "chunk_index", "page", "score",
-                                       "char_start", "char_end", "text"}
+    assert set(body["sources"][0]) == {
+        "document_id",
+        "filename",
+        "chunk_id",
+        "chunk_index",
+        "page",
+        "score",
+        "char_start",
+        "char_end",
+        "text",
+    }
 
 
 def test_answers_from_lists_and_table_rows(store, manual) -> None:
@@ -111,8 +129,15 @@ def test_document_filter_and_validation(store, manual) -> None:
 
 
 def test_cited_spans_always_inside_their_chunks(store, manual) -> None:
-    questions = ["chain oil dirt", "What is in the toolkit?", "tyre gauge weekly", "vaccine fridge temperature",
-                 "espresso descaling", "When was the library founded?", "brake pads grooves interval"]
+    questions = [
+        "chain oil dirt",
+        "What is in the toolkit?",
+        "tyre gauge weekly",
+        "vaccine fridge temperature",
+        "espresso descaling",
+        "When was the library founded?",
+        "brake pads grooves interval",
+    ]
     store.settings = store.settings.replace(qa_min_score=-1.0)
     for question in questions:
         for k in (1, 3, 8):
@@ -130,8 +155,10 @@ def test_blocks_split_lists_rows_and_skip_headings() -> None:
 
 
 @hsettings(max_examples=200, deadline=None)
-@given(text=st.text(alphabet=st.sampled_from(list("ab cD.!?\n-|#1é ")), min_size=0, max_size=300),
-       heading=st.sampled_from(["", "A > B", "cD"]))
+@given(
+    text=st.text(alphabet=st.sampled_from(list("ab cD.!?\n-|#1é ")), min_size=0, max_size=300),
+    heading=st.sampled_from(["", "A > B", "cD"]),
+)
 def test_passages_are_exact_slices_of_the_chunk(text: str, heading: str) -> None:
     for passage in chunk_passages(0, text, heading):
         assert 0 <= passage.start < passage.end <= len(text)

@@ -6,8 +6,8 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 import pytest
 
@@ -29,13 +29,21 @@ class FakeChat:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
-                fake.requests.append({"path": self.path, "auth": self.headers.get("Authorization"),
-                                      "body": json.loads(self.rfile.read(length))})
+                fake.requests.append(
+                    {
+                        "path": self.path,
+                        "auth": self.headers.get("Authorization"),
+                        "body": json.loads(self.rfile.read(length)),
+                    }
+                )
                 time.sleep(fake.delay_s)
-                body = fake.raw_body if fake.raw_body is not None else json.dumps(
-                    {"choices": [{"message": {"role": "assistant", "content": fake.reply}}]}).encode()
+                body = (
+                    fake.raw_body
+                    if fake.raw_body is not None
+                    else json.dumps({"choices": [{"message": {"role": "assistant", "content": fake.reply}}]}).encode()
+                )
                 try:
                     self.send_response(fake.status)
                     self.send_header("Content-Type", "application/json")
@@ -67,8 +75,9 @@ def fake_llm() -> Iterator[FakeChat]:
 
 
 def use_llm(store, url: str, timeout_s: float = 5.0) -> None:
-    store.settings = store.settings.replace(llm_base_url=url, llm_model="fake-model", llm_api_key="sk-test",
-                                            llm_timeout_s=timeout_s)
+    store.settings = store.settings.replace(
+        llm_base_url=url, llm_model="fake-model", llm_api_key="sk-test", llm_timeout_s=timeout_s
+    )
 
 
 def test_llm_answer_with_citations_mapped_to_sources(store, manual, fake_llm) -> None:  # noqa: F811

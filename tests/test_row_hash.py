@@ -69,7 +69,9 @@ def test_pg_hash_column_cannot_be_skipped_or_forged(pg_url, tmp_path):
     stored = raw.scalar("SELECT embedding_hash FROM chunks WHERE id = %s", (victim,))
     assert stored & rowhash.MASK == rowhash.pg_row_hash(victim, new.astype("<f4").tobytes())
     raw.execute("SET session_replication_role = replica")  # every trigger off
-    raw.execute("UPDATE chunks SET embedding = %s WHERE id = %s", (random_unit(1, seed=10)[0].astype("<f4").tobytes(), victim))
+    raw.execute(
+        "UPDATE chunks SET embedding = %s WHERE id = %s", (random_unit(1, seed=10)[0].astype("<f4").tobytes(), victim)
+    )
     stored2 = raw.scalar("SELECT embedding_hash FROM chunks WHERE id = %s", (victim,))
     assert stored2 not in (stored, int(before[0]))
     raw.execute("SET session_replication_role = origin")

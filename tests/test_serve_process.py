@@ -39,8 +39,13 @@ def wait_healthy(base: str, proc: subprocess.Popen, timeout_s: float = 30.0) -> 
 
 def test_serve_starts_answers_and_stops_cleanly(tmp_path: Path):
     port = free_port()
-    env = {**os.environ, "DOCQA_EMBEDDER": "hash", "DOCQA_DATA_DIR": str(tmp_path / "data"),
-           "DOCQA_DATABASE_URL": f"sqlite:///{tmp_path / 'docqa.db'}", "DOCQA_POLL_INTERVAL_S": "0.05"}
+    env = {
+        **os.environ,
+        "DOCQA_EMBEDDER": "hash",
+        "DOCQA_DATA_DIR": str(tmp_path / "data"),
+        "DOCQA_DATABASE_URL": f"sqlite:///{tmp_path / 'docqa.db'}",
+        "DOCQA_POLL_INTERVAL_S": "0.05",
+    }
     env.pop("DOCQA_API_KEY", None)
     cmd = [sys.executable, "-m", "docqa.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
     log_path = tmp_path / "server.log"
@@ -53,8 +58,9 @@ def test_serve_starts_answers_and_stops_cleanly(tmp_path: Path):
         body = {"document_id": "served", "chunks": [{"index": i, "content": t} for i, t in enumerate(TOPICS)]}
         written = httpx.post(f"{base}/api/v1/index/", json=body, timeout=10).json()
         assert written["vectors_added"] == len(TOPICS)
-        found = httpx.post(f"{base}/api/v1/search/", json={"query": TOPICS[6], "limit": 3,
-                                                          "min_seq": written["seq"]}, timeout=10).json()
+        found = httpx.post(
+            f"{base}/api/v1/search/", json={"query": TOPICS[6], "limit": 3, "min_seq": written["seq"]}, timeout=10
+        ).json()
         assert found["results"][0]["content"] == TOPICS[6] and found["total_results"] == 3
         assert "docqa_index_vectors 10.0" in httpx.get(f"{base}/metrics", timeout=5).text
         assert "<title>docqa</title>" in httpx.get(f"{base}/", timeout=5).text
@@ -68,8 +74,14 @@ def test_serve_starts_answers_and_stops_cleanly(tmp_path: Path):
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal: -15 is its clean exit
     assert code in (0, -signal.SIGTERM), code
     events = [json.loads(line)["event"] for line in log_path.read_text().splitlines() if line.startswith("{")]
-    for expected in ["Checking FAISS index synchronization with database...", "FAISS index synchronized successfully",
-                     "docqa service ready", "Stopping docqa service", "docqa service stopped", "Application shutdown complete."]:
+    for expected in [
+        "Checking FAISS index synchronization with database...",
+        "FAISS index synchronized successfully",
+        "docqa service ready",
+        "Stopping docqa service",
+        "docqa service stopped",
+        "Application shutdown complete.",
+    ]:
         assert expected in events, expected
     manifest = json.loads((tmp_path / "data" / "index" / "default" / "manifest.json").read_text())
     assert manifest["count"] == 10 and manifest["applied_seq"] == written["seq"]  # saved at shutdown

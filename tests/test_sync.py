@@ -86,8 +86,20 @@ def test_deleted_index_file_is_rebuilt_with_identical_results(settings):
     again.close()
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "manifest_garbage", "foreign_db", "other_model", "other_dim",
-                                    "hashes_garbage", "hashes_other_values", "hashes_missing"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "truncate",
+        "garbage",
+        "manifest_garbage",
+        "foreign_db",
+        "other_model",
+        "other_dim",
+        "hashes_garbage",
+        "hashes_other_values",
+        "hashes_missing",
+    ],
+)
 def test_bad_snapshot_is_never_loaded_as_good(settings, tmp_path, damage):
     store = filled_store(settings)
     before = results(store)
@@ -111,8 +123,12 @@ def test_bad_snapshot_is_never_loaded_as_good(settings, tmp_path, damage):
             hashes_file.unlink()
     else:
         # a snapshot that is internally valid but made for another database / model / dim
-        other = Settings(data_dir=tmp_path / "other", database_url=f"sqlite:///{tmp_path / 'other.db'}",
-                         embedder="hash", snapshot_interval_s=0)
+        other = Settings(
+            data_dir=tmp_path / "other",
+            database_url=f"sqlite:///{tmp_path / 'other.db'}",
+            embedder="hash",
+            snapshot_interval_s=0,
+        )
         emb = HashEmbedder(128) if damage == "other_dim" else HashEmbedder()
         if damage == "other_model":
             emb.model_id = "some-other-model"
@@ -263,8 +279,21 @@ def test_manifest_records_what_the_design_requires(settings):
     store = filled_store(settings, 1)
     store.close()
     manifest = json.loads((snapshot_dir(settings) / "manifest.json").read_text())
-    for key in ("format_version", "db_identity", "collection", "applied_seq", "model", "dim", "metric", "index_type",
-                "count", "digest", "row_hash", "files", "created_at"):
+    for key in (
+        "format_version",
+        "db_identity",
+        "collection",
+        "applied_seq",
+        "model",
+        "dim",
+        "metric",
+        "index_type",
+        "count",
+        "digest",
+        "row_hash",
+        "files",
+        "created_at",
+    ):
         assert key in manifest
     assert manifest["count"] == 10 and manifest["model"] == "hash-384" and manifest["dim"] == 384
     assert manifest["files"]["index.faiss"]["xxh3"]
@@ -385,4 +414,3 @@ def test_deep_check_finds_a_vector_that_does_not_match_its_kept_hash(settings, i
     assert got_ids.tolist() == [victim] and np.array_equal(got[0], right)
     assert store.sync(deep=True).status == "in_sync"
     store.close()
-

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, settings as hsettings
+from hypothesis import HealthCheck
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -181,6 +182,12 @@ def test_sync_state_machine(db_url, pg_server):
         SyncMachine.url_factory = staticmethod(lambda tmp: f"sqlite:///{tmp / 'sm.db'}")
     from hypothesis.stateful import run_state_machine_as_test
 
-    run_state_machine_as_test(SyncMachine, settings=hsettings(
-        max_examples=25, stateful_step_count=20, deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    run_state_machine_as_test(
+        SyncMachine,
+        settings=hsettings(
+            max_examples=25,
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )

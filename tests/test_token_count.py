@@ -6,15 +6,19 @@ import pytest
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("text", [
-    "Plain words, with punctuation; and numbers 3.14 or 1,000!",
-    "café naïve résumé — accents and dashes",
-    "CJK 日本語のテキスト and 中文 mixed in",
-    "tabs\tand\nnewlines\r\nand\u00a0nbsp\u2003em-space",
-    "control\x0bchars\x0cand\x00nul, snake_case_words, $5€ +/-^`~",
-    "averyveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryverylongword" * 2,
-    "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Plain words, with punctuation; and numbers 3.14 or 1,000!",
+        "café naïve résumé — accents and dashes",
+        "CJK 日本語のテキスト and 中文 mixed in",
+        "tabs\tand\nnewlines\r\nand\u00a0nbsp\u2003em-space",
+        "control\x0bchars\x0cand\x00nul, snake_case_words, $5€ +/-^`~",
+        "averyveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryveryverylongword"
+        * 2,
+        "",
+    ],
+)
 def test_cached_word_count_equals_the_tokenizer(text):
     from docqa.embedders.tokenizer import count_tokens, count_tokens_exact
 

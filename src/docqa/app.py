@@ -13,7 +13,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,22 +40,34 @@ class Store:
         self.collection = settings.collection
         self.model = model
         self.dim = dim
-        self.engine = SyncEngine(db, EngineConfig(
-            collection=self.collection, model=model, dim=dim, index_root=settings.index_dir,
-            index_type=settings.index_type, index_params=self._index_params(settings),
-            batch_rows=settings.sync_batch_size, repair_max_fraction=settings.repair_max_fraction,
-            snapshot_interval_s=settings.snapshot_interval_s,
-        ))
+        self.engine = SyncEngine(
+            db,
+            EngineConfig(
+                collection=self.collection,
+                model=model,
+                dim=dim,
+                index_root=settings.index_dir,
+                index_type=settings.index_type,
+                index_params=self._index_params(settings),
+                batch_rows=settings.sync_batch_size,
+                repair_max_fraction=settings.repair_max_fraction,
+                snapshot_interval_s=settings.snapshot_interval_s,
+            ),
+        )
         self._write_lock = threading.Lock()
 
     @staticmethod
     def _index_params(settings: Settings) -> dict:
         if settings.index_type == "hnsw":
-            return {"m": settings.hnsw_m, "ef_construction": settings.hnsw_ef_construction, "ef_search": settings.hnsw_ef_search}
+            return {
+                "m": settings.hnsw_m,
+                "ef_construction": settings.hnsw_ef_construction,
+                "ef_search": settings.hnsw_ef_search,
+            }
         return {}
 
     @classmethod
-    def open(cls, settings: Settings, embedder: Embedder | None = None, db: Database | None = None) -> "Store":
+    def open(cls, settings: Settings, embedder: Embedder | None = None, db: Database | None = None) -> Store:
         """Connect, migrate, bind the collection to its embedder. Does not sync: call `sync()`.
 
         Raises EmbedderMismatch when the collection was built with another embedder.
@@ -114,26 +127,53 @@ class Store:
         with self._write_lock, self.db.connection() as conn, conn.transaction():
             repo.ensure_collection(conn, self.collection, self.model, self.dim)
             repo.upsert_document(
-                conn, document_id=document_id, collection=self.collection, source=source, filename=filename,
-                content_type=content_type, content_hash=content_hash, status="indexed", metadata=metadata,
+                conn,
+                document_id=document_id,
+                collection=self.collection,
+                source=source,
+                filename=filename,
+                content_type=content_type,
+                content_hash=content_hash,
+                status="indexed",
+                metadata=metadata,
             )
-            added, removed, unchanged = repo.write_chunks(conn, document_id, self.collection, chunks, self.model, self.dim)
+            added, removed, unchanged = repo.write_chunks(
+                conn, document_id, self.collection, chunks, self.model, self.dim
+            )
             seq = changes.max_seq(conn)
         if sync:
             self.catch_up()
         return WriteResult(document_id=document_id, added=added, removed=removed, unchanged=unchanged, seq=seq)
 
-    def record_failure(self, *, document_id: str | None, filename: str, source: str, content_type: str,
-                       content_hash: str, error: str, metadata: dict[str, Any] | None = None) -> str:
+    def record_failure(
+        self,
+        *,
+        document_id: str | None,
+        filename: str,
+        source: str,
+        content_type: str,
+        content_hash: str,
+        error: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
         """Record a document that could not be ingested (status `failed`, with the reason)."""
         document_id = document_id or repo.new_document_id()
         with self.db.connection() as conn, conn.transaction():
             existing = repo.get_document(conn, document_id)
             if existing is not None and existing.status == "indexed":
                 return document_id  # keep the good version already stored
-            repo.upsert_document(conn, document_id=document_id, collection=self.collection, source=source,
-                                 filename=filename, content_type=content_type, content_hash=content_hash,
-                                 status="failed", error=error, metadata=metadata)
+            repo.upsert_document(
+                conn,
+                document_id=document_id,
+                collection=self.collection,
+                source=source,
+                filename=filename,
+                content_type=content_type,
+                content_hash=content_hash,
+                status="failed",
+                error=error,
+                metadata=metadata,
+            )
         return document_id
 
     def delete_document(self, document_id: str, sync: bool = True) -> tuple[int, int]:
@@ -174,8 +214,12 @@ class Store:
                 )
 
     def search(
-        self, query: str | np.ndarray, k: int = 10, filters: SearchFilters | None = None,
-        min_score: float | None = None, min_seq: int | None = None,
+        self,
+        query: str | np.ndarray,
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        min_score: float | None = None,
+        min_seq: int | None = None,
     ) -> list[SearchHit]:
         if k < 1:
             raise InvalidInput("k must be at least 1")
@@ -192,10 +236,19 @@ class Store:
 
     def stats(self) -> dict[str, Any]:
         with self.db.connection() as conn:
-            total_chunks = int(conn.scalar("SELECT count(*) FROM chunks WHERE collection = ?", (self.collection,), default=0))
-            total_documents = int(conn.scalar("SELECT count(*) FROM documents WHERE collection = ?", (self.collection,), default=0))
-            failed = int(conn.scalar("SELECT count(*) FROM documents WHERE collection = ? AND status = 'failed'",
-                                     (self.collection,), default=0))
+            total_chunks = int(
+                conn.scalar("SELECT count(*) FROM chunks WHERE collection = ?", (self.collection,), default=0)
+            )
+            total_documents = int(
+                conn.scalar("SELECT count(*) FROM documents WHERE collection = ?", (self.collection,), default=0)
+            )
+            failed = int(
+                conn.scalar(
+                    "SELECT count(*) FROM documents WHERE collection = ? AND status = 'failed'",
+                    (self.collection,),
+                    default=0,
+                )
+            )
             indexable = vectors.count_vectors(conn, self.collection, self.model, self.dim)
             top = changes.max_seq(conn)
             lag = changes.pending_changes(conn, self.collection, self.engine.applied_seq)

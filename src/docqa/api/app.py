@@ -11,8 +11,9 @@ snapshot).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING
 
 import anyio
 from fastapi import FastAPI
@@ -45,8 +46,11 @@ class BodyLimit:
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
                 response = errors.error_response(
-                    413, "payload_too_large", f"request body of {int(value)} bytes exceeds the limit of {self.limit}",
-                    {"limit": self.limit})
+                    413,
+                    "payload_too_large",
+                    f"request body of {int(value)} bytes exceeds the limit of {self.limit}",
+                    {"limit": self.limit},
+                )
                 await response(scope, receive, send)
                 return
         seen = 0
@@ -63,7 +67,7 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
-def create_app(settings: Settings | None = None, store: "Store | None" = None) -> FastAPI:
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """Build the app. `store`: an already-open Store (tests); otherwise the lifespan opens one."""
     settings = settings or Settings.from_env()
     service = Service(settings, store)
@@ -78,16 +82,23 @@ def create_app(settings: Settings | None = None, store: "Store | None" = None) -
 
     body_limit = settings.max_upload_bytes + routes_upload.FORM_OVERHEAD
     app = FastAPI(
-        title="docqa", version=_version(), lifespan=lifespan,
+        title="docqa",
+        version=_version(),
+        lifespan=lifespan,
         description="Semantic index for document question answering whose FAISS index never silently drifts "
-                    "from its SQL database. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`.",
+        'from its SQL database. Errors are `{"error": {"code", "message", "details"}}`.',
     )
     app.state.service = service
     errors.install(app)
     app.add_middleware(BodyLimit, limit=body_limit)
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["*"],
-                           allow_headers=["*"], expose_headers=["*"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["*"],
+        )
     app.add_middleware(HttpMetricsMiddleware, metrics=service.metrics)
     for module in (routes_index, routes_upload, routes_search, routes_qa, routes_ops, routes_web):
         app.include_router(module.router)

@@ -39,7 +39,9 @@ async def require_api_key(
         return
     supplied = api_key or (bearer.credentials if bearer is not None else "")
     if not supplied:
-        raise Unauthorized("this route requires an API key: send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'")
+        raise Unauthorized(
+            "this route requires an API key: send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'"
+        )
     if not hmac.compare_digest(supplied.encode("utf-8", "replace"), expected.encode("utf-8")):
         raise Unauthorized("invalid API key")
 
@@ -60,12 +62,15 @@ def ensure_applied(service: Service, min_seq: int | None, timeout_s: float = 5.0
     with store.db.connection() as conn:
         top = changes.max_seq(conn)
     if min_seq > top:
-        raise InvalidInput(f"min_seq {min_seq} is ahead of the change log (latest seq is {top})",
-                           field="min_seq", latest_seq=top)
+        raise InvalidInput(
+            f"min_seq {min_seq} is ahead of the change log (latest seq is {top})", field="min_seq", latest_seq=top
+        )
     store.catch_up()
     if not store.engine.wait_for_seq(min_seq, timeout_s):
-        raise ServiceDegraded(f"the index has not applied change {min_seq} within {timeout_s:.0f}s; retry",
-                              applied_seq=store.engine.applied_seq)
+        raise ServiceDegraded(
+            f"the index has not applied change {min_seq} within {timeout_s:.0f}s; retry",
+            applied_seq=store.engine.applied_seq,
+        )
 
 
 def single_search_thread(n: int) -> None:

@@ -36,8 +36,9 @@ HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": _jsonable(details or {})}}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -52,8 +53,14 @@ def field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
         loc = [str(p) for p in err.get("loc", ())]
         location = loc[0] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else "body"
         field = ".".join(loc[1:] if loc and loc[0] == location else loc) or location
-        out.append({"field": field, "location": location, "message": err.get("msg", "invalid"),
-                    "type": err.get("type", "invalid")})
+        out.append(
+            {
+                "field": field,
+                "location": location,
+                "message": err.get("msg", "invalid"),
+                "type": err.get("type", "invalid"),
+            }
+        )
     return out
 
 

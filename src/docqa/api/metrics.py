@@ -9,7 +9,8 @@ they are never stale.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -30,7 +31,7 @@ SYNC_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 
 
 
 class _StateCollector(Collector):
-    def __init__(self, service: "Service") -> None:
+    def __init__(self, service: Service) -> None:
         self.service = service
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -47,7 +48,9 @@ class _StateCollector(Collector):
         except Exception as exc:  # the database may be down: report what we know
             log.debug("metrics: stats unavailable: %s", exc)
             return
-        yield _gauge("docqa_db_rows", "Chunks in the database that belong in the index", float(stats["indexable_chunks"]))
+        yield _gauge(
+            "docqa_db_rows", "Chunks in the database that belong in the index", float(stats["indexable_chunks"])
+        )
         yield _gauge("docqa_db_chunks", "All chunk rows of the collection", float(stats["total_chunks"]))
         yield _gauge("docqa_db_documents", "Document rows of the collection", float(stats["total_documents"]))
         yield _gauge("docqa_change_log_lag", "Change-log rows not yet applied to the index", float(stats["lag"]))
@@ -61,22 +64,34 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
 
 
 class Metrics:
-    def __init__(self, service: "Service") -> None:
+    def __init__(self, service: Service) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.sync_runs = Counter("docqa_sync_runs", "Sync engine runs, by report status",
-                                 ["status"], registry=r)
-        self.sync_duration = Histogram("docqa_sync_duration_seconds", "Sync engine run duration", ["status"],
-                                       buckets=SYNC_BUCKETS, registry=r)
-        self.drift_detected = Counter("docqa_drift_detected", "Syncs that found the index differing from the DB",
-                                      ["action"], registry=r)
-        self.drift_repaired_ids = Counter("docqa_drift_repaired_ids", "Chunk ids repaired after drift was found",
-                                          registry=r)
-        self.search_latency = Histogram("docqa_search_latency_seconds", "Search latency including query embedding",
-                                        ["mode"], buckets=LATENCY_BUCKETS, registry=r)
+        self.sync_runs = Counter("docqa_sync_runs", "Sync engine runs, by report status", ["status"], registry=r)
+        self.sync_duration = Histogram(
+            "docqa_sync_duration_seconds", "Sync engine run duration", ["status"], buckets=SYNC_BUCKETS, registry=r
+        )
+        self.drift_detected = Counter(
+            "docqa_drift_detected", "Syncs that found the index differing from the DB", ["action"], registry=r
+        )
+        self.drift_repaired_ids = Counter(
+            "docqa_drift_repaired_ids", "Chunk ids repaired after drift was found", registry=r
+        )
+        self.search_latency = Histogram(
+            "docqa_search_latency_seconds",
+            "Search latency including query embedding",
+            ["mode"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.http_requests = Counter("docqa_http_requests", "HTTP requests", ["method", "route", "status"], registry=r)
-        self.http_latency = Histogram("docqa_http_request_duration_seconds", "HTTP request duration",
-                                      ["method", "route"], buckets=LATENCY_BUCKETS, registry=r)
+        self.http_latency = Histogram(
+            "docqa_http_request_duration_seconds",
+            "HTTP request duration",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         r.register(_StateCollector(service))
 
     def on_sync(self, report: SyncReport) -> None:

@@ -15,8 +15,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from docqa.api.deps import get_service, require_api_key
 from docqa.api.schemas import (
-    DOCUMENT_ID_PATTERN, ERROR_RESPONSES, DeleteResponse, DocumentStatus, IndexRequest, IndexResponse,
-    RebuildResponse, SyncReportOut,
+    DOCUMENT_ID_PATTERN,
+    ERROR_RESPONSES,
+    DeleteResponse,
+    DocumentStatus,
+    IndexRequest,
+    IndexResponse,
+    RebuildResponse,
+    SyncReportOut,
 )
 from docqa.api.service import Service
 from docqa.errors import SyncFailed
@@ -42,8 +48,16 @@ def _document_metadata(body: IndexRequest) -> dict[str, Any]:
 def _chunk_inputs(body: IndexRequest) -> list[ChunkInput]:
     out, pos = [], 0
     for chunk in sorted(body.chunks, key=lambda c: c.index):
-        out.append(ChunkInput(text=chunk.content, ordinal=chunk.index, char_start=pos, char_end=pos + len(chunk.content),
-                              token_count=len(chunk.content.split()), metadata=dict(chunk.metadata)))
+        out.append(
+            ChunkInput(
+                text=chunk.content,
+                ordinal=chunk.index,
+                char_start=pos,
+                char_end=pos + len(chunk.content),
+                token_count=len(chunk.content.split()),
+                metadata=dict(chunk.metadata),
+            )
+        )
         pos += len(chunk.content) + 1
     return out
 
@@ -53,48 +67,74 @@ async def index_document(body: IndexRequest, service: Service = Depends(get_serv
     store = service.ready_store()
     start = time.perf_counter()
     result = await run_in_threadpool(
-        store.add_document, _chunk_inputs(body), document_id=body.document_id, filename=body.filename,
-        source=body.source, content_type=body.content_type or "text/plain", metadata=_document_metadata(body),
+        store.add_document,
+        _chunk_inputs(body),
+        document_id=body.document_id,
+        filename=body.filename,
+        source=body.source,
+        content_type=body.content_type or "text/plain",
+        metadata=_document_metadata(body),
     )
     ms = round((time.perf_counter() - start) * 1000, 2)
-    log_event(log, "Document indexed", document_id=result.document_id, chunks=len(body.chunks), added=result.added,
-              removed=result.removed, unchanged=result.unchanged, processing_time_ms=ms)
-    return IndexResponse(document_id=result.document_id, chunks_processed=len(body.chunks), vectors_added=result.added,
-                         processing_time_ms=ms, status="indexed", seq=result.seq)
+    log_event(
+        log,
+        "Document indexed",
+        document_id=result.document_id,
+        chunks=len(body.chunks),
+        added=result.added,
+        removed=result.removed,
+        unchanged=result.unchanged,
+        processing_time_ms=ms,
+    )
+    return IndexResponse(
+        document_id=result.document_id,
+        chunks_processed=len(body.chunks),
+        vectors_added=result.added,
+        processing_time_ms=ms,
+        status="indexed",
+        seq=result.seq,
+    )
 
 
 DocumentIdPath = Path(pattern=DOCUMENT_ID_PATTERN, description="Document id")
 
 
 @router.get("/status/{document_id}", response_model=DocumentStatus, summary="Indexing status of a document")
-async def document_status(
-    document_id: str = DocumentIdPath, service: Service = Depends(get_service)
-) -> DocumentStatus:
+async def document_status(document_id: str = DocumentIdPath, service: Service = Depends(get_service)) -> DocumentStatus:
     doc = await run_in_threadpool(service.open_store().get_document, document_id)
     indexed = doc.status == "indexed"
     return DocumentStatus(
-        document_id=doc.id, status=doc.status, chunks_total=doc.chunks_total,
-        chunks_processed=doc.chunks_total if indexed else 0, vectors_added=doc.chunks_total if indexed else 0,
-        error_message=doc.error, created_at=doc.created_at, updated_at=doc.updated_at, filename=doc.filename,
+        document_id=doc.id,
+        status=doc.status,
+        chunks_total=doc.chunks_total,
+        chunks_processed=doc.chunks_total if indexed else 0,
+        vectors_added=doc.chunks_total if indexed else 0,
+        error_message=doc.error,
+        created_at=doc.created_at,
+        updated_at=doc.updated_at,
+        filename=doc.filename,
         content_type=doc.content_type,
     )
 
 
 @router.delete("/{document_id}", response_model=DeleteResponse, dependencies=write, summary="Delete a document")
-async def delete_document(
-    document_id: str = DocumentIdPath, service: Service = Depends(get_service)
-) -> DeleteResponse:
+async def delete_document(document_id: str = DocumentIdPath, service: Service = Depends(get_service)) -> DeleteResponse:
     store = service.ready_store()
     doc = await run_in_threadpool(store.get_document, document_id)
     deleted, seq = await run_in_threadpool(store.delete_document, document_id)
     vectors = deleted if doc.status == "indexed" else 0
     log_event(log, "Document deleted", document_id=document_id, chunks_deleted=deleted, vectors_deleted=vectors)
-    return DeleteResponse(document_id=document_id, chunks_deleted=deleted, vectors_deleted=vectors, status="deleted",
-                          seq=seq)
+    return DeleteResponse(
+        document_id=document_id, chunks_deleted=deleted, vectors_deleted=vectors, status="deleted", seq=seq
+    )
 
 
-@router.post("/rebuild-from-db", response_model=RebuildResponse, dependencies=write,
-             summary="Rebuild the vector index from the database (the sync engine, mode force)")
+@router.post(
+    "/rebuild-from-db",
+    response_model=RebuildResponse,
+    dependencies=write,
+    summary="Rebuild the vector index from the database (the sync engine, mode force)",
+)
 async def rebuild_from_db(service: Service = Depends(get_service)) -> RebuildResponse:
     """Concurrent calls share one rebuild; searches keep using the current index until the swap."""
     store = service.open_store()
@@ -104,8 +144,10 @@ async def rebuild_from_db(service: Service = Depends(get_service)) -> RebuildRes
         raise SyncFailed(f"rebuild failed: {report.reason}", report=report.to_dict())
     stats = await run_in_threadpool(store.stats)
     return RebuildResponse(
-        status="success", vectors_loaded=report.index_count,
+        status="success",
+        vectors_loaded=report.index_count,
         documents_processed=int(stats["total_documents"]) - int(stats["failed_documents"]),
-        processing_time_ms=report.duration_ms, message=f"Index rebuilt from database: {report.index_count} vectors",
+        processing_time_ms=report.duration_ms,
+        message=f"Index rebuilt from database: {report.index_count} vectors",
         sync=SyncReportOut(**report.to_dict()),
     )

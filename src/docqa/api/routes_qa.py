@@ -25,7 +25,9 @@ def _document_ids(values: list[str]) -> list[str]:
             if not part:
                 continue
             if not re.fullmatch(DOCUMENT_ID_PATTERN, part):
-                raise InvalidInput(f"context_documents: {part[:80]!r} is not a valid document id", field="context_documents")
+                raise InvalidInput(
+                    f"context_documents: {part[:80]!r} is not a valid document id", field="context_documents"
+                )
             ids.append(part)
     if len(ids) > 1000:
         raise InvalidInput("context_documents: at most 1000 document ids", field="context_documents")
@@ -35,7 +37,9 @@ def _document_ids(values: list[str]) -> list[str]:
 @router.get("/ask", response_model=AskResponse, summary="Answer a question from the indexed documents")
 async def ask(
     question: str = Query(min_length=1, max_length=2000, description="The question"),
-    context_documents: list[str] = Query(default_factory=list, description="Restrict to these document ids (comma-separated)"),
+    context_documents: list[str] = Query(
+        default_factory=list, description="Restrict to these document ids (comma-separated)"
+    ),
     k: int = Query(default=5, ge=1, le=20, description="How many chunks to retrieve"),
     service: Service = Depends(get_service),
 ) -> AskResponse:

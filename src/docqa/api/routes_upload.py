@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -32,16 +33,20 @@ router = APIRouter(prefix="/api/v1/index", tags=["index"], responses=ERROR_RESPO
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small text fields
 _FORM_SCHEMA = {
     "required": True,
-    "content": {"multipart/form-data": {"schema": {
-        "type": "object",
-        "required": ["file"],
-        "properties": {
-            "file": {"type": "string", "format": "binary", "description": "txt, md, html, pdf or docx"},
-            "metadata": {"type": "string", "description": "Document metadata as a JSON object"},
-            "document_id": {"type": "string", "pattern": DOCUMENT_ID_PATTERN},
-            "source": {"type": "string", "description": "Where the file comes from (path or URI)"},
-        },
-    }}},
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary", "description": "txt, md, html, pdf or docx"},
+                    "metadata": {"type": "string", "description": "Document metadata as a JSON object"},
+                    "document_id": {"type": "string", "pattern": DOCUMENT_ID_PATTERN},
+                    "source": {"type": "string", "description": "Where the file comes from (path or URI)"},
+                },
+            }
+        }
+    },
 }
 
 
@@ -57,13 +62,16 @@ async def _limited(request: Request, limit: int) -> AsyncIterator[bytes]:
 async def _read_form(request: Request, limit: int) -> FormData:
     media = request.headers.get("content-type", "")
     if not media.lower().startswith("multipart/form-data"):
-        raise UnsupportedType(f"expected a multipart/form-data body with a 'file' field, got {media or 'no content type'!r}",
-                              content_type=media)
+        raise UnsupportedType(
+            f"expected a multipart/form-data body with a 'file' field, got {media or 'no content type'!r}",
+            content_type=media,
+        )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
         raise PayloadTooLarge(f"upload of {declared} bytes exceeds the limit of {limit} bytes", limit=limit)
-    parser = MultiPartParser(request.headers, _limited(request, limit), max_files=1, max_fields=10,
-                             max_part_size=FORM_OVERHEAD)
+    parser = MultiPartParser(
+        request.headers, _limited(request, limit), max_files=1, max_fields=10, max_part_size=FORM_OVERHEAD
+    )
     try:
         return await parser.parse()
     except MultiPartException as exc:
@@ -111,8 +119,13 @@ async def _file_bytes(form: FormData, limit: int) -> tuple[str, bytes, str | Non
     return filename, data, upload.content_type
 
 
-@router.post("/upload", response_model=UploadResponse, dependencies=[Depends(require_api_key)],
-             openapi_extra={"requestBody": _FORM_SCHEMA}, summary="Upload a file and index it")
+@router.post(
+    "/upload",
+    response_model=UploadResponse,
+    dependencies=[Depends(require_api_key)],
+    openapi_extra={"requestBody": _FORM_SCHEMA},
+    summary="Upload a file and index it",
+)
 async def upload(request: Request, service: Service = Depends(get_service)) -> UploadResponse:
     store = service.ready_store()
     limit = service.settings.max_upload_bytes
@@ -134,18 +147,43 @@ async def upload(request: Request, service: Service = Depends(get_service)) -> U
     except ParseError:
         pass  # e.g. an empty file: the pipeline records it as failed with the reason
     ingest_bytes = optional_feature("docqa.ingest.pipeline", "ingest_bytes")
-    outcome = await run_in_threadpool(ingest_bytes, store, data, filename, source=source, document_id=document_id,
-                                      content_type_hint=hint, metadata=metadata)
+    outcome = await run_in_threadpool(
+        ingest_bytes,
+        store,
+        data,
+        filename,
+        source=source,
+        document_id=document_id,
+        content_type_hint=hint,
+        metadata=metadata,
+    )
     ms = round((time.perf_counter() - start) * 1000, 2)
     if outcome.status == "failed":
         log_event(log, "Upload failed", file=filename, document_id=outcome.document_id, error=outcome.error)
-        raise ParseError(f"{filename}: {outcome.error}" if filename not in (outcome.error or "") else str(outcome.error),
-                         document_id=outcome.document_id, filename=filename, status="failed")
-    log_event(log, "Upload indexed", file=filename, document_id=outcome.document_id, status=outcome.status,
-              chunks=outcome.chunks, processing_time_ms=ms)
-    return UploadResponse(document_id=outcome.document_id, filename=outcome.filename or filename, status=outcome.status,
-                          chunks=outcome.chunks, embedded=outcome.embedded, seq=outcome.seq or 0,
-                          processing_time_ms=ms)
+        raise ParseError(
+            f"{filename}: {outcome.error}" if filename not in (outcome.error or "") else str(outcome.error),
+            document_id=outcome.document_id,
+            filename=filename,
+            status="failed",
+        )
+    log_event(
+        log,
+        "Upload indexed",
+        file=filename,
+        document_id=outcome.document_id,
+        status=outcome.status,
+        chunks=outcome.chunks,
+        processing_time_ms=ms,
+    )
+    return UploadResponse(
+        document_id=outcome.document_id,
+        filename=outcome.filename or filename,
+        status=outcome.status,
+        chunks=outcome.chunks,
+        embedded=outcome.embedded,
+        seq=outcome.seq or 0,
+        processing_time_ms=ms,
+    )
 
 
 def _valid_id(value: str) -> bool:

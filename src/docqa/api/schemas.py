@@ -74,9 +74,16 @@ class ErrorResponse(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
     for status, text in {
-        400: "Malformed request", 401: "Missing or wrong API key", 404: "Not found", 405: "Method not allowed",
-        413: "Payload too large", 415: "Unsupported media type", 422: "Invalid input (field names in details)",
-        500: "Internal error", 502: "Embedding backend failed", 503: "Service degraded or database unavailable",
+        400: "Malformed request",
+        401: "Missing or wrong API key",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Payload too large",
+        415: "Unsupported media type",
+        422: "Invalid input (field names in details)",
+        500: "Internal error",
+        502: "Embedding backend failed",
+        503: "Service degraded or database unavailable",
     }.items()
 }
 
@@ -89,8 +96,9 @@ class ChunkIn(BaseModel):
 
     index: JsonInt = Field(ge=0, le=1_000_000, description="Ordinal of the chunk in its document")
     content: CleanStr = Field(min_length=1, max_length=100_000)
-    sentences: list[CleanStr] | None = Field(default=None, max_length=10_000,
-                                             description="Accepted for compatibility, not used")
+    sentences: list[CleanStr] | None = Field(
+        default=None, max_length=10_000, description="Accepted for compatibility, not used"
+    )
     metadata: JsonObject = Field(default_factory=dict)
 
 
@@ -102,12 +110,16 @@ class IndexRequest(BaseModel):
     filename: CleanStr = Field(default="", max_length=255)
     source: CleanStr = Field(default="", max_length=2048)
     content_type: CleanStr = Field(default="text/plain", max_length=255)
-    metadata: JsonObject = Field(default_factory=dict, description=(
-        "Document metadata (filters: patient_id, document_type, date). When absent, keys every chunk's "
-        "metadata agrees on are used."))
+    metadata: JsonObject = Field(
+        default_factory=dict,
+        description=(
+            "Document metadata (filters: patient_id, document_type, date). When absent, keys every chunk's "
+            "metadata agrees on are used."
+        ),
+    )
 
     @model_validator(mode="after")
-    def _unique_indexes(self) -> "IndexRequest":
+    def _unique_indexes(self) -> IndexRequest:
         seen: set[int] = set()
         for chunk in self.chunks:
             if chunk.index in seen:

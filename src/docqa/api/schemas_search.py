@@ -33,15 +33,18 @@ class SearchFiltersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     document_type: CleanStr | list[CleanStr] | None = Field(
-        default=None, description="Content type or metadata document_type (one or a list)")
+        default=None, description="Content type or metadata document_type (one or a list)"
+    )
     patient_id: CleanStr | None = Field(default=None, max_length=256)
     date_from: IsoDate | None = None
     date_to: IsoDate | None = None
     document_id: DocumentId | None = None
     document_ids: list[DocumentId] | None = Field(default=None, max_length=1000)
     metadata: dict[MetaKey, MetaValue | MetaValues] | None = Field(
-        default=None, max_length=20,
-        description="Document metadata equal to these values (a list: any of them), e.g. {\"department\": \"cardiology\"}")
+        default=None,
+        max_length=20,
+        description='Document metadata equal to these values (a list: any of them), e.g. {"department": "cardiology"}',
+    )
 
     def to_filters(self) -> SearchFilters:
         types = self.document_type
@@ -67,11 +70,17 @@ class _SearchBody(BaseModel):
     query: CleanStr = Field(min_length=1, max_length=10_000)
     filters: SearchFiltersIn | None = None
     limit: JsonInt = Field(default=10, ge=1, le=100)
-    threshold: JsonFloat | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False,
-                                        description="Minimum score of a result (cosine similarity in vector mode; "
-                                                "hybrid: 1.0 = ranked first by both sides)")
-    min_seq: JsonInt | None = Field(default=None, ge=0, le=2**62,
-                                    description="Read-your-writes: wait until the index has applied this change seq")
+    threshold: JsonFloat | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="Minimum score of a result (cosine similarity in vector mode; "
+        "hybrid: 1.0 = ranked first by both sides)",
+    )
+    min_seq: JsonInt | None = Field(
+        default=None, ge=0, le=2**62, description="Read-your-writes: wait until the index has applied this change seq"
+    )
 
 
 class SearchRequest(_SearchBody):
@@ -79,11 +88,23 @@ class SearchRequest(_SearchBody):
 
 
 class HybridSearchRequest(_SearchBody):
-    vector_weight: JsonFloat | None = Field(default=None, ge=0.0, le=100.0, allow_inf_nan=False,
-                                        description="Weight of the vector ranking in the fusion (default: settings)")
-    keyword_weight: JsonFloat | None = Field(default=None, ge=0.0, le=100.0, allow_inf_nan=False,
-                                         description="Weight of the keyword ranking in the fusion (default: settings)")
-    rrf_k: JsonInt | None = Field(default=None, ge=0, le=10_000, description="Reciprocal rank fusion constant (default: settings)")
+    vector_weight: JsonFloat | None = Field(
+        default=None,
+        ge=0.0,
+        le=100.0,
+        allow_inf_nan=False,
+        description="Weight of the vector ranking in the fusion (default: settings)",
+    )
+    keyword_weight: JsonFloat | None = Field(
+        default=None,
+        ge=0.0,
+        le=100.0,
+        allow_inf_nan=False,
+        description="Weight of the keyword ranking in the fusion (default: settings)",
+    )
+    rrf_k: JsonInt | None = Field(
+        default=None, ge=0, le=10_000, description="Reciprocal rank fusion constant (default: settings)"
+    )
 
 
 class SuggestResponse(BaseModel):

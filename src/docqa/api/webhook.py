@@ -60,8 +60,13 @@ class WebhookNotifier:
                 return
             self._announced_degraded = reason
         payload = {
-            "event": event, "service": "docqa", "collection": collection, "status": status, "reason": reason,
-            "report": report, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "event": event,
+            "service": "docqa",
+            "collection": collection,
+            "status": status,
+            "reason": reason,
+            "report": report,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         self._ensure_thread()
         try:
@@ -90,8 +95,13 @@ class WebhookNotifier:
                     log_event(log, "Webhook delivered", webhook_event=item["event"], status_code=response.status_code)
                 except Exception as exc:  # never let a receiver problem escape
                     self.failed += 1
-                    log_event(log, "Webhook delivery failed", logging.WARNING, webhook_event=item["event"],
-                              error=f"{type(exc).__name__}: {exc}")
+                    log_event(
+                        log,
+                        "Webhook delivery failed",
+                        logging.WARNING,
+                        webhook_event=item["event"],
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
 
     def close(self, timeout_s: float = 2.0) -> None:
         with self._lock:

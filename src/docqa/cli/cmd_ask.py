@@ -30,7 +30,9 @@ def ask(obj: CliContext, question: str, documents: str, k: int, as_json: bool) -
     for number, source in enumerate(answer.sources, start=1):
         where = source.filename or source.document_id
         page = f", page {source.page}" if source.page else ""
-        click.echo(f"[{number}] {where}{page}, characters {source.char_start}-{source.char_end} (score {source.score:.2f})")
+        click.echo(
+            f"[{number}] {where}{page}, characters {source.char_start}-{source.char_end} (score {source.score:.2f})"
+        )
         snippet = " ".join(source.text.split())
         click.echo(f"    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
 

@@ -14,14 +14,26 @@ from docqa.cli.context import CliContext, emit_json, pass_ctx
 @click.command(name="eval")
 @click.argument("questions", type=click.Path(path_type=Path, dir_okay=False), required=False)
 @click.option("--modes", default="vector,keyword,hybrid", show_default=True, help="Comma list of search modes.")
-@click.option("-k", "--k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Results retrieved per question.")
+@click.option(
+    "-k",
+    "--k",
+    "k",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="Results retrieved per question.",
+)
 @click.option("--qa", "with_qa", is_flag=True, help="Also score `ask` answers, and refusals on unanswerable questions.")
-@click.option("--unanswerable", type=click.Path(path_type=Path, dir_okay=False),
-              help="JSON lines of questions the corpus cannot answer (default: the shipped set); with --qa.")
+@click.option(
+    "--unanswerable",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="JSON lines of questions the corpus cannot answer (default: the shipped set); with --qa.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the full report (metrics, label problems, ranks) as JSON.")
 @pass_ctx
-def eval_(obj: CliContext, questions: Path | None, modes: str, k: int, with_qa: bool, unanswerable: Path | None,
-          as_json: bool) -> None:
+def eval_(
+    obj: CliContext, questions: Path | None, modes: str, k: int, with_qa: bool, unanswerable: Path | None, as_json: bool
+) -> None:
     """Score search modes on labelled questions: recall@1/5/10, MRR, nDCG@10 (and answers with --qa).
 
     QUESTIONS is a JSON-lines file with question, expected_filename and

@@ -14,8 +14,11 @@ from docqa.types import SearchFilters
 @click.command()
 @click.option("--force", is_flag=True, help="Rebuild the index from the database.")
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 unless the index is provably in sync.")
-@click.option("--deep", is_flag=True,
-              help="Also re-hash every vector the index holds against the row hash kept with it (O(N) in this process).")
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Also re-hash every vector the index holds against the row hash kept with it (O(N) in this process).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the sync report as JSON.")
 @pass_ctx
 def sync(obj: CliContext, force: bool, check: bool, deep: bool, as_json: bool) -> None:
@@ -29,9 +32,11 @@ def sync(obj: CliContext, force: bool, check: bool, deep: bool, as_json: bool) -
     if as_json:
         emit_json(report.to_dict())
     else:
-        click.echo(f"{report.status}: DB {report.db_count} embeddings, index {report.index_count} vectors, "
-                   f"applied seq {report.applied_seq}, +{report.added} -{report.removed} repaired {report.repaired} "
-                   f"in {report.duration_ms:.0f} ms" + (f" ({report.reason})" if report.reason else ""))
+        click.echo(
+            f"{report.status}: DB {report.db_count} embeddings, index {report.index_count} vectors, "
+            f"applied seq {report.applied_seq}, +{report.added} -{report.removed} repaired {report.repaired} "
+            f"in {report.duration_ms:.0f} ms" + (f" ({report.reason})" if report.reason else "")
+        )
     if report.status == "degraded":
         raise SystemExit(1)
 
@@ -45,27 +50,53 @@ def stats(obj: CliContext, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    for key in ("collection", "total_documents", "failed_documents", "total_chunks", "total_vectors", "model", "dim",
-                "index_type", "applied_seq", "db_seq", "lag", "database"):
+    for key in (
+        "collection",
+        "total_documents",
+        "failed_documents",
+        "total_chunks",
+        "total_vectors",
+        "model",
+        "dim",
+        "index_type",
+        "applied_seq",
+        "db_seq",
+        "lag",
+        "database",
+    ):
         click.echo(f"{key:18} {data[key]}")
 
 
-def parse_filters(document: tuple[str, ...], content_type: tuple[str, ...], where: tuple[str, ...],
-                  date_from: str | None, date_to: str | None) -> SearchFilters:
-    return SearchFilters(document_ids=tuple(document), content_types=tuple(content_type),
-                         metadata=key_values("--where", where),
-                         date_from=date_from, date_to=date_to)
+def parse_filters(
+    document: tuple[str, ...],
+    content_type: tuple[str, ...],
+    where: tuple[str, ...],
+    date_from: str | None,
+    date_to: str | None,
+) -> SearchFilters:
+    return SearchFilters(
+        document_ids=tuple(document),
+        content_types=tuple(content_type),
+        metadata=key_values("--where", where),
+        date_from=date_from,
+        date_to=date_to,
+    )
 
 
 def search_options(fn):
-    for decorator in reversed([
-        click.option("-k", "--limit", "k", type=click.IntRange(1, 1000), default=10, show_default=True),
-        click.option("--document", multiple=True, help="Only these document ids (repeatable)."),
-        click.option("--type", "content_type", multiple=True, help="Only this content type / document_type (repeatable)."),
-        click.option("--where", multiple=True, help="Metadata filter KEY=VALUE (repeatable)."),
-        click.option("--date-from"), click.option("--date-to"),
-        click.option("--json", "as_json", is_flag=True),
-    ]):
+    for decorator in reversed(
+        [
+            click.option("-k", "--limit", "k", type=click.IntRange(1, 1000), default=10, show_default=True),
+            click.option("--document", multiple=True, help="Only these document ids (repeatable)."),
+            click.option(
+                "--type", "content_type", multiple=True, help="Only this content type / document_type (repeatable)."
+            ),
+            click.option("--where", multiple=True, help="Metadata filter KEY=VALUE (repeatable)."),
+            click.option("--date-from"),
+            click.option("--date-to"),
+            click.option("--json", "as_json", is_flag=True),
+        ]
+    ):
         fn = decorator(fn)
     return fn
 
@@ -75,8 +106,9 @@ def search_options(fn):
 @click.option("--mode", type=click.Choice(["vector", "keyword", "hybrid"]), default="vector", show_default=True)
 @search_options
 @pass_ctx
-def search(obj: CliContext, text: str, mode: str, k: int, document, content_type, where, date_from, date_to,
-           as_json: bool) -> None:
+def search(
+    obj: CliContext, text: str, mode: str, k: int, document, content_type, where, date_from, date_to, as_json: bool
+) -> None:
     """Search the collection."""
     import time
 
@@ -91,8 +123,16 @@ def search(obj: CliContext, text: str, mode: str, k: int, document, content_type
         hits = search_mode(store, text, mode=mode, k=k, filters=filters)
     elapsed = round((time.perf_counter() - start) * 1000, 2)
     if as_json:
-        emit_json({"query": text, "mode": mode, "results": [h.to_dict() for h in hits], "total_results": len(hits),
-                   "execution_time_ms": elapsed, "filters_applied": json.loads(json.dumps(filters.__dict__, default=list))})
+        emit_json(
+            {
+                "query": text,
+                "mode": mode,
+                "results": [h.to_dict() for h in hits],
+                "total_results": len(hits),
+                "execution_time_ms": elapsed,
+                "filters_applied": json.loads(json.dumps(filters.__dict__, default=list)),
+            }
+        )
         return
     if not hits:
         click.echo("no results")

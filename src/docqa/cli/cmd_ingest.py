@@ -19,8 +19,10 @@ def _progress_printer(enabled: bool):
         width = 24
         filled = int(width * p.files_done / max(1, p.files_total))
         bar = "#" * filled + "-" * (width - filled)
-        sys.stderr.write(f"\r[{bar}] files {p.files_done}/{p.files_total} · chunks {p.chunks} · "
-                         f"{p.chunks_per_s:.1f} chunks/s · ETA {eta}   ")
+        sys.stderr.write(
+            f"\r[{bar}] files {p.files_done}/{p.files_total} · chunks {p.chunks} · "
+            f"{p.chunks_per_s:.1f} chunks/s · ETA {eta}   "
+        )
         if p.files_done >= p.files_total:
             sys.stderr.write("\n")
         sys.stderr.flush()
@@ -32,8 +34,12 @@ def _progress_printer(enabled: bool):
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders.")
 @click.option("--glob", "pattern", help="Only files matching this pattern (e.g. '*.pdf').")
-@click.option("--exclude", multiple=True, metavar="GLOB",
-              help="Leave out files matching this pattern, by name or path in the folder (repeatable; e.g. 'README.md').")
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Leave out files matching this pattern, by name or path in the folder (repeatable; e.g. 'README.md').",
+)
 @click.option("--prune", is_flag=True, help="Delete documents whose files are gone from the scanned folders.")
 @click.option("--metadata", multiple=True, help="KEY=VALUE stored with every document (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -45,19 +51,29 @@ def ingest(obj: CliContext, paths, recursive, pattern, exclude, prune, metadata,
     store = obj.store(sync=False)
     show = _progress_printer(sys.stderr.isatty() and not as_json)
     try:
-        summary = ingest_paths(store, paths, recursive=recursive, pattern=pattern, exclude=exclude, prune=prune,
-                               metadata=key_values("--metadata", metadata), on_progress=show)
+        summary = ingest_paths(
+            store,
+            paths,
+            recursive=recursive,
+            pattern=pattern,
+            exclude=exclude,
+            prune=prune,
+            metadata=key_values("--metadata", metadata),
+            on_progress=show,
+        )
     except KeyboardInterrupt:
         click.echo("\ninterrupted: documents already written are kept; run the same command again to resume", err=True)
-        raise SystemExit(130)
+        raise SystemExit(130) from None
     data = summary.to_dict()
     if as_json:
         emit_json(data)
     else:
-        click.echo(f"added {data['added']}, updated {data['updated']}, unchanged {data['unchanged']}, "
-                   f"failed {data['failed']}, pruned {data['pruned']}, skipped {data['skipped']} "
-                   f"({data['chunks_embedded']} chunks embedded in {data['seconds']:.1f} s, "
-                   f"{data['chunks_per_s']} chunks/s)")
+        click.echo(
+            f"added {data['added']}, updated {data['updated']}, unchanged {data['unchanged']}, "
+            f"failed {data['failed']}, pruned {data['pruned']}, skipped {data['skipped']} "
+            f"({data['chunks_embedded']} chunks embedded in {data['seconds']:.1f} s, "
+            f"{data['chunks_per_s']} chunks/s)"
+        )
         for failure in data["failures"]:
             click.echo(f"  failed: {failure['file']}: {failure['error']}")
     if data["failed"]:
@@ -77,8 +93,10 @@ def documents(obj: CliContext, limit: int, as_json: bool) -> None:
     if not docs:
         click.echo("no documents")
     for d in docs:
-        click.echo(f"{d.id}  {d.status:8} {d.chunks_total:5} chunks  {d.filename or d.source}"
-                   + (f"  ({d.error})" if d.error else ""))
+        click.echo(
+            f"{d.id}  {d.status:8} {d.chunks_total:5} chunks  {d.filename or d.source}"
+            + (f"  ({d.error})" if d.error else "")
+        )
 
 
 @click.command()
@@ -90,8 +108,15 @@ def delete(obj: CliContext, document_id: str, as_json: bool) -> None:
     store = obj.store()
     chunks, seq = store.delete_document(document_id)
     if as_json:
-        emit_json({"document_id": document_id, "chunks_deleted": chunks, "vectors_deleted": chunks, "seq": seq,
-                   "status": "deleted"})
+        emit_json(
+            {
+                "document_id": document_id,
+                "chunks_deleted": chunks,
+                "vectors_deleted": chunks,
+                "seq": seq,
+                "status": "deleted",
+            }
+        )
     else:
         click.echo(f"deleted {document_id} ({chunks} chunks)")
 
@@ -104,13 +129,17 @@ def reembed(obj: CliContext, target: str, as_json: bool) -> None:
     """Re-embed every chunk with another embedder, switch the collection to it and rebuild."""
     from docqa.ingest.reembed import reembed_collection
 
-    report = reembed_collection(obj.settings, target, on_progress=_reembed_progress(sys.stderr.isatty() and not as_json))
+    report = reembed_collection(
+        obj.settings, target, on_progress=_reembed_progress(sys.stderr.isatty() and not as_json)
+    )
     if as_json:
         emit_json(report)
     else:
-        click.echo(f"re-embedded {report['chunks']} chunks of collection {report['collection']!r}: "
-                   f"{report['from']} -> {report['to']}; index {report['sync']['status']} "
-                   f"with {report['sync']['index_count']} vectors")
+        click.echo(
+            f"re-embedded {report['chunks']} chunks of collection {report['collection']!r}: "
+            f"{report['from']} -> {report['to']}; index {report['sync']['status']} "
+            f"with {report['sync']['index_count']} vectors"
+        )
 
 
 def _reembed_progress(enabled: bool):

@@ -14,8 +14,11 @@ from docqa.logging import JsonFormatter, configure_logging
 @click.command()
 @click.option("--host", help="Bind address. Default 127.0.0.1 (DOCQA_HOST).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port. Default 8003 (DOCQA_PORT).")
-@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-              help="Default INFO (DOCQA_LOG_LEVEL).")
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="Default INFO (DOCQA_LOG_LEVEL).",
+)
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
 @pass_ctx
 def serve(obj: CliContext, host: str | None, port: int | None, log_level: str | None, access_log: bool) -> None:
@@ -32,8 +35,15 @@ def serve(obj: CliContext, host: str | None, port: int | None, log_level: str | 
     configure_logging(settings.log_level, json_output=settings.log_json)
     _route_uvicorn_logs(settings.log_level, settings.log_json)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=access_log,
-                log_level=settings.log_level.lower(), timeout_graceful_shutdown=10)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=access_log,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=10,
+    )
 
 
 def _route_uvicorn_logs(level: str, json_output: bool) -> None:

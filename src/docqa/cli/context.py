@@ -54,9 +54,19 @@ def key_values(option: str, items: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def settings_from_options(db: str | None, data_dir: Path | None, collection: str | None, embedder: str | None,
-                          index_type: str | None, verbose: bool) -> Settings:
+def settings_from_options(
+    db: str | None,
+    data_dir: Path | None,
+    collection: str | None,
+    embedder: str | None,
+    index_type: str | None,
+    verbose: bool,
+) -> Settings:
     return Settings.from_env(
-        database_url=db, data_dir=data_dir, collection=collection, embedder=embedder, index_type=index_type,
+        database_url=db,
+        data_dir=data_dir,
+        collection=collection,
+        embedder=embedder,
+        index_type=index_type,
         log_level="INFO" if verbose else None,
     )

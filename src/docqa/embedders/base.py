@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -34,8 +34,8 @@ class Embedder(ABC):
         """Tokens the model would see for `text` (without special tokens)."""
         return len(text.split())
 
-    def close(self) -> None:  # pragma: no cover - most embedders hold nothing
-        pass
+    def close(self) -> None:
+        return None
 
 
 def check_texts(texts: Sequence[str]) -> list[str]:

@@ -7,7 +7,7 @@ without loading a model.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import xxhash

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,7 @@ class MiniLMEmbedder(MiniLMShared, Embedder):
 
             try:
                 model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
-            except Exception as exc:  # noqa: BLE001 - any load failure is an embedder failure
+            except Exception as exc:
                 raise EmbedderError(f"could not load MiniLM from {self.model_path}: {exc}") from exc
             model.eval()
             model.max_seq_length = MAX_TOKENS

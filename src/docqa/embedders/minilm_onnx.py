@@ -24,9 +24,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -268,7 +269,7 @@ class MiniLMOnnxEmbedder(MiniLMShared, Embedder):
                     onnx_path = ensure_quantized_model(self.model_path, self.cache_dir)
                 except EmbedderError:
                     raise
-                except Exception as exc:  # noqa: BLE001 - export/quantize/IO failures all mean "no model"
+                except Exception as exc:
                     raise EmbedderError(
                         f"could not build the int8 MiniLM model in {self.cache_dir} ({CACHE_ENV}): "
                         f"{type(exc).__name__}: {exc}"

@@ -13,8 +13,9 @@ import math
 import random
 import threading
 import time
+from collections.abc import Sequence
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
@@ -71,7 +72,7 @@ class OpenAIEmbedder(Embedder):
         self._client_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: "Settings") -> "OpenAIEmbedder":
+    def from_settings(cls, settings: Settings) -> OpenAIEmbedder:
         return cls(
             base_url=settings.openai_base_url,
             model=settings.openai_model,
@@ -148,7 +149,7 @@ class OpenAIEmbedder(Embedder):
             time.sleep(self._delay(attempt, outcome))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(self, payload: dict) -> "list[tuple[int, Any]] | _Failure":
+    def _attempt(self, payload: dict) -> list[tuple[int, Any]] | _Failure:
         try:
             response = self._http().post(self.url, json=payload)
         except httpx.TimeoutException as exc:
@@ -180,7 +181,7 @@ class OpenAIEmbedder(Embedder):
             raise EmbedderError(f"{self.url} returned an embedding that is not a non-empty list", url=self.url)
         return rows
 
-    def _delay(self, attempt: int, failure: "_Failure") -> float:
+    def _delay(self, attempt: int, failure: _Failure) -> float:
         retry_after = failure.retry_after
         if retry_after is not None:
             if retry_after > self.max_retry_after_s:

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def first_relevant_rank(relevant: Sequence[bool]) -> int | None:

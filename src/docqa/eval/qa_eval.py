@@ -10,8 +10,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from docqa.errors import InvalidInput
 from docqa.eval.metrics import mean
@@ -39,8 +40,12 @@ def word_recall(expected: str, answer: str) -> float:
     return sum(1 for w in want if w in have) / len(want) if want else 0.0
 
 
-def evaluate_qa(store: "Store", questions: Sequence[Question], unanswerable: Sequence[str],
-                progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def evaluate_qa(
+    store: Store,
+    questions: Sequence[Question],
+    unanswerable: Sequence[str],
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     answered, cited, recall, refused = [], [], [], []
     for q in questions:
         answer = ask(store, q.question)
@@ -60,7 +65,11 @@ def evaluate_qa(store: "Store", questions: Sequence[Question], unanswerable: Seq
         if progress:
             progress(1)
     return {
-        "floor": store.settings.qa_min_score, "questions": len(questions), "unanswerable": len(unanswerable),
-        "answered": round(mean(answered), 4), "cited_relevant": round(mean(cited), 4),
-        "passage_recall": round(mean(recall), 4), "unanswerable_refused": round(mean(refused), 4),
+        "floor": store.settings.qa_min_score,
+        "questions": len(questions),
+        "unanswerable": len(unanswerable),
+        "answered": round(mean(answered), 4),
+        "cited_relevant": round(mean(cited), 4),
+        "passage_recall": round(mean(recall), 4),
+        "unanswerable_refused": round(mean(refused), 4),
     }

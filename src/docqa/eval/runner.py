@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from docqa.errors import InvalidInput
 from docqa.eval.metrics import first_relevant_rank, summarize
@@ -54,8 +55,14 @@ def load_questions(path: Path) -> list[Question]:
             raise InvalidInput(f"{path}:{number}: expected a JSON object with question and expected_filename") from None
         if not question or not filename:
             raise InvalidInput(f"{path}:{number}: question and expected_filename must not be empty")
-        out.append(Question(str(item.get("id") or f"line{number}"), question, filename,
-                            normalize(str(item.get("expected_passage") or ""))))
+        out.append(
+            Question(
+                str(item.get("id") or f"line{number}"),
+                question,
+                filename,
+                normalize(str(item.get("expected_passage") or "")),
+            )
+        )
     if not out:
         raise InvalidInput(f"{path}: no questions")
     return out
@@ -82,7 +89,7 @@ def chunk_is_relevant(filename: str, text: str, question: Question) -> bool:
 class _Corpus:
     """The collection's chunk texts by file name, read once."""
 
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self._texts: dict[str, list[str]] = {}
 
@@ -92,26 +99,43 @@ class _Corpus:
             with self.store.db.connection() as conn:
                 rows = conn.fetchall(
                     "SELECT d.filename, c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
-                    "WHERE c.collection = ? AND d.status = 'indexed'", (self.store.collection,))
+                    "WHERE c.collection = ? AND d.status = 'indexed'",
+                    (self.store.collection,),
+                )
             for filename, text in rows:
                 self._texts.setdefault(PurePath(filename).name, []).append(text)
             self._texts.setdefault(name, [])
         return sum(1 for text in self._texts[name] if chunk_is_relevant(name, text, question))
 
 
-def evaluate(store: "Store", questions: Sequence[Question], modes: Sequence[str], k: int = 10,
-             progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def evaluate(
+    store: Store,
+    questions: Sequence[Question],
+    modes: Sequence[str],
+    k: int = 10,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """Metrics per mode, the questions whose labels match no chunk, and each question's first relevant rank."""
     if not 1 <= k <= 1000:
         raise InvalidInput("k must be between 1 and 1000")
     corpus = _Corpus(store)
     totals = {q.id: corpus.relevant_count(q) for q in questions}
     report: dict[str, Any] = {
-        "questions": len(questions), "k": k, "collection": store.collection, "embedder": store.model,
-        "database": store.db.kind, "modes": {}, "per_question": {q.id: {} for q in questions},
+        "questions": len(questions),
+        "k": k,
+        "collection": store.collection,
+        "embedder": store.model,
+        "database": store.db.kind,
+        "modes": {},
+        "per_question": {q.id: {} for q in questions},
         "label_problems": [
-            {"id": q.id, "expected_filename": q.expected_filename, "reason": "no chunk of that file contains the passage"}
-            for q in questions if totals[q.id] == 0
+            {
+                "id": q.id,
+                "expected_filename": q.expected_filename,
+                "reason": "no chunk of that file contains the passage",
+            }
+            for q in questions
+            if totals[q.id] == 0
         ],
     }
     for mode in modes:
@@ -134,6 +158,8 @@ def format_table(report: dict[str, Any]) -> str:
     lines = [f"{'mode':8} " + " ".join(f"{c:>14}" for c in columns)]
     for mode, metrics in report["modes"].items():
         lines.append(f"{mode:8} " + " ".join(f"{metrics[c]:>14.3f}" for c in columns))
-    lines.append(f"{report['questions']} questions, depth {report['k']}, embedder {report['embedder']}, "
-                 f"{report['database']}; {len(report['label_problems'])} label problem(s)")
+    lines.append(
+        f"{report['questions']} questions, depth {report['k']}, embedder {report['embedder']}, "
+        f"{report['database']}; {len(report['label_problems'])} label problem(s)"
+    )
     return "\n".join(lines)

@@ -9,8 +9,8 @@ add/remove. It knows nothing about SQL; the sync engine is its only writer.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -90,7 +90,7 @@ class VectorIndex(ABC):
 
     @classmethod
     @abstractmethod
-    def read(cls, directory: Path, dim: int, params: dict) -> "VectorIndex": ...
+    def read(cls, directory: Path, dim: int, params: dict) -> VectorIndex: ...
 
     def params(self) -> dict:
         return {}

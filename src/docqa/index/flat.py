@@ -10,8 +10,8 @@ every start.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import faiss
 import numpy as np
@@ -195,7 +195,7 @@ class FlatIndex(VectorIndex):
         return ["index.faiss", HASHES_FILE]
 
     @classmethod
-    def read_verified(cls, directory: Path, dim: int, params: dict, files: dict) -> "FlatIndex":
+    def read_verified(cls, directory: Path, dim: int, params: dict, files: dict) -> FlatIndex:
         """Read index.faiss in one pass, straight into storage with headroom, checking its
         size and xxh3 (as recorded in the manifest's `files`) on the way.
 
@@ -215,10 +215,18 @@ class FlatIndex(VectorIndex):
             outer, inner_h = _HEADER.unpack_from(head, 0), _HEADER.unpack_from(head, _HEADER.size)
             (n_floats,) = struct.unpack_from("<Q", head, 2 * _HEADER.size)
             n = outer[2]
-            if (outer[0], inner_h[0]) != (b"IxM2", b"IxFI") or outer[1] != dim or inner_h[1] != dim \
-                    or inner_h[2] != n or outer[6] != _METRIC_INNER_PRODUCT or inner_h[6] != _METRIC_INNER_PRODUCT \
-                    or n < 0 or n_floats != n * dim or size != len(head) + n * dim * 4 + 8 + n * 8 \
-                    or size != info.get("size"):
+            if (
+                (outer[0], inner_h[0]) != (b"IxM2", b"IxFI")
+                or outer[1] != dim
+                or inner_h[1] != dim
+                or inner_h[2] != n
+                or outer[6] != _METRIC_INNER_PRODUCT
+                or inner_h[6] != _METRIC_INNER_PRODUCT
+                or n < 0
+                or n_floats != n * dim
+                or size != len(head) + n * dim * 4 + 8 + n * 8
+                or size != info.get("size")
+            ):
                 raise UnsupportedLayout("not a plain IndexIDMap2(IndexFlatIP) file of the recorded size")
             digest = xxhash.xxh3_64(head)
             index = cls(dim)
@@ -251,7 +259,7 @@ class FlatIndex(VectorIndex):
         return index
 
     @classmethod
-    def read(cls, directory: Path, dim: int, params: dict) -> "FlatIndex":
+    def read(cls, directory: Path, dim: int, params: dict) -> FlatIndex:
         # read_index already returns the concrete class; a downcast wrapper would not own the memory
         index = faiss.read_index(str(directory / "index.faiss"))
         if not isinstance(index, faiss.IndexIDMap2) or index.d != dim:

@@ -22,9 +22,17 @@ COMPACT_FRACTION = 0.2
 class HnswIndex(VectorIndex):
     kind = "hnsw"
 
-    def __init__(self, dim: int, m: int = 32, ef_construction: int = 80, ef_search: int = 128,
-                 index: faiss.Index | None = None, labels: np.ndarray | None = None, alive: np.ndarray | None = None,
-                 hashes: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        m: int = 32,
+        ef_construction: int = 80,
+        ef_search: int = 128,
+        index: faiss.Index | None = None,
+        labels: np.ndarray | None = None,
+        alive: np.ndarray | None = None,
+        hashes: np.ndarray | None = None,
+    ) -> None:
         super().__init__(dim)
         self.m, self.ef_construction, self.ef_search = m, ef_construction, ef_search
         if index is None:
@@ -136,14 +144,18 @@ class HnswIndex(VectorIndex):
         return ["index.faiss", "labels.npy", "alive.npy", "hashes.npy"]
 
     @classmethod
-    def read(cls, directory: Path, dim: int, params: dict) -> "HnswIndex":
+    def read(cls, directory: Path, dim: int, params: dict) -> HnswIndex:
         index = faiss.read_index(str(directory / "index.faiss"))
         labels = np.load(directory / "labels.npy", allow_pickle=False)
         alive = np.load(directory / "alive.npy", allow_pickle=False)
         hashes = np.load(directory / "hashes.npy", allow_pickle=False)
         if not isinstance(index, faiss.IndexHNSWFlat) or index.d != dim:
             raise ValueError("index.faiss is not an HNSW index of the expected dimension")
-        if int(index.ntotal) != len(labels) or len(labels) != len(alive) or hashes.shape != (len(labels),) \
-                or hashes.dtype != np.uint64:
+        if (
+            int(index.ntotal) != len(labels)
+            or len(labels) != len(alive)
+            or hashes.shape != (len(labels),)
+            or hashes.dtype != np.uint64
+        ):
             raise ValueError("hnsw snapshot files disagree with each other")
         return cls(dim, index=index, labels=labels.astype(np.int64), alive=alive.astype(bool), hashes=hashes, **params)

@@ -55,12 +55,21 @@ class Manifest:
     docqa_version: str = __version__
 
     @classmethod
-    def from_json(cls, text: str) -> "Manifest":
+    def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("manifest is not a JSON object")
         known = {f for f in cls.__dataclass_fields__}
-        missing = {"db_identity", "collection", "applied_seq", "model", "dim", "index_type", "count", "digest"} - data.keys()
+        missing = {
+            "db_identity",
+            "collection",
+            "applied_seq",
+            "model",
+            "dim",
+            "index_type",
+            "count",
+            "digest",
+        } - data.keys()
         if missing:
             raise ValueError(f"manifest lacks {sorted(missing)}")
         return cls(**{k: v for k, v in data.items() if k in known})
@@ -100,8 +109,9 @@ def file_checksum(path: Path) -> str:
     return h.hexdigest()
 
 
-def save(root: Path, index: VectorIndex, *, db_identity: str, collection: str, applied_seq: int, model: str,
-         row_hash: str) -> Manifest:
+def save(
+    root: Path, index: VectorIndex, *, db_identity: str, collection: str, applied_seq: int, model: str, row_hash: str
+) -> Manifest:
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     with locked(root, collection):
@@ -115,9 +125,18 @@ def save(root: Path, index: VectorIndex, *, db_identity: str, collection: str, a
                     os.fsync(fh.fileno())
                 files[name] = {"size": (tmp / name).stat().st_size, "xxh3": file_checksum(tmp / name)}
             manifest = Manifest(
-                db_identity=db_identity, collection=collection, applied_seq=int(applied_seq), model=model, dim=index.dim,
-                index_type=index.kind, count=len(index), digest=dg.to_hex(index.digest), row_hash=row_hash, metric=index.metric,
-                index_params=index.params(), files=files,
+                db_identity=db_identity,
+                collection=collection,
+                applied_seq=int(applied_seq),
+                model=model,
+                dim=index.dim,
+                index_type=index.kind,
+                count=len(index),
+                digest=dg.to_hex(index.digest),
+                row_hash=row_hash,
+                metric=index.metric,
+                index_params=index.params(),
+                files=files,
                 created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             )
             with open(tmp / MANIFEST, "w", encoding="utf-8") as fh:
@@ -172,7 +191,9 @@ def validate(directory: Path, expect: Expectation, checksums: bool = True) -> Ma
         if not path.is_file():
             raise SnapshotRejected(f"{name} is missing")
         if path.stat().st_size != info.get("size"):
-            raise SnapshotRejected(f"{name} is {path.stat().st_size} bytes, manifest says {info.get('size')} (truncated?)")
+            raise SnapshotRejected(
+                f"{name} is {path.stat().st_size} bytes, manifest says {info.get('size')} (truncated?)"
+            )
         if checksums and file_checksum(path) != info.get("xxh3"):
             raise SnapshotRejected(f"{name} checksum does not match the manifest (corrupt)")
     return manifest
@@ -224,7 +245,9 @@ def load(root: Path, expect: Expectation) -> tuple[VectorIndex, Manifest]:
             reasons.append(str(exc))
             continue
         except Exception as exc:  # faiss raises RuntimeError on garbage
-            reasons.append(f"{directory.name}: cannot read index: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            reasons.append(
+                f"{directory.name}: cannot read index: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            )
             continue
         if len(index) != manifest.count:
             reasons.append(f"{directory.name}: index holds {len(index)} vectors, manifest says {manifest.count}")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import fnmatch
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from docqa.app import Store
 from docqa.errors import DocqaError, InvalidInput
@@ -63,17 +64,26 @@ class IngestSummary:
     def to_dict(self) -> dict[str, Any]:
         embedded = sum(o.embedded for o in self.outcomes)
         return {
-            "added": self.count("added"), "updated": self.count("updated"), "unchanged": self.count("unchanged"),
-            "failed": self.count("failed"), "pruned": len(self.pruned), "skipped": len(self.skipped),
-            "chunks_embedded": embedded, "seconds": round(self.seconds, 3),
+            "added": self.count("added"),
+            "updated": self.count("updated"),
+            "unchanged": self.count("unchanged"),
+            "failed": self.count("failed"),
+            "pruned": len(self.pruned),
+            "skipped": len(self.skipped),
+            "chunks_embedded": embedded,
+            "seconds": round(self.seconds, 3),
             "chunks_per_s": round(embedded / self.seconds, 1) if self.seconds > 0 else 0.0,
-            "failures": [{"file": o.source or o.filename, "error": o.error} for o in self.outcomes if o.status == "failed"],
-            "documents": [o.to_dict() for o in self.outcomes], "pruned_sources": self.pruned,
+            "failures": [
+                {"file": o.source or o.filename, "error": o.error} for o in self.outcomes if o.status == "failed"
+            ],
+            "documents": [o.to_dict() for o in self.outcomes],
+            "pruned_sources": self.pruned,
         }
 
 
-def discover(paths: Iterable[Path], recursive: bool, pattern: str | None,
-             exclude: Iterable[str] = ()) -> tuple[list[Path], list[str]]:
+def discover(
+    paths: Iterable[Path], recursive: bool, pattern: str | None, exclude: Iterable[str] = ()
+) -> tuple[list[Path], list[str]]:
     """Files to ingest (sorted, de-duplicated) and files skipped as not a supported type.
 
     `exclude`: glob patterns matched, like `pattern`, against a file's path relative to the
@@ -114,9 +124,15 @@ def _walk(root: Path, recursive: bool) -> Iterator[Path]:
 
 
 def ingest_paths(
-    store: Store, paths: Iterable[Path], *, recursive: bool = False, pattern: str | None = None,
-    exclude: Iterable[str] = (), prune: bool = False,
-    metadata: dict[str, Any] | None = None, on_progress: Callable[[Progress], None] | None = None,
+    store: Store,
+    paths: Iterable[Path],
+    *,
+    recursive: bool = False,
+    pattern: str | None = None,
+    exclude: Iterable[str] = (),
+    prune: bool = False,
+    metadata: dict[str, Any] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> IngestSummary:
     paths = [Path(p) for p in paths]
@@ -173,10 +189,19 @@ def _prepare_file(store: Store, file: Path, metadata: dict[str, Any] | None, max
             raise DocqaError(f"{file.name}: file is {size} bytes, over the {max_bytes}-byte limit")
         data = file.read_bytes()
     except (OSError, DocqaError) as exc:
-        message = exc.message if isinstance(exc, DocqaError) else f"{file.name}: cannot read file ({exc.strerror or exc})"
+        message = (
+            exc.message if isinstance(exc, DocqaError) else f"{file.name}: cannot read file ({exc.strerror or exc})"
+        )
         existing = store.find_by_source(source)
-        doc_id = store.record_failure(document_id=existing.id if existing else None, filename=file.name, source=source,
-                                      content_type="", content_hash="", error=message, metadata=metadata)
+        doc_id = store.record_failure(
+            document_id=existing.id if existing else None,
+            filename=file.name,
+            source=source,
+            content_type="",
+            content_hash="",
+            error=message,
+            metadata=metadata,
+        )
         return IngestOutcome(document_id=doc_id, filename=file.name, source=source, status="failed", error=message)
     return prepare(store, data, file.name, source=source, metadata=metadata)
 

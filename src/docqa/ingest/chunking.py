@@ -89,7 +89,12 @@ def _split(text: str, section: Section, count: TokenCounter, limit: int, overlap
 
 
 def _split_span(
-    text: str, start: int, end: int, tokens: int | None, splitters: list[Splitter], count: TokenCounter,
+    text: str,
+    start: int,
+    end: int,
+    tokens: int | None,
+    splitters: list[Splitter],
+    count: TokenCounter,
     limits: tuple[int, int],
 ) -> list[tuple[int, int, int]]:
     """`tokens` is None when not counted yet: a span far longer than the limit in characters is

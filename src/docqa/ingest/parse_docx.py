@@ -31,13 +31,15 @@ def _open(data: bytes, filename: str) -> Document:
     try:
         return docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile) as exc:
-        raise ParseError(f"{filename}: not a readable DOCX file ({exc or 'missing Word parts'})",
-                         filename=filename) from exc
+        raise ParseError(
+            f"{filename}: not a readable DOCX file ({exc or 'missing Word parts'})", filename=filename
+        ) from exc
     except KeyError as exc:
         raise ParseError(f"{filename}: DOCX package is missing a required part ({exc})", filename=filename) from exc
     except Exception as exc:  # lxml, zipfile and python-docx raise many types on damaged packages
-        raise ParseError(f"{filename}: not a readable DOCX file ({type(exc).__name__}: {exc})",
-                         filename=filename) from exc
+        raise ParseError(
+            f"{filename}: not a readable DOCX file ({type(exc).__name__}: {exc})", filename=filename
+        ) from exc
 
 
 def _heading_level(style_name: str, has_title: bool) -> int | None:
@@ -115,15 +117,20 @@ def parse_docx(data: bytes, filename: str) -> ParsedDocument:
     except ParseError:
         raise
     except Exception as exc:  # damaged XML inside an otherwise valid package
-        raise ParseError(f"{filename}: could not read the DOCX body ({type(exc).__name__}: {exc})",
-                         filename=filename) from exc
+        raise ParseError(
+            f"{filename}: could not read the DOCX body ({type(exc).__name__}: {exc})", filename=filename
+        ) from exc
     text = out.text()
     if not text.strip():
         raise ParseError(f"{filename}: DOCX document has no text", filename=filename)
     core_title = (document.core_properties.title or "").strip()
     first_heading = next((s.title for s in out.sections if s.kind == "heading"), "")
-    return ParsedDocument(text=text, content_type=CT_DOCX, title=core_title or first_heading or default_title(filename),
-                          sections=out.sections)
+    return ParsedDocument(
+        text=text,
+        content_type=CT_DOCX,
+        title=core_title or first_heading or default_title(filename),
+        sections=out.sections,
+    )
 
 
 def _add_list_item(out: TextBuilder, text: str, continues: bool) -> None:

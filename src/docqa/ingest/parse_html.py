@@ -24,8 +24,21 @@ _ALWAYS_DROP = (
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 _PARAGRAPHS = {"p", "blockquote", "dt", "dd", "figcaption", "caption", "address", "summary", "legend"}
 _CONTAINERS = {
-    "div", "section", "article", "main", "body", "figure", "details", "fieldset", "form", "center", "dl",
-    "header", "footer", "hgroup", "search",
+    "div",
+    "section",
+    "article",
+    "main",
+    "body",
+    "figure",
+    "details",
+    "fieldset",
+    "form",
+    "center",
+    "dl",
+    "header",
+    "footer",
+    "hgroup",
+    "search",
 }
 _LISTS = {"ul", "ol", "menu"}
 _SKIP = {"-comment", "head", "title", "meta", "link", "base", "img", "hr", "video", "audio", "object", "embed"}
@@ -159,8 +172,9 @@ def parse_html(data: bytes, filename: str) -> ParsedDocument:
         extractor.flush()
     text = extractor.out.text()
     if not text.strip():
-        raise ParseError(f"{filename}: HTML page has no visible text (only markup, scripts or navigation)",
-                         filename=filename)
+        raise ParseError(
+            f"{filename}: HTML page has no visible text (only markup, scripts or navigation)", filename=filename
+        )
     sections = extractor.out.sections
     first_heading = next((s.title for s in sections if s.kind == "heading" and s.level == 1), "")
     return ParsedDocument(

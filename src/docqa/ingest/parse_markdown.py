@@ -151,9 +151,11 @@ class _Scanner:
             line = self.lines[j]
             if line.blank:
                 nxt = j + 1
-                if nxt < len(self.lines) and (
-                    _LIST_ITEM.match(self.lines[nxt].text) or self.lines[nxt].text.startswith(("  ", "\t"))
-                ) and not self.lines[nxt].blank:
+                if (
+                    nxt < len(self.lines)
+                    and (_LIST_ITEM.match(self.lines[nxt].text) or self.lines[nxt].text.startswith(("  ", "\t")))
+                    and not self.lines[nxt].blank
+                ):
                     j += 1
                     continue
                 break
@@ -169,8 +171,13 @@ class _Scanner:
         j = self.i
         while j < len(self.lines):
             line = self.lines[j]
-            if j > first and (line.blank or _atx(line.text) or _FENCE.match(line.text)
-                              or self.is_table_start(j) or _HRULE.match(line.text) and line.text.strip()[0] != "-"):
+            if j > first and (
+                line.blank
+                or _atx(line.text)
+                or _FENCE.match(line.text)
+                or self.is_table_start(j)
+                or (_HRULE.match(line.text) and line.text.strip()[0] != "-")
+            ):
                 break
             if j > first and _SETEXT.match(line.text):
                 title = clean_inline(" ".join(ln.text.strip() for ln in self.lines[first:j]))

@@ -41,8 +41,9 @@ def _open(data: bytes, filename: str) -> PdfReader:
             try:
                 opened = reader.decrypt("")
             except (DependencyError, NotImplementedError) as exc:
-                raise ParseError(f"{filename}: PDF is encrypted and cannot be decrypted here ({exc})",
-                                 filename=filename) from exc
+                raise ParseError(
+                    f"{filename}: PDF is encrypted and cannot be decrypted here ({exc})", filename=filename
+                ) from exc
             if not opened:
                 raise ParseError(f"{filename}: PDF is encrypted with a password", filename=filename)
         return reader
@@ -185,8 +186,11 @@ def _read_pages(reader: PdfReader, filename: str) -> list[_Page]:
         try:
             text, lines = _extract(page_object)
         except Exception as exc:  # a damaged content stream can raise nearly anything inside pypdf
-            raise ParseError(f"{filename}: could not extract text from page {number} ({type(exc).__name__}: {exc})",
-                             filename=filename, page=number) from exc
+            raise ParseError(
+                f"{filename}: could not extract text from page {number} ({type(exc).__name__}: {exc})",
+                filename=filename,
+                page=number,
+            ) from exc
         if pages:
             position += 2  # the blank line that separates pages
         pages.append(_Page(number, text, position, lines))
@@ -200,8 +204,7 @@ def parse_pdf(data: bytes, filename: str) -> ParsedDocument:
     pages = _read_pages(reader, filename)
     text = "\n\n".join(page.text for page in pages)
     if not text.strip():
-        raise ParseError(f"{filename}: PDF has no extractable text (scanned images or empty pages?)",
-                         filename=filename)
+        raise ParseError(f"{filename}: PDF has no extractable text (scanned images or empty pages?)", filename=filename)
     fonts = _fonts(pages)
     sections = [section for page in pages if page.text.strip() for section in _page_sections(page, fonts)]
     title = _metadata_title(reader) or next((s.title for s in sections if s.kind == "heading"), "")

@@ -35,8 +35,9 @@ def decode_text(data: bytes, filename: str) -> str:
             try:
                 text = data[len(bom) :].decode(encoding)
             except UnicodeDecodeError as exc:
-                raise ParseError(f"{filename}: invalid {encoding} text after its byte-order mark ({exc.reason})",
-                                 filename=filename) from exc
+                raise ParseError(
+                    f"{filename}: invalid {encoding} text after its byte-order mark ({exc.reason})", filename=filename
+                ) from exc
             break
     if text is None:
         for encoding in ("utf-8", "cp1252", "latin-1"):

@@ -42,8 +42,9 @@ def parse_bytes(data: bytes, filename: str, content_type_hint: str | None = None
     except RecursionError as exc:
         raise ParseError(f"{filename}: document nests too deeply to parse", filename=filename) from exc
     except (ValueError, UnicodeError, LookupError, MemoryError) as exc:
-        raise ParseError(f"{filename}: could not parse as {content_type} ({type(exc).__name__}: {exc})",
-                         filename=filename) from exc
+        raise ParseError(
+            f"{filename}: could not parse as {content_type} ({type(exc).__name__}: {exc})", filename=filename
+        ) from exc
 
 
 def parse_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, content_type_hint: str | None = None) -> ParsedDocument:
@@ -53,8 +54,12 @@ def parse_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, content_type_hint
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise PayloadTooLarge(f"{name}: file is {size} bytes, over the {max_bytes}-byte limit",
-                                  filename=name, size=size, limit=max_bytes)
+            raise PayloadTooLarge(
+                f"{name}: file is {size} bytes, over the {max_bytes}-byte limit",
+                filename=name,
+                size=size,
+                limit=max_bytes,
+            )
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)
     except FileNotFoundError as exc:

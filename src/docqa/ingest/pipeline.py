@@ -10,8 +10,9 @@ batch goes on; a good version already stored is never replaced by a failure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import xxhash
 
@@ -77,15 +78,25 @@ def fit_headings(chunks: list[ChunkInput], count: Callable[[str], int], limit: i
 
 def chunk_parsed(store: Store, doc: ParsedDocument) -> list[ChunkInput]:
     count = store.embedder.count_tokens
-    chunks = chunk_document(doc, count, max_tokens=chunk_budget(store),
-                            overlap_tokens=min(store.settings.chunk_overlap_tokens, chunk_budget(store) // 4))
+    chunks = chunk_document(
+        doc,
+        count,
+        max_tokens=chunk_budget(store),
+        overlap_tokens=min(store.settings.chunk_overlap_tokens, chunk_budget(store) // 4),
+    )
     fit_headings(chunks, count, store.embedder.max_tokens - SPECIAL_TOKENS)
     return chunks
 
 
 def prepare(
-    store: Store, data: bytes, filename: str, *, source: str = "", document_id: str | None = None,
-    content_type_hint: str | None = None, metadata: dict[str, Any] | None = None,
+    store: Store,
+    data: bytes,
+    filename: str,
+    *,
+    source: str = "",
+    document_id: str | None = None,
+    content_type_hint: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> PreparedDocument | IngestOutcome:
     """Parse and chunk, or return an outcome right away (unchanged or failed)."""
     digest = content_hash_of(data)
@@ -99,9 +110,15 @@ def prepare(
         existing = store.find_by_source(source)
     doc_id = existing.id if existing else document_id
     meta = dict(metadata or {})
-    if existing and existing.status == "indexed" and existing.content_hash == digest and (not meta or meta == existing.metadata):
-        return IngestOutcome(document_id=existing.id, filename=filename, source=source, status="unchanged",
-                             chunks=existing.chunks_total)
+    if (
+        existing
+        and existing.status == "indexed"
+        and existing.content_hash == digest
+        and (not meta or meta == existing.metadata)
+    ):
+        return IngestOutcome(
+            document_id=existing.id, filename=filename, source=source, status="unchanged", chunks=existing.chunks_total
+        )
     try:
         content_type = sniff(data, filename, content_type_hint)
         parsed = parse_bytes(data, filename, content_type)
@@ -109,14 +126,30 @@ def prepare(
         if not chunks:
             raise DocqaError(f"{filename}: no text to index")
     except DocqaError as exc:
-        failed_id = store.record_failure(document_id=doc_id, filename=filename, source=source,
-                                         content_type=content_type_hint or "", content_hash=digest, error=exc.message,
-                                         metadata=meta)
-        return IngestOutcome(document_id=failed_id, filename=filename, source=source, status="failed", error=exc.message)
+        failed_id = store.record_failure(
+            document_id=doc_id,
+            filename=filename,
+            source=source,
+            content_type=content_type_hint or "",
+            content_hash=digest,
+            error=exc.message,
+            metadata=meta,
+        )
+        return IngestOutcome(
+            document_id=failed_id, filename=filename, source=source, status="failed", error=exc.message
+        )
     if parsed.title and "title" not in meta:
         meta["title"] = parsed.title
-    return PreparedDocument(filename=filename, source=source, content_hash=digest, content_type=parsed.content_type,
-                            chunks=chunks, document_id=doc_id, metadata=meta, existed=existing is not None)
+    return PreparedDocument(
+        filename=filename,
+        source=source,
+        content_hash=digest,
+        content_type=parsed.content_type,
+        chunks=chunks,
+        document_id=doc_id,
+        metadata=meta,
+        existed=existing is not None,
+    )
 
 
 def embed_prepared(store: Store, batch: list[PreparedDocument]) -> dict[int, int]:
@@ -134,21 +167,48 @@ def embed_prepared(store: Store, batch: list[PreparedDocument]) -> dict[int, int
 
 def write_prepared(store: Store, prepared: PreparedDocument, embedded: int, sync: bool) -> IngestOutcome:
     result = store.add_document(
-        prepared.chunks, document_id=prepared.document_id, filename=prepared.filename, source=prepared.source,
-        content_type=prepared.content_type, content_hash=prepared.content_hash, metadata=prepared.metadata, sync=sync,
+        prepared.chunks,
+        document_id=prepared.document_id,
+        filename=prepared.filename,
+        source=prepared.source,
+        content_type=prepared.content_type,
+        content_hash=prepared.content_hash,
+        metadata=prepared.metadata,
+        sync=sync,
     )
-    return IngestOutcome(document_id=result.document_id, filename=prepared.filename, source=prepared.source,
-                         status="updated" if prepared.existed else "added", chunks=len(prepared.chunks),
-                         embedded=embedded, removed=result.removed, seq=result.seq)
+    return IngestOutcome(
+        document_id=result.document_id,
+        filename=prepared.filename,
+        source=prepared.source,
+        status="updated" if prepared.existed else "added",
+        chunks=len(prepared.chunks),
+        embedded=embedded,
+        removed=result.removed,
+        seq=result.seq,
+    )
 
 
 def ingest_bytes(
-    store: Store, data: bytes, filename: str, *, source: str = "", document_id: str | None = None,
-    content_type_hint: str | None = None, metadata: dict[str, Any] | None = None, sync: bool = True,
+    store: Store,
+    data: bytes,
+    filename: str,
+    *,
+    source: str = "",
+    document_id: str | None = None,
+    content_type_hint: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    sync: bool = True,
 ) -> IngestOutcome:
     """Ingest one document held in memory. Bad files come back as status `failed` with the reason."""
-    prepared = prepare(store, data, filename, source=source, document_id=document_id,
-                       content_type_hint=content_type_hint, metadata=metadata)
+    prepared = prepare(
+        store,
+        data,
+        filename,
+        source=source,
+        document_id=document_id,
+        content_type_hint=content_type_hint,
+        metadata=metadata,
+    )
     if isinstance(prepared, IngestOutcome):
         return prepared
     embedded = embed_prepared(store, [prepared]).get(0, 0)

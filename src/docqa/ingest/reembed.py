@@ -10,7 +10,7 @@ service keeps using the embedder it was started with.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from docqa.app import Store, embedding_text
 from docqa.config import Settings
@@ -33,7 +33,9 @@ def reembed_collection(settings: Settings, target: str, on_progress: Callable[[i
             bound = repo.get_collection(conn, settings.collection)
             if bound is None:
                 raise InvalidInput(f"collection {settings.collection!r} has no documents yet; nothing to re-embed")
-            total = int(conn.scalar("SELECT count(*) FROM chunks WHERE collection = ?", (settings.collection,), default=0))
+            total = int(
+                conn.scalar("SELECT count(*) FROM chunks WHERE collection = ?", (settings.collection,), default=0)
+            )
         done, last_id = 0, 0
         while True:
             with db.connection() as conn:
@@ -46,7 +48,9 @@ def reembed_collection(settings: Settings, target: str, on_progress: Callable[[i
                 last_id = int(rows[-1][0])
                 todo = [r for r in rows if r[3] != embedder.model_id]
                 if todo:
-                    vecs = embedder.embed([embedding_text(ChunkInput(text=r[2], ordinal=0, heading=r[1])) for r in todo])
+                    vecs = embedder.embed(
+                        [embedding_text(ChunkInput(text=r[2], ordinal=0, heading=r[1])) for r in todo]
+                    )
                     with conn.transaction():
                         conn.executemany(
                             "UPDATE chunks SET embedding = ?, model = ?, dim = ? WHERE id = ?",
@@ -60,7 +64,12 @@ def reembed_collection(settings: Settings, target: str, on_progress: Callable[[i
         store = Store.open(settings, embedder=embedder, db=db)
         report = store.sync("force")
         store.engine.close()
-        return {"collection": settings.collection, "from": bound[0], "to": embedder.model_id, "chunks": total,
-                "sync": report.to_dict()}
+        return {
+            "collection": settings.collection,
+            "from": bound[0],
+            "to": embedder.model_id,
+            "chunks": total,
+            "sync": report.to_dict(),
+        }
     finally:
         db.close()

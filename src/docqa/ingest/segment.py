@@ -21,7 +21,31 @@ _WORD = re.compile(r"\S+")
 _LINE = re.compile(r"[^\n]+")
 _SENTENCE_START = re.compile(r"[\"'\u201c\u2018(\[]?[A-Z0-9\u00c0-\u00de\u2022*-]")
 _ABBREVIATIONS = frozenset(
-    "e.g i.e etc vs dr mr mrs ms prof st no nos fig approx cf al jr sr inc ltd co mt ca".split()
+    [
+        "e.g",
+        "i.e",
+        "etc",
+        "vs",
+        "dr",
+        "mr",
+        "mrs",
+        "ms",
+        "prof",
+        "st",
+        "no",
+        "nos",
+        "fig",
+        "approx",
+        "cf",
+        "al",
+        "jr",
+        "sr",
+        "inc",
+        "ltd",
+        "co",
+        "mt",
+        "ca",
+    ]
 )
 
 

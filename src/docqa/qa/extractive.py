@@ -10,8 +10,8 @@ below `settings.qa_min_score`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -39,8 +39,12 @@ def passage_text_for_embedding(passage: Passage) -> str:
     return f"{passage.context}: {passage.text}" if passage.context else passage.text
 
 
-def score_passages(term_weights: dict[str, float], question_vector: np.ndarray, passages: Sequence[Passage],
-                   passage_vectors: np.ndarray) -> list[Scored]:
+def score_passages(
+    term_weights: dict[str, float],
+    question_vector: np.ndarray,
+    passages: Sequence[Passage],
+    passage_vectors: np.ndarray,
+) -> list[Scored]:
     """Passages with their evidence, best first (ties: retrieval order, then position).
 
     `term_weights` maps the question's stemmed content words to their IDF.
@@ -59,9 +63,15 @@ def score_passages(term_weights: dict[str, float], question_vector: np.ndarray, 
 def to_source(hit: SearchHit, start: int, end: int, score: float) -> Source:
     """A cited span of `hit`: offsets into the document, text exactly the chunk's characters."""
     return Source(
-        document_id=hit.document_id, filename=hit.filename, chunk_id=hit.chunk_id, chunk_index=hit.chunk_index,
-        page=hit.page, score=round(float(score), 4), char_start=hit.char_start + start,
-        char_end=hit.char_start + end, text=hit.content[start:end],
+        document_id=hit.document_id,
+        filename=hit.filename,
+        chunk_id=hit.chunk_id,
+        chunk_index=hit.chunk_index,
+        page=hit.page,
+        score=round(float(score), 4),
+        char_start=hit.char_start + start,
+        char_end=hit.char_start + end,
+        text=hit.content[start:end],
     )
 
 

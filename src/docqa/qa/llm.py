@@ -10,7 +10,7 @@ the extractive answer and reports that reason.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import httpx
 

@@ -63,11 +63,11 @@ def blocks(text: str, heading: str = "") -> list[tuple[int, int]]:
         joins = (
             previous_end >= 0
             and not _TABLE_ROW.search(line)
-            and not _TABLE_ROW.search(text[out[-1][0]:previous_end])
+            and not _TABLE_ROW.search(text[out[-1][0] : previous_end])
             and "\n\n" not in text[previous_end:start]
             and not _BULLET.match(line)
-            and len(text[out[-1][0]:previous_end].rsplit("\n", 1)[-1]) >= WRAPPED_LINE_MIN_CHARS
-            and not _SENTENCE_END.search(text[out[-1][0]:previous_end])
+            and len(text[out[-1][0] : previous_end].rsplit("\n", 1)[-1]) >= WRAPPED_LINE_MIN_CHARS
+            and not _SENTENCE_END.search(text[out[-1][0] : previous_end])
         )
         if joins:
             out[-1] = (out[-1][0], end)
@@ -96,9 +96,9 @@ def stem(word: str) -> str:
     if len(word) > 4:
         if word.endswith("ies") and not word.endswith(("eies", "aies")):
             word = word[:-3] + "y"
-        elif word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
-            word = word[:-1]
-        elif word.endswith("s") and not word.endswith(("us", "ss")):
+        elif (word.endswith("es") and not word.endswith(("aes", "ees", "oes"))) or (
+            word.endswith("s") and not word.endswith(("us", "ss"))
+        ):
             word = word[:-1]
     if len(word) > 5 and word.endswith("ing"):
         word = word[:-3]

@@ -15,14 +15,20 @@ model is not asked).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from docqa.errors import InvalidInput, NotFound
 from docqa.qa import llm
 from docqa.qa.extractive import (
-    Scored, extractive_answer, passage_text_for_embedding, score_passages, select_sources, to_source,
+    Scored,
+    extractive_answer,
+    passage_text_for_embedding,
+    score_passages,
+    select_sources,
+    to_source,
 )
 from docqa.qa.passages import Passage, chunk_passages, idf, question_terms
 from docqa.qa.types import NOT_FOUND_TEXT, Answer, Source
@@ -38,7 +44,7 @@ MAX_K = 50
 MAX_PASSAGES = 400  # sentences embedded per question, at most
 
 
-def ask(store: "Store", question: str, document_ids: Sequence[str] = (), k: int = 5) -> Answer:
+def ask(store: Store, question: str, document_ids: Sequence[str] = (), k: int = 5) -> Answer:
     """Answer `question` from the collection (optionally only from `document_ids`)."""
     started = time.perf_counter()
     question = _validated(question, k)
@@ -66,7 +72,7 @@ def _validated(question: str, k: int) -> str:
     return question.strip()
 
 
-def _existing(store: "Store", document_ids: Sequence[str]) -> tuple[str, ...]:
+def _existing(store: Store, document_ids: Sequence[str]) -> tuple[str, ...]:
     """The requested documents, all of which must exist in the collection."""
     if isinstance(document_ids, str):
         document_ids = [document_ids]
@@ -82,7 +88,7 @@ def _existing(store: "Store", document_ids: Sequence[str]) -> tuple[str, ...]:
     return ids
 
 
-def rank_evidence(store: "Store", question: str, hits: Sequence[SearchHit]) -> list[Scored]:
+def rank_evidence(store: Store, question: str, hits: Sequence[SearchHit]) -> list[Scored]:
     """Every candidate sentence of the retrieved chunks, scored against the question, best first."""
     passages: list[Passage] = []
     for index, hit in enumerate(hits):
@@ -94,7 +100,7 @@ def rank_evidence(store: "Store", question: str, hits: Sequence[SearchHit]) -> l
     return score_passages(term_weights(store, question), vectors[0], passages, np.asarray(vectors[1:]))
 
 
-def term_weights(store: "Store", question: str) -> dict[str, float]:
+def term_weights(store: Store, question: str) -> dict[str, float]:
     """IDF of each content word of the question, from the full-text index."""
     terms = question_terms(question)
     with store.db.connection() as conn:
@@ -102,7 +108,7 @@ def term_weights(store: "Store", question: str) -> dict[str, float]:
     return {stem: idf(frequencies[word], total) for stem, word in terms.items()}
 
 
-def _try_llm(store: "Store", answer: Answer, question: str, hits: Sequence[SearchHit], scored: list[Scored]) -> None:
+def _try_llm(store: Store, answer: Answer, question: str, hits: Sequence[SearchHit], scored: list[Scored]) -> None:
     """Replace the extractive answer by the model's, or record why not."""
     settings = store.settings
     best: dict[int, float] = {}
@@ -111,7 +117,9 @@ def _try_llm(store: "Store", answer: Answer, question: str, hits: Sequence[Searc
     useful = [i for i in range(len(hits)) if best.get(i, float("-inf")) >= settings.qa_min_score]
     messages = llm.build_messages(question, [hits[i].content for i in useful])
     try:
-        text = llm.chat(settings.llm_base_url, settings.llm_model, messages, settings.llm_timeout_s, settings.llm_api_key)
+        text = llm.chat(
+            settings.llm_base_url, settings.llm_model, messages, settings.llm_timeout_s, settings.llm_api_key
+        )
     except llm.LLMError as exc:
         answer.fallback_reason = str(exc)
         return

@@ -21,8 +21,11 @@ def _meta_expr(conn: Connection, key: str) -> tuple[str, list[Any]]:
     if conn.is_pg:
         return "d.metadata ->> ?", [key]
     path = "'$.\"' || ? || '\"'"
-    return (f"CASE json_type(d.metadata, {path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
-            f"ELSE CAST(json_extract(d.metadata, {path}) AS TEXT) END", [key, key])
+    return (
+        f"CASE json_type(d.metadata, {path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+        f"ELSE CAST(json_extract(d.metadata, {path}) AS TEXT) END",
+        [key, key],
+    )
 
 
 def filter_clause(conn: Connection, filters: SearchFilters) -> tuple[str, list[Any]]:

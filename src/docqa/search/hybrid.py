@@ -12,7 +12,7 @@ weights. Ties keep the order of the first ranking that holds the ids.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def candidate_depth(k: int) -> int:

@@ -35,16 +35,155 @@ HEADING_WEIGHT = 0.5
 _PG_WEIGHTS = f"'{{1.0, 1.0, 1.0, {HEADING_WEIGHT}}}'"
 
 STOP_WORDS = frozenset(
-    """
-    a about above after again against all am an and any are aren as at be because been before being below
-    between both but by can cannot could did didn do does doesn doing don down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is isn it its
-    itself just let me more most my myself no nor not of off on once only or other ought our ours
-    ourselves out over own same she should so some such than that the their theirs them themselves then
-    there these they this those through to too under until up very was we were what when where which
-    while who whom why will with would you your yours yourself yourselves s t ll re ve d m
-    tell please know need want get got
-    """.split()
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "aren",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "cannot",
+        "could",
+        "did",
+        "didn",
+        "do",
+        "does",
+        "doesn",
+        "doing",
+        "don",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "isn",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "let",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "ought",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "s",
+        "t",
+        "ll",
+        "re",
+        "ve",
+        "d",
+        "m",
+        "tell",
+        "please",
+        "know",
+        "need",
+        "want",
+        "get",
+        "got",
+    ]
 )
 
 
@@ -89,8 +228,9 @@ def keyword_ranking(
 _FTS_SCORE = f"-bm25(chunks_fts, 1.0, {HEADING_WEIGHT})"
 
 
-def _sqlite_ranking(conn: Connection, collection: str, match: str, limit: int, where: str,
-                    params: list[Any]) -> list[tuple]:
+def _sqlite_ranking(
+    conn: Connection, collection: str, match: str, limit: int, where: str, params: list[Any]
+) -> list[tuple]:
     """Rank in the FTS table alone, then keep the rows passing collection/status/filters.
 
     Exact: if the over-fetched top list holds `limit` passing rows they are the
@@ -106,11 +246,14 @@ def _sqlite_ranking(conn: Connection, collection: str, match: str, limit: int, w
     if not top:
         return []
     marks = ",".join("?" * len(top))
-    passing = {r[0] for r in conn.fetchall(
-        f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
-        f"WHERE c.id IN ({marks}) AND c.collection = ? AND d.status = 'indexed'{where}",
-        [*(r[0] for r in top), collection, *params],
-    )}
+    passing = {
+        r[0]
+        for r in conn.fetchall(
+            f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+            f"WHERE c.id IN ({marks}) AND c.collection = ? AND d.status = 'indexed'{where}",
+            [*(r[0] for r in top), collection, *params],
+        )
+    }
     ranked = [r for r in top if r[0] in passing]
     if len(ranked) >= limit or len(top) < over:
         return ranked[:limit]

@@ -49,7 +49,7 @@ def validate(query: str, mode: str, k: int) -> None:
 
 
 def search_mode(
-    store: "Store",
+    store: Store,
     query: str,
     mode: str = "vector",
     k: int = 10,
@@ -78,15 +78,20 @@ def search_mode(
     return hits
 
 
-def keyword_ids(store: "Store", query: str, limit: int, filters: SearchFilters) -> tuple[list[int], list[float]]:
+def keyword_ids(store: Store, query: str, limit: int, filters: SearchFilters) -> tuple[list[int], list[float]]:
     """Keyword ranking. Reads the database itself, so it always sees committed writes."""
     with store.db.connection() as conn:
         return keyword_ranking(conn, store.collection, query, limit, filters)
 
 
 def hybrid_ids(
-    store: "Store", query: str, k: int, filters: SearchFilters, min_seq: int | None = None,
-    weights: tuple[float, float] | None = None, rrf_k: int | None = None,
+    store: Store,
+    query: str,
+    k: int,
+    filters: SearchFilters,
+    min_seq: int | None = None,
+    weights: tuple[float, float] | None = None,
+    rrf_k: int | None = None,
 ) -> tuple[list[int], list[float]]:
     """Fuse a deeper vector and keyword candidate list down to `k` ids.
 
@@ -98,7 +103,9 @@ def hybrid_ids(
     weights = weights if weights is not None else (settings.hybrid_vector_weight, settings.hybrid_keyword_weight)
     rrf_k = settings.rrf_k if rrf_k is None else rrf_k
     if len(weights) != 2 or min(weights) < 0 or max(weights) <= 0 or rrf_k < 0:
-        raise InvalidInput("hybrid weights must be two non-negative numbers, not both zero, and rrf_k must not be negative")
+        raise InvalidInput(
+            "hybrid weights must be two non-negative numbers, not both zero, and rrf_k must not be negative"
+        )
     depth = candidate_depth(k)
     keyword = _workers().submit(keyword_ids, store, query, depth, filters)
     vector = store.embedder.embed_query(query)
@@ -121,7 +128,7 @@ def _workers() -> ThreadPoolExecutor:
         return _pool
 
 
-def suggest(store: "Store", q: str, limit: int = 10) -> list[str]:
+def suggest(store: Store, q: str, limit: int = 10) -> list[str]:
     """Completions of `q` found in the corpus (headings and frequent phrases), most frequent first."""
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
         raise InvalidInput("limit must be an integer between 1 and 100")

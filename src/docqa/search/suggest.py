@@ -84,12 +84,15 @@ def phrase_pattern(complete: list[str], partial: str) -> re.Pattern[str]:
     if partial:
         typed.append(re.escape(partial) + r"[^\W_]*")
     head = r"[\W_]+".join(typed)
-    tail = r"(?=((?:[ \t\-]+[^\W_]+){0,%d}))" % MAX_EXTRA_WORDS  # a lookahead, so matches may overlap; same line
+    tail = (
+        r"(?=((?:[ \t\-]+[^\W_]+){0," + str(MAX_EXTRA_WORDS) + r"}))"
+    )  # a lookahead, so matches may overlap; same line
     return re.compile(r"(?<![^\W_])(" + head + r")(?![^\W_])" + tail, re.IGNORECASE)
 
 
-def count_phrases(heading: str, text: str, complete: list[str], partial: str,
-                  counts: Counter[str], surface: dict[str, str]) -> None:
+def count_phrases(
+    heading: str, text: str, complete: list[str], partial: str, counts: Counter[str], surface: dict[str, str]
+) -> None:
     """Add the heading titles and text phrases of one chunk that start with the typed words."""
     pattern = phrase_pattern(complete, partial)
     for title in heading.split(" > ") if heading else []:

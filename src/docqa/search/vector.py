@@ -23,12 +23,22 @@ def hits_from_ids(db: Database, ids: list[int], scores: list[float]) -> list[Sea
         if found is None:
             continue
         chunk, doc = found
-        hits.append(SearchHit(
-            chunk_id=chunk.id, document_id=chunk.document_id, score=float(score), content=chunk.text,
-            filename=doc.filename, content_type=doc.content_type, chunk_index=chunk.ordinal,
-            metadata={**doc.metadata, **chunk.metadata}, page=chunk.page, char_start=chunk.char_start,
-            char_end=chunk.char_end, heading=chunk.heading,
-        ))
+        hits.append(
+            SearchHit(
+                chunk_id=chunk.id,
+                document_id=chunk.document_id,
+                score=float(score),
+                content=chunk.text,
+                filename=doc.filename,
+                content_type=doc.content_type,
+                chunk_index=chunk.ordinal,
+                metadata={**doc.metadata, **chunk.metadata},
+                page=chunk.page,
+                char_start=chunk.char_start,
+                char_end=chunk.char_end,
+                heading=chunk.heading,
+            )
+        )
     return hits
 
 
@@ -47,8 +57,13 @@ def vector_ranking(
 
 
 def vector_search(
-    db: Database, engine: SyncEngine, collection: str, query_vector: np.ndarray, k: int,
-    filters: SearchFilters | None = None, min_score: float | None = None,
+    db: Database,
+    engine: SyncEngine,
+    collection: str,
+    query_vector: np.ndarray,
+    k: int,
+    filters: SearchFilters | None = None,
+    min_score: float | None = None,
 ) -> list[SearchHit]:
     ids, scores = vector_ranking(db, engine, collection, query_vector, k, filters or SearchFilters())
     hits = hits_from_ids(db, ids, scores)

@@ -33,7 +33,9 @@ def changed_chunk_ids(conn: Connection, collection: str, after: int, upto: int) 
 
 def pending_changes(conn: Connection, collection: str, after: int) -> int:
     return int(
-        conn.scalar("SELECT count(*) FROM index_changes WHERE collection = ? AND seq > ?", (collection, after), default=0)
+        conn.scalar(
+            "SELECT count(*) FROM index_changes WHERE collection = ? AND seq > ?", (collection, after), default=0
+        )
     )
 
 

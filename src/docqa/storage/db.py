@@ -11,9 +11,10 @@ import contextlib
 import queue
 import sqlite3
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 from docqa.errors import DatabaseUnavailable, InvalidInput
@@ -25,7 +26,7 @@ class DatabaseURL:
     target: str  # file path or libpq DSN
 
     @classmethod
-    def parse(cls, url: str) -> "DatabaseURL":
+    def parse(cls, url: str) -> DatabaseURL:
         scheme = urlparse(url).scheme.split("+")[0]
         if scheme == "sqlite":
             path = url.split("://", 1)[1]
@@ -82,7 +83,7 @@ class Connection:
         return default if row is None or row[0] is None else row[0]
 
     @contextlib.contextmanager
-    def transaction(self, read_only: bool = False) -> Iterator["Connection"]:
+    def transaction(self, read_only: bool = False) -> Iterator[Connection]:
         """A transaction; nested calls join the outer one.
 
         Read-only transactions on PostgreSQL are REPEATABLE READ so a long
@@ -126,7 +127,9 @@ def raise_if_unavailable(exc: Exception) -> None:
     lineage = {cls.__name__ for cls in type(exc).__mro__}
     if lineage & {"OperationalError", "InterfaceError"} and not lineage & _NOT_AN_OUTAGE and "locked" not in str(exc):
         name = type(exc).__name__
-        raise DatabaseUnavailable(f"database unavailable: {str(exc).strip().splitlines()[0] if str(exc) else name}") from exc
+        raise DatabaseUnavailable(
+            f"database unavailable: {str(exc).strip().splitlines()[0] if str(exc) else name}"
+        ) from exc
 
 
 class Database:
@@ -154,7 +157,9 @@ class Database:
             if self.is_pg:
                 import psycopg
 
-                raw = psycopg.connect(self.parsed.target, autocommit=True, connect_timeout=max(1, int(self._connect_timeout_s)))
+                raw = psycopg.connect(
+                    self.parsed.target, autocommit=True, connect_timeout=max(1, int(self._connect_timeout_s))
+                )
             else:
                 if self.parsed.target != ":memory:":
                     Path(self.parsed.target).parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import xxhash
@@ -19,7 +20,9 @@ from docqa.errors import EmbedderMismatch, InvalidInput
 from docqa.storage.db import Connection
 from docqa.types import ChunkInput, ChunkRecord, DocumentRecord
 
-DOC_COLUMNS = "id, collection, source, filename, content_type, content_hash, status, error, metadata, created_at, updated_at"
+DOC_COLUMNS = (
+    "id, collection, source, filename, content_type, content_hash, status, error, metadata, created_at, updated_at"
+)
 CHUNK_COLUMNS = "id, document_id, collection, ordinal, text, char_start, char_end, page, token_count, heading, content_hash, model, dim, metadata"
 
 
@@ -73,7 +76,8 @@ def ensure_collection(conn: Connection, name: str, model: str, dim: int) -> None
     current = get_collection(conn, name)
     if current is None:
         conn.execute(
-            "INSERT INTO collections(name, model, dim) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING", (name, model, dim)
+            "INSERT INTO collections(name, model, dim) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING",
+            (name, model, dim),
         )
         current = get_collection(conn, name)
     if current != (model, dim):
@@ -99,8 +103,17 @@ def set_collection_model(conn: Connection, name: str, model: str, dim: int) -> N
 
 def _doc(row: Sequence[Any], chunks_total: int = 0) -> DocumentRecord:
     return DocumentRecord(
-        id=row[0], collection=row[1], source=row[2], filename=row[3], content_type=row[4], content_hash=row[5],
-        status=row[6], error=row[7], metadata=_load_json(row[8]), created_at=str(row[9]), updated_at=str(row[10]),
+        id=row[0],
+        collection=row[1],
+        source=row[2],
+        filename=row[3],
+        content_type=row[4],
+        content_hash=row[5],
+        status=row[6],
+        error=row[7],
+        metadata=_load_json(row[8]),
+        created_at=str(row[9]),
+        updated_at=str(row[10]),
         chunks_total=chunks_total,
     )
 
@@ -159,8 +172,19 @@ def upsert_document(
         "ON CONFLICT(id) DO UPDATE SET source = excluded.source, filename = excluded.filename, "
         "content_type = excluded.content_type, content_hash = excluded.content_hash, status = excluded.status, "
         "error = excluded.error, metadata = excluded.metadata, updated_at = excluded.updated_at",
-        (document_id, collection, source, filename, content_type, content_hash, status, error,
-         _json_param(conn, metadata or {}), ts, ts),
+        (
+            document_id,
+            collection,
+            source,
+            filename,
+            content_type,
+            content_hash,
+            status,
+            error,
+            _json_param(conn, metadata or {}),
+            ts,
+            ts,
+        ),
     )
     owner = conn.scalar("SELECT collection FROM documents WHERE id = ?", (document_id,))
     if owner != collection:
@@ -169,7 +193,8 @@ def upsert_document(
 
 def set_document_status(conn: Connection, document_id: str, status: str, error: str | None = None) -> None:
     conn.execute(
-        "UPDATE documents SET status = ?, error = ?, updated_at = ? WHERE id = ?", (status, error, now_iso(), document_id)
+        "UPDATE documents SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+        (status, error, now_iso(), document_id),
     )
 
 
@@ -219,8 +244,24 @@ def write_chunks(
         vec = np.asarray(ch.embedding, dtype=np.float32)
         if vec.shape != (dim,):
             raise InvalidInput(f"chunk {ch.ordinal}: embedding has shape {vec.shape}, expected ({dim},)")
-        inserts.append((document_id, collection, ch.ordinal, ch.text, ch.char_start, ch.char_end, ch.page,
-                        ch.token_count, ch.heading, h, to_blob(vec), model, dim, _json_param(conn, ch.metadata)))
+        inserts.append(
+            (
+                document_id,
+                collection,
+                ch.ordinal,
+                ch.text,
+                ch.char_start,
+                ch.char_end,
+                ch.page,
+                ch.token_count,
+                ch.heading,
+                h,
+                to_blob(vec),
+                model,
+                dim,
+                _json_param(conn, ch.metadata),
+            )
+        )
     stale = [row[0] for rows in old.values() for row in rows]
     for start in range(0, len(stale), 500):
         part = stale[start : start + 500]
@@ -236,9 +277,20 @@ def write_chunks(
 
 def _chunk(row: Sequence[Any]) -> ChunkRecord:
     return ChunkRecord(
-        id=int(row[0]), document_id=row[1], collection=row[2], ordinal=int(row[3]), text=row[4], char_start=int(row[5]),
-        char_end=int(row[6]), page=row[7], token_count=int(row[8]), heading=row[9], content_hash=row[10], model=row[11],
-        dim=int(row[12]), metadata=_load_json(row[13]),
+        id=int(row[0]),
+        document_id=row[1],
+        collection=row[2],
+        ordinal=int(row[3]),
+        text=row[4],
+        char_start=int(row[5]),
+        char_end=int(row[6]),
+        page=row[7],
+        token_count=int(row[8]),
+        heading=row[9],
+        content_hash=row[10],
+        model=row[11],
+        dim=int(row[12]),
+        metadata=_load_json(row[13]),
     )
 
 
@@ -246,8 +298,10 @@ def get_chunks(conn: Connection, ids: Iterable[int]) -> dict[int, tuple[ChunkRec
     """Chunks by id, each with its document, for turning index hits into results."""
     ids = [int(i) for i in ids]
     out: dict[int, tuple[ChunkRecord, DocumentRecord]] = {}
-    cols = ", ".join("c." + c.strip() for c in CHUNK_COLUMNS.split(",")) + ", " + ", ".join(
-        "d." + c.strip() for c in DOC_COLUMNS.split(",")
+    cols = (
+        ", ".join("c." + c.strip() for c in CHUNK_COLUMNS.split(","))
+        + ", "
+        + ", ".join("d." + c.strip() for c in DOC_COLUMNS.split(","))
     )
     for start in range(0, len(ids), 900):
         part = ids[start : start + 900]

@@ -46,7 +46,9 @@ def name_for(is_pg: bool) -> str:
 def xxh3_rows(ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """SQLite's row hashes: xxh3_64 of each row's float32 bytes, seeded by its id."""
     if vectors.dtype != np.dtype("<f4") or vectors.ndim != 2 or vectors.strides[1] != 4:
-        vectors = np.ascontiguousarray(vectors, dtype="<f4")  # each row must be one contiguous buffer; the array need not be
+        vectors = np.ascontiguousarray(
+            vectors, dtype="<f4"
+        )  # each row must be one contiguous buffer; the array need not be
     out = np.empty(len(ids), dtype=np.uint64)
     h = xxhash.xxh3_64_intdigest
     for i, (row_id, row) in enumerate(zip(np.asarray(ids).tolist(), vectors)):
@@ -61,8 +63,11 @@ def pg_row_hash(row_id: int, embedding: bytes) -> int:
 
 def pg_rows(ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     vectors = np.ascontiguousarray(vectors, dtype="<f4")
-    return np.fromiter((pg_row_hash(i, row.tobytes()) for i, row in zip(np.asarray(ids).tolist(), vectors)),
-                       dtype=np.uint64, count=len(ids))
+    return np.fromiter(
+        (pg_row_hash(i, row.tobytes()) for i, row in zip(np.asarray(ids).tolist(), vectors)),
+        dtype=np.uint64,
+        count=len(ids),
+    )
 
 
 def rows(is_pg: bool, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:

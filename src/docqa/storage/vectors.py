@@ -19,8 +19,8 @@ np.ascontiguousarray.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -47,7 +47,9 @@ def count_vectors(conn: Connection, collection: str, model: str, dim: int) -> in
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # ids int64[n], vectors float32[n, dim], row hashes uint64[n]
 
 
-def stream_vectors(conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000) -> Iterator[Batch]:
+def stream_vectors(
+    conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000
+) -> Iterator[Batch]:
     """Yield (ids, vectors, row hashes) batches of the collection's members."""
     if conn.is_pg:
         yield from _unavailable_as_such(_stream_pg(conn, collection, model, dim, batch_rows))
@@ -89,7 +91,9 @@ def content_digest(conn: Connection, collection: str, model: str, dim: int, batc
     (16 bytes a row) for a diff.
     """
     if conn.is_pg:
-        row = conn.fetchall("SELECT count(*), coalesce(sum(c.embedding_hash), 0) " + MEMBERSHIP, _params(collection, model, dim))[0]
+        row = conn.fetchall(
+            "SELECT count(*), coalesce(sum(c.embedding_hash), 0) " + MEMBERSHIP, _params(collection, model, dim)
+        )[0]
         return MemberDigest(int(row[0]), int(row[1]) & rowhash.MASK)
     parts = list(stream_hashes(conn, collection, model, dim, batch_rows))
     ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.int64)
@@ -97,7 +101,9 @@ def content_digest(conn: Connection, collection: str, model: str, dim: int, batc
     return MemberDigest(len(ids), int(hashes.sum(dtype=np.uint64)), ids, hashes)
 
 
-def stream_hashes(conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def stream_hashes(
+    conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (ids, row hashes) batches of the collection's members (finding the ids that differ)."""
     if conn.is_pg:
         yield from _stream_pg_hashes(conn, collection, model, dim)
@@ -129,18 +135,26 @@ def fetch_vectors(
             rows = conn.fetchall(select + MEMBERSHIP + " AND c.id = ANY(?)", (*_params(collection, model, dim), part))
         else:
             marks = ",".join("?" * len(part))
-            rows = conn.fetchall(select + MEMBERSHIP + f" AND c.id IN ({marks})", (*_params(collection, model, dim), *part))
+            rows = conn.fetchall(
+                select + MEMBERSHIP + f" AND c.id IN ({marks})", (*_params(collection, model, dim), *part)
+            )
         if rows:
             got = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             vecs = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype="<f4").reshape(len(rows), dim)
             out_ids.append(got)
             out_vecs.append(vecs)
-            out_hashes.append(rowhash.as_unsigned(np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows)))
-                              if conn.is_pg else rowhash.xxh3_rows(got, vecs))
+            out_hashes.append(
+                rowhash.as_unsigned(np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows)))
+                if conn.is_pg
+                else rowhash.xxh3_rows(got, vecs)
+            )
     if not out_ids:
         return np.empty(0, dtype=np.int64), np.empty((0, dim), dtype=np.float32), np.empty(0, dtype=np.uint64)
-    return (np.concatenate(out_ids), np.ascontiguousarray(np.concatenate(out_vecs), dtype=np.float32),
-            np.concatenate(out_hashes))
+    return (
+        np.concatenate(out_ids),
+        np.ascontiguousarray(np.concatenate(out_vecs), dtype=np.float32),
+        np.concatenate(out_hashes),
+    )
 
 
 def _stream_sqlite(conn: Connection, collection: str, model: str, dim: int, batch_rows: int):
@@ -159,9 +173,14 @@ def _stream_sqlite(conn: Connection, collection: str, model: str, dim: int, batc
 def _copy_query(conn: Connection, columns: str, collection: str, model: str, dim: int) -> bytes:
     from psycopg import sql
 
-    return sql.SQL("COPY (SELECT {} {}) TO STDOUT (FORMAT BINARY)").format(
-        sql.SQL(columns), sql.SQL(MEMBERSHIP.replace("?", "{}")).format(*[sql.Literal(p) for p in _params(collection, model, dim)])
-    ).as_bytes(conn.raw)
+    return (
+        sql.SQL("COPY (SELECT {} {}) TO STDOUT (FORMAT BINARY)")
+        .format(
+            sql.SQL(columns),
+            sql.SQL(MEMBERSHIP.replace("?", "{}")).format(*[sql.Literal(p) for p in _params(collection, model, dim)]),
+        )
+        .as_bytes(conn.raw)
+    )
 
 
 def _stream_pg_hashes(conn: Connection, collection: str, model: str, dim: int):
@@ -170,8 +189,11 @@ def _stream_pg_hashes(conn: Connection, collection: str, model: str, dim: int):
     A COPY of 1M two-column rows is 1M protocol messages (1.7 s of client
     Python at 1M); aggregating server side makes it ~16 messages (0.55 s).
     """
-    query = ("SELECT string_agg(int8send(c.id) || int8send(c.embedding_hash), ''::bytea) "
-             + MEMBERSHIP.replace("?", "%s") + " GROUP BY c.id >> 16")
+    query = (
+        "SELECT string_agg(int8send(c.id) || int8send(c.embedding_hash), ''::bytea) "
+        + MEMBERSHIP.replace("?", "%s")
+        + " GROUP BY c.id >> 16"
+    )
     try:
         with conn.raw.cursor(binary=True) as cur:
             cur.execute(query, _params(collection, model, dim))
@@ -186,13 +208,16 @@ def _stream_pg_hashes(conn: Connection, collection: str, model: str, dim: int):
 
 def _stream_pg(conn: Connection, collection: str, model: str, dim: int, batch_rows: int):
     query = _copy_query(conn, "c.id, c.embedding, c.embedding_hash", collection, model, dim)
-    row_dtype = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("v", "<f4", (dim,)),
-                          ("l3", ">i4"), ("h", ">i8")])
+    row_dtype = np.dtype(
+        [("nf", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("v", "<f4", (dim,)), ("l3", ">i4"), ("h", ">i8")]
+    )
     for data, start, n in _copy_records(conn, query, row_dtype, batch_rows):
         yield _parse_pg_rows(data, start, n, row_dtype, dim)
 
 
-def _copy_records(conn: Connection, query: bytes, row_dtype: np.dtype, batch_rows: int) -> Iterator[tuple[bytes, int, int]]:
+def _copy_records(
+    conn: Connection, query: bytes, row_dtype: np.dtype, batch_rows: int
+) -> Iterator[tuple[bytes, int, int]]:
     """(buffer, offset, rows) of whole fixed-size records from a binary COPY, header checked and skipped."""
     row_size = row_dtype.itemsize
     carry = b""
@@ -254,7 +279,11 @@ def _copy_out(raw, query: bytes, batch_rows: int) -> Iterator[list]:
         if res is None or res.status != pq.ExecStatus.COPY_OUT:
             while next_result() is not None:
                 pass
-            raise errors.error_from_result(res, encoding=enc) if res is not None else errors.InterfaceError("COPY returned nothing")
+            raise (
+                errors.error_from_result(res, encoding=enc)
+                if res is not None
+                else errors.InterfaceError("COPY returned nothing")
+            )
     get, consume = pgconn.get_copy_data, pgconn.consume_input
     finished = False
     try:
@@ -301,6 +330,8 @@ def _parse_pg_rows(data: bytes, start: int, n: int, row_dtype: np.dtype, dim: in
     index) or hashes them row by row, so a contiguous copy here was pure cost.
     """
     rec = np.frombuffer(data, dtype=row_dtype, count=n, offset=start)
-    if not ((rec["nf"] == 3).all() and (rec["l1"] == 8).all() and (rec["l2"] == dim * 4).all() and (rec["l3"] == 8).all()):
+    if not (
+        (rec["nf"] == 3).all() and (rec["l1"] == 8).all() and (rec["l2"] == dim * 4).all() and (rec["l3"] == 8).all()
+    ):
         raise ValueError("COPY stream rows are not of the expected fixed layout")
     return rec["id"].astype(np.int64), rec["v"], rowhash.as_unsigned(rec["h"].astype(np.int64))

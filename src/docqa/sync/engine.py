@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -141,13 +141,21 @@ class SyncEngine:
         if self._index is None and mode != "force":
             loading = _Loading(self._load_snapshot, cfg.index_root, self._expectation())
         if mode != "catch_up":
-            log_event(log, "Checking FAISS index synchronization with database...", collection=cfg.collection, mode=mode)
+            log_event(
+                log, "Checking FAISS index synchronization with database...", collection=cfg.collection, mode=mode
+            )
         try:
             with self.db.connection() as conn, conn.transaction(read_only=True):
                 report = self._sync_in_snapshot(conn, mode, loading, deep)
         except DatabaseUnavailable as exc:
             report = self._report("degraded", False, -1, start, reason=exc.message)
-            log_event(log, "Index sync failed: database unavailable", logging.ERROR, reason=exc.message, collection=cfg.collection)
+            log_event(
+                log,
+                "Index sync failed: database unavailable",
+                logging.ERROR,
+                reason=exc.message,
+                collection=cfg.collection,
+            )
         except DocqaError as exc:
             report = self._report("degraded", False, -1, start, reason=exc.message)
             log_event(log, "Index sync failed", logging.ERROR, reason=exc.message, collection=cfg.collection)
@@ -165,8 +173,12 @@ class SyncEngine:
             self._maybe_save(force=report.status in ("rebuilt", "repaired"))
         self.last_report = report
         if mode != "catch_up" or report.sync_performed:
-            log_event(log, "Index sync complete", level=logging.INFO if report.status != "degraded" else logging.WARNING,
-                      **report.to_dict())
+            log_event(
+                log,
+                "Index sync complete",
+                level=logging.INFO if report.status != "degraded" else logging.WARNING,
+                **report.to_dict(),
+            )
         for listener in self.listeners:
             try:
                 listener(report)
@@ -174,7 +186,9 @@ class SyncEngine:
                 log.exception("sync listener failed")
         return report
 
-    def _sync_in_snapshot(self, conn: Connection, mode: str, loading: "_Loading | None", deep: bool = False) -> SyncReport:
+    def _sync_in_snapshot(
+        self, conn: Connection, mode: str, loading: _Loading | None, deep: bool = False
+    ) -> SyncReport:
         cfg = self.cfg
         start = time.perf_counter()
         identity = db_identity(conn)
@@ -184,10 +198,18 @@ class SyncEngine:
         if loading is not None and mode in ("auto", "check") and loading.promising(identity, top, floor):
             db_side = self._db_digest(conn)  # while the snapshot is read on the other thread
         problem = loading.result() if loading is not None else ""
-        decision = plan_start(StartFacts(
-            mode=mode, has_index=self._index is not None, snapshot_problem=problem, index_identity=self._identity,
-            db_identity=identity, applied_seq=self.applied_seq, db_max_seq=top, log_floor=floor,
-        ))
+        decision = plan_start(
+            StartFacts(
+                mode=mode,
+                has_index=self._index is not None,
+                snapshot_problem=problem,
+                index_identity=self._identity,
+                db_identity=identity,
+                applied_seq=self.applied_seq,
+                db_max_seq=top,
+                log_floor=floor,
+            )
+        )
         if decision.action is Action.REBUILD:
             if mode == "check":
                 return self._report("degraded", False, -1, start, reason=f"index needs a rebuild: {decision.reason}")
@@ -205,16 +227,23 @@ class SyncEngine:
             db_side = self._db_digest(conn)
         db_count, db_digest = db_side.count, db_side.digest
         index_count, index_digest = len(self), self._index.digest  # type: ignore[union-attr]
-        log_event(log, f"Index sync check: DB has {db_count} embeddings, FAISS has {index_count} vectors",
-                  collection=cfg.collection, db_count=db_count, index_count=index_count)
+        log_event(
+            log,
+            f"Index sync check: DB has {db_count} embeddings, FAISS has {index_count} vectors",
+            collection=cfg.collection,
+            db_count=db_count,
+            index_count=index_count,
+        )
         verdict = plan_verify(db_count, db_digest, index_count, index_digest)
         mismatched = self._self_check() if deep else np.empty(0, dtype=np.int64)
         if verdict.action is Action.IN_SYNC and not len(mismatched):
-            log_event(log, "FAISS index is in sync with database, no rebuild needed", collection=cfg.collection,
-                      deep=deep)
+            log_event(
+                log, "FAISS index is in sync with database, no rebuild needed", collection=cfg.collection, deep=deep
+            )
             status = final_status(False, 0, added, removed)
-            return self._report(status, bool(added or removed), db_count, start, added=added, removed=removed,
-                                reason=decision.reason)
+            return self._report(
+                status, bool(added or removed), db_count, start, added=added, removed=removed, reason=decision.reason
+            )
 
         empty = np.empty(0, dtype=np.int64)
         if verdict.action is Action.IN_SYNC:
@@ -225,17 +254,32 @@ class SyncEngine:
                 only_db, only_index, changed = self._diff(db_side.ids, db_side.hashes)
             else:
                 only_db, only_index, changed = self._diff(*vectors.all_hashes(conn, cfg.collection, cfg.model, cfg.dim))
-            why = verdict.reason + (f"; {len(mismatched)} index vector(s) do not match their row hash" if len(mismatched) else "")
+            why = verdict.reason + (
+                f"; {len(mismatched)} index vector(s) do not match their row hash" if len(mismatched) else ""
+            )
         changed = np.union1d(changed, np.setdiff1d(mismatched, only_index))
         differing = len(only_db) + len(only_index) + len(changed)
         fix = plan_repair(differing, db_count, cfg.repair_max_fraction)
         reason = f"{why}; {fix.reason}"
         if mode == "check":
-            return self._report("degraded", False, db_count, start, added=added, removed=removed,
-                                reason=f"index is not in sync with the database: {reason}")
-        log_event(log, f"FAISS index out of sync! DB: {db_count}, FAISS: {index_count}. "
-                  + ("Repairing differing ids..." if fix.action is Action.REPAIR else "Starting rebuild..."),
-                  logging.WARNING, collection=cfg.collection, reason=reason, differing=differing)
+            return self._report(
+                "degraded",
+                False,
+                db_count,
+                start,
+                added=added,
+                removed=removed,
+                reason=f"index is not in sync with the database: {reason}",
+            )
+        log_event(
+            log,
+            f"FAISS index out of sync! DB: {db_count}, FAISS: {index_count}. "
+            + ("Repairing differing ids..." if fix.action is Action.REPAIR else "Starting rebuild..."),
+            logging.WARNING,
+            collection=cfg.collection,
+            reason=reason,
+            differing=differing,
+        )
         if fix.action is Action.REBUILD:
             return self._rebuild(conn, identity, top, reason, start)
         fetch = np.union1d(only_db, changed)
@@ -246,10 +290,18 @@ class SyncEngine:
             self._dirty = True
         if self._index.digest != db_digest or len(self) != db_count or (deep and len(self._self_check())):  # type: ignore[union-attr]
             return self._rebuild(conn, identity, top, "repair did not converge", start)
-        log_event(log, "FAISS index repaired", collection=cfg.collection, repaired=differing,
-                  missing=len(only_db), extra=len(only_index), changed=len(changed))
-        return self._report("repaired", True, db_count, start, added=added, removed=removed, repaired=differing,
-                            reason=reason)
+        log_event(
+            log,
+            "FAISS index repaired",
+            collection=cfg.collection,
+            repaired=differing,
+            missing=len(only_db),
+            extra=len(only_index),
+            changed=len(changed),
+        )
+        return self._report(
+            "repaired", True, db_count, start, added=added, removed=removed, repaired=differing, reason=reason
+        )
 
     # --- steps -------------------------------------------------------------
     def _expectation(self) -> snapshot.Expectation:
@@ -262,14 +314,21 @@ class SyncEngine:
         try:
             index, manifest = snapshot.load(cfg.index_root, expect)
         except snapshot.SnapshotRejected as exc:
-            log_event(log, "FAISS index snapshot not loaded", logging.WARNING, collection=cfg.collection, reason=str(exc))
+            log_event(
+                log, "FAISS index snapshot not loaded", logging.WARNING, collection=cfg.collection, reason=str(exc)
+            )
             return str(exc)
         with self._rw.write():
             self._index, self._identity = index, manifest.db_identity
         self._set_applied(manifest.applied_seq)
         self._last_save = time.monotonic()
-        log_event(log, "FAISS index loaded from disk", collection=cfg.collection, vectors=len(index),
-                  applied_seq=manifest.applied_seq)
+        log_event(
+            log,
+            "FAISS index loaded from disk",
+            collection=cfg.collection,
+            vectors=len(index),
+            applied_seq=manifest.applied_seq,
+        )
         return ""
 
     def _catch_up(self, conn: Connection, top: int) -> tuple[int, int]:
@@ -298,8 +357,14 @@ class SyncEngine:
                 bad.append(ids[rowhash.rows(self.db.is_pg, ids, vecs) != kept])
         found = np.concatenate(bad) if bad else np.empty(0, dtype=np.int64)
         if len(found):
-            log_event(log, "FAISS index vectors do not match their row hashes", logging.WARNING,
-                      collection=self.cfg.collection, count=len(found), ids=found[:10].tolist())
+            log_event(
+                log,
+                "FAISS index vectors do not match their row hashes",
+                logging.WARNING,
+                collection=self.cfg.collection,
+                count=len(found),
+                ids=found[:10].tolist(),
+            )
         return found
 
     def _diff(self, db_ids: np.ndarray, db_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -310,10 +375,20 @@ class SyncEngine:
     def _rebuild(self, conn: Connection, identity: str, top: int, reason: str, start: float) -> SyncReport:
         cfg = self.cfg
         db_count = vectors.count_vectors(conn, cfg.collection, cfg.model, cfg.dim)
-        log_event(log, f"Index sync check: DB has {db_count} embeddings, FAISS has {len(self)} vectors",
-                  collection=cfg.collection, db_count=db_count, index_count=len(self))
-        log_event(log, f"FAISS index out of sync! DB: {db_count}, FAISS: {len(self)}. Starting rebuild...",
-                  logging.WARNING, collection=cfg.collection, reason=reason)
+        log_event(
+            log,
+            f"Index sync check: DB has {db_count} embeddings, FAISS has {len(self)} vectors",
+            collection=cfg.collection,
+            db_count=db_count,
+            index_count=len(self),
+        )
+        log_event(
+            log,
+            f"FAISS index out of sync! DB: {db_count}, FAISS: {len(self)}. Starting rebuild...",
+            logging.WARNING,
+            collection=cfg.collection,
+            reason=reason,
+        )
         log_event(log, f"Found {db_count} embeddings in database, rebuilding FAISS index...", collection=cfg.collection)
         log_event(log, f"Adding {db_count} vectors to new FAISS index", collection=cfg.collection)
         t0 = time.perf_counter()
@@ -325,8 +400,13 @@ class SyncEngine:
             self._dirty = True
         self._set_applied(top)
         ms = round((time.perf_counter() - t0) * 1000, 2)
-        log_event(log, "FAISS index synchronized successfully", collection=cfg.collection, vectors=len(fresh),
-                  processing_time_ms=ms)
+        log_event(
+            log,
+            "FAISS index synchronized successfully",
+            collection=cfg.collection,
+            vectors=len(fresh),
+            processing_time_ms=ms,
+        )
         return self._report("rebuilt", True, len(fresh), start, added=len(fresh), removed=before, reason=reason)
 
     def _set_applied(self, seq: int) -> None:
@@ -336,9 +416,14 @@ class SyncEngine:
 
     def _report(self, status: str, performed: bool, db_count: int, start: float, **extra) -> SyncReport:
         return SyncReport(
-            status=status, sync_performed=performed, db_count=db_count, index_count=len(self),
-            applied_seq=self.applied_seq, duration_ms=round((time.perf_counter() - start) * 1000, 2),
-            collection=self.cfg.collection, **extra,
+            status=status,
+            sync_performed=performed,
+            db_count=db_count,
+            index_count=len(self),
+            applied_seq=self.applied_seq,
+            duration_ms=round((time.perf_counter() - start) * 1000, 2),
+            collection=self.cfg.collection,
+            **extra,
         )
 
     # --- persistence -------------------------------------------------------
@@ -354,8 +439,15 @@ class SyncEngine:
         if self._index is None:
             return
         with self._rw.read():
-            snapshot.save(self.cfg.index_root, self._index, db_identity=self._identity, collection=self.cfg.collection,
-                          applied_seq=self.applied_seq, model=self.cfg.model, row_hash=rowhash.name_for(self.db.is_pg))
+            snapshot.save(
+                self.cfg.index_root,
+                self._index,
+                db_identity=self._identity,
+                collection=self.cfg.collection,
+                applied_seq=self.applied_seq,
+                model=self.cfg.model,
+                row_hash=rowhash.name_for(self.db.is_pg),
+            )
             self._dirty = False
         self._last_save = time.monotonic()
 

@@ -12,12 +12,12 @@ The engine asks three questions in order:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     REBUILD = "rebuild"
     CATCH_UP = "catch_up"
     IN_SYNC = "in_sync"
@@ -48,15 +48,21 @@ def plan_start(f: StartFacts) -> Decision:
     if not f.has_index:
         return Decision(Action.REBUILD, f.snapshot_problem or "no index loaded")
     if f.index_identity != f.db_identity:
-        return Decision(Action.REBUILD, f"index was built against database {f.index_identity or '?'}, this is {f.db_identity}")
+        return Decision(
+            Action.REBUILD, f"index was built against database {f.index_identity or '?'}, this is {f.db_identity}"
+        )
     if f.applied_seq > f.db_max_seq:
         return Decision(
             Action.REBUILD,
             f"index has applied change {f.applied_seq} but the database log ends at {f.db_max_seq} (restored or foreign database)",
         )
     if f.applied_seq < f.log_floor:
-        return Decision(Action.REBUILD, f"change log was compacted past the index's position ({f.applied_seq} < {f.log_floor})")
-    return Decision(Action.CATCH_UP, f"{f.db_max_seq - f.applied_seq} change(s) to apply" if f.db_max_seq > f.applied_seq else "")
+        return Decision(
+            Action.REBUILD, f"change log was compacted past the index's position ({f.applied_seq} < {f.log_floor})"
+        )
+    return Decision(
+        Action.CATCH_UP, f"{f.db_max_seq - f.applied_seq} change(s) to apply" if f.db_max_seq > f.applied_seq else ""
+    )
 
 
 def plan_verify(db_count: int, db_digest: int, index_count: int, index_digest: int) -> Decision:
@@ -75,8 +81,9 @@ def plan_repair(differing: int, db_count: int, max_fraction: float) -> Decision:
     return Decision(Action.REBUILD, f"{differing} id(s) differ, more than the repair limit {limit}")
 
 
-def diff_rows(db_ids: np.ndarray, db_hashes: np.ndarray, idx_ids: np.ndarray,
-              idx_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def diff_rows(
+    db_ids: np.ndarray, db_hashes: np.ndarray, idx_ids: np.ndarray, idx_hashes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ids only in the DB, ids only in the index, ids in both with another row hash), each sorted.
 
     Ids are unique on each side. One sort per side and a binary search: 0.2 s

@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from docqa.config import Settings
 from docqa.errors import DatabaseUnavailable
@@ -82,7 +83,7 @@ class _PgListener:
             pass
 
 
-def is_healthy(store: "Store") -> bool:
+def is_healthy(store: Store) -> bool:
     last = store.engine.last_report
     return store.engine.ready and last is not None and last.status != "degraded"
 
@@ -90,7 +91,7 @@ def is_healthy(store: "Store") -> bool:
 class SyncWorker:
     """Runs in one daemon thread; `stop()` ends it within about a quarter of a second."""
 
-    def __init__(self, settings: Settings, get_store: Callable[[], "Store | None"]) -> None:
+    def __init__(self, settings: Settings, get_store: Callable[[], Store | None]) -> None:
         self.settings = settings
         self._get_store = get_store
         self._stop = threading.Event()
@@ -111,8 +112,13 @@ class SyncWorker:
             self._last_verify = time.monotonic()
             self._thread = threading.Thread(target=self._run, name="docqa-sync-worker", daemon=True)
             self._thread.start()
-        log_event(log, "Background index sync started", mode=self.notifications,
-                  poll_interval_s=self.settings.poll_interval_s, verify_interval_s=self.settings.verify_interval_s)
+        log_event(
+            log,
+            "Background index sync started",
+            mode=self.notifications,
+            poll_interval_s=self.settings.poll_interval_s,
+            verify_interval_s=self.settings.verify_interval_s,
+        )
 
     def stop(self, timeout_s: float = 10.0) -> None:
         with self._start_lock:
@@ -128,8 +134,12 @@ class SyncWorker:
         return self._thread is not None and self._thread.is_alive()
 
     def state(self) -> dict:
-        return {"running": self.running, "notifications": self.notifications, "retries": self.retries,
-                "next_retry_in_s": self.next_retry_in_s}
+        return {
+            "running": self.running,
+            "notifications": self.notifications,
+            "retries": self.retries,
+            "next_retry_in_s": self.next_retry_in_s,
+        }
 
     # --- the loop ----------------------------------------------------------
     def _run(self) -> None:
@@ -154,7 +164,7 @@ class SyncWorker:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.settings.retry_max_s)
 
-    def _recover(self, store: "Store | None", backoff: float) -> bool:
+    def _recover(self, store: Store | None, backoff: float) -> bool:
         """One recovery attempt; on failure wait `backoff` seconds. True once healthy."""
         reason = "database unavailable"
         if store is not None:
@@ -166,19 +176,24 @@ class SyncWorker:
             reason = report.reason
         self.retries += 1
         self.next_retry_in_s = backoff
-        log_event(log, f"Service degraded, retrying index sync in {backoff:.2f}s", logging.WARNING,
-                  reason=reason, retries=self.retries)
+        log_event(
+            log,
+            f"Service degraded, retrying index sync in {backoff:.2f}s",
+            logging.WARNING,
+            reason=reason,
+            retries=self.retries,
+        )
         self._stop.wait(backoff)
         return False
 
-    def _recovered(self, store: "Store") -> None:
+    def _recovered(self, store: Store) -> None:
         log_event(log, "Index sync recovered, service is healthy", retries=self.retries, vectors=len(store.engine))
         self.retries, self.next_retry_in_s = 0, None
 
     def _verify_due(self) -> bool:
         return time.monotonic() - self._last_verify >= self.settings.verify_interval_s
 
-    def _verify(self, store: "Store") -> None:
+    def _verify(self, store: Store) -> None:
         every = self.settings.deep_verify_interval_s
         deep = every > 0 and time.monotonic() - self._last_deep >= every
         report = store.sync("auto", deep=deep)
@@ -193,7 +208,7 @@ class SyncWorker:
         except DatabaseUnavailable as exc:
             log_event(log, "Change log compaction skipped", logging.WARNING, reason=exc.message)
 
-    def _follow(self, store: "Store") -> None:
+    def _follow(self, store: Store) -> None:
         """Apply changes as they arrive until a sync degrades, a verify is due, or stop()."""
         waiter: _Waiter | None = None
         try:
@@ -214,7 +229,7 @@ class SyncWorker:
             if waiter is not None:
                 waiter.close()
 
-    def _new_waiter(self, store: "Store") -> _Waiter:
+    def _new_waiter(self, store: Store) -> _Waiter:
         if not store.db.is_pg:
             return _Poll(self._stop)
         try:
@@ -228,7 +243,7 @@ class SyncWorker:
             return LISTEN_WAKE_S
         return self.settings.poll_interval_s
 
-    def _apply_changes(self, store: "Store") -> bool:
+    def _apply_changes(self, store: Store) -> bool:
         """Catch up when the log moved. False when the sync degraded."""
         try:
             with store.db.connection() as conn:
