@@ -121,4 +121,46 @@ V3 = [
         (('x' || encode(substring(sha256(int8send(id) || embedding) from 1 for 8), 'hex'))::bit(64)::bigint) STORED""",
 ]
 
-MIGRATIONS = [V1, V2, V3]
+# Writes no row trigger sees. A TRUNCATE (of chunks, also when cascaded from `TRUNCATE documents
+# CASCADE`, or of the log itself) fires only statement-level TRUNCATE triggers, which have no OLD
+# rows: the ids that went cannot be logged. What can be logged is that the log no longer explains
+# the table: the trigger raises `meta.log_floor` to a fresh seq, above every change any follower
+# has applied. A follower whose applied seq is below the floor must rebuild -- the rule the sync
+# engine already applies to a compacted log -- so no new change-log op is needed, and the seq
+# also moves `max_seq`, which wakes pollers (and pg_notify wakes LISTENers). The floor is drawn in
+# BEFORE TRUNCATE, while the log's sequence still holds its old value; `TRUNCATE index_changes
+# RESTART IDENTITY` rewinds it, so AFTER TRUNCATE of the log re-seats it at the floor (seqs are
+# never reused). The floor only grows (GREATEST), also against a concurrent compaction.
+# (PostgreSQL enforces the chunks -> documents foreign key with ON DELETE CASCADE, so a document
+# delete always deletes, and logs, its chunks: no orphan can appear, unlike SQLite's V4. The
+# cleanup below is for a database whose triggers were disabled, e.g. session_replication_role.)
+V4 = [
+    f"""CREATE FUNCTION docqa_log_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        log_seq CONSTANT text := pg_get_serial_sequence('index_changes', 'seq');
+        floor_seq bigint;
+    BEGIN
+        PERFORM pg_advisory_xact_lock({LOCK_KEY});
+        IF TG_WHEN = 'AFTER' THEN
+            SELECT value::bigint INTO floor_seq FROM meta WHERE key = 'log_floor';
+            PERFORM setval(log_seq, floor_seq);
+            RETURN NULL;
+        END IF;
+        floor_seq := nextval(log_seq);
+        INSERT INTO meta(key, value) VALUES ('log_floor', floor_seq::text)
+            ON CONFLICT (key) DO UPDATE SET value = GREATEST(meta.value::bigint, excluded.value::bigint)::text;
+        INSERT INTO meta(key, value) VALUES ('log_floor_reason', 'TRUNCATE ' || TG_TABLE_NAME || ' at seq ' || floor_seq)
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+        PERFORM pg_notify('docqa_changes', '');
+        RETURN NULL;
+    END $$""",
+    """CREATE TRIGGER chunks_log_truncate BEFORE TRUNCATE ON chunks
+        FOR EACH STATEMENT EXECUTE FUNCTION docqa_log_truncate()""",
+    """CREATE TRIGGER index_changes_truncate_floor BEFORE TRUNCATE ON index_changes
+        FOR EACH STATEMENT EXECUTE FUNCTION docqa_log_truncate()""",
+    """CREATE TRIGGER index_changes_truncate_reseat AFTER TRUNCATE ON index_changes
+        FOR EACH STATEMENT EXECUTE FUNCTION docqa_log_truncate()""",
+    "DELETE FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.id = c.document_id)",
+]
+
+MIGRATIONS = [V1, V2, V3, V4]

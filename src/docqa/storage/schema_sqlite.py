@@ -93,4 +93,28 @@ V2 = [
 # backends count the same schema versions.
 V3: list[str] = []
 
-MIGRATIONS = [V1, V2, V3]
+# Document writes that change which chunks are members, by any program. Foreign keys are off by
+# default in SQLite (the sqlite3 shell, most scripts), so a plain `DELETE FROM documents` left its
+# chunks behind as orphans that no chunk trigger logged, and the index kept serving them. Now a
+# document's delete deletes its chunks (their delete triggers log them; with foreign keys on, the
+# cascade already did and this finds nothing); a changed id orphans its old chunks and adopts any
+# stored under the new one; an inserted document adopts chunks stored before it. Status changes
+# were already logged (V1). Orphans made before this version are deleted, and logged, here.
+V4 = [
+    """CREATE TRIGGER documents_delete_chunks AFTER DELETE ON documents BEGIN
+        DELETE FROM chunks WHERE document_id = OLD.id;
+    END""",
+    """CREATE TRIGGER documents_log_rekey AFTER UPDATE OF id ON documents WHEN OLD.id IS NOT NEW.id BEGIN
+        INSERT INTO index_changes(collection, chunk_id, op)
+            SELECT collection, id, 'delete' FROM chunks WHERE document_id = OLD.id ORDER BY id;
+        INSERT INTO index_changes(collection, chunk_id, op)
+            SELECT collection, id, 'upsert' FROM chunks WHERE document_id = NEW.id ORDER BY id;
+    END""",
+    """CREATE TRIGGER documents_log_insert AFTER INSERT ON documents BEGIN
+        INSERT INTO index_changes(collection, chunk_id, op)
+            SELECT collection, id, 'upsert' FROM chunks WHERE document_id = NEW.id ORDER BY id;
+    END""",
+    "DELETE FROM chunks WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.id = chunks.document_id)",
+]
+
+MIGRATIONS = [V1, V2, V3, V4]
