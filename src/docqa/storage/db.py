@@ -19,6 +19,8 @@ from urllib.parse import urlparse
 
 from docqa.errors import DatabaseUnavailable, InvalidInput
 
+Row = tuple[Any, ...]  # one result row, from either driver
+
 
 @dataclass(frozen=True)
 class DatabaseURL:
@@ -72,11 +74,12 @@ class Connection:
         else:
             self.raw.executemany(sql, rows)
 
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return list(self.execute(sql, params).fetchall())
 
-    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
-        return self.execute(sql, params).fetchone()
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row: Row | None = self.execute(sql, params).fetchone()
+        return row
 
     def scalar(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
         row = self.fetchone(sql, params)
@@ -153,6 +156,7 @@ class Database:
 
     def connect(self) -> Connection:
         """A new connection (not pooled). Raises DatabaseUnavailable when it cannot."""
+        raw: Any  # a psycopg or a sqlite3 connection: Connection wraps both behind one API
         try:
             if self.is_pg:
                 import psycopg

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from docqa.errors import EmbedderMismatch, InvalidInput
-from docqa.storage.db import Connection
+from docqa.errors import Conflict, EmbedderMismatch, InvalidInput
+from docqa.storage.db import Connection, Row
 from docqa.types import ChunkInput, ChunkRecord, DocumentRecord
 
 DOC_COLUMNS = (
@@ -80,6 +80,8 @@ def ensure_collection(conn: Connection, name: str, model: str, dim: int) -> None
             (name, model, dim),
         )
         current = get_collection(conn, name)
+    if current is None:  # another program deleted the row between our insert and this read
+        raise Conflict(f"collection {name!r} was deleted while it was being bound to {model!r}; retry", collection=name)
     if current != (model, dim):
         raise EmbedderMismatch(
             f"collection {name!r} was built with embedder {current[0]!r} (dim {current[1]}), not {model!r} (dim {dim}); "
@@ -222,14 +224,14 @@ def write_chunks(
     embedding (positions are refreshed); only new content needs an embedding.
     Returns (added, removed, unchanged).
     """
-    old: dict[str, list[tuple]] = {}
+    old: dict[str, list[Row]] = {}
     for row in conn.fetchall(
         "SELECT id, content_hash, ordinal, char_start, char_end, page FROM chunks WHERE document_id = ? ORDER BY ordinal",
         (document_id,),
     ):
         old.setdefault(row[1], []).append(row)
-    inserts: list[tuple] = []
-    moves: list[tuple] = []
+    inserts: list[tuple[Any, ...]] = []
+    moves: list[tuple[Any, ...]] = []
     unchanged = 0
     for ch in chunks:
         h = chunk_hash(ch.heading, ch.text)

@@ -21,11 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from docqa.storage import rowhash
 from docqa.storage.db import Connection, raise_if_unavailable
+
+if TYPE_CHECKING:
+    import psycopg
 
 MEMBERSHIP = (
     "FROM chunks c JOIN documents d ON d.id = c.document_id "
@@ -36,7 +40,7 @@ MEMBERSHIP = (
 _PG_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 
 
-def _params(collection: str, model: str, dim: int) -> tuple:
+def _params(collection: str, model: str, dim: int) -> tuple[str, str, int, int]:
     return (collection, model, dim, dim * 4)
 
 
@@ -78,7 +82,7 @@ class MemberDigest:
     ids: np.ndarray | None = None
     hashes: np.ndarray | None = None
 
-    def __iter__(self):  # (count, digest), as a pair
+    def __iter__(self) -> Iterator[int]:  # (count, digest), as a pair
         return iter((self.count, self.digest))
 
 
@@ -157,7 +161,9 @@ def fetch_vectors(
     )
 
 
-def _stream_sqlite(conn: Connection, collection: str, model: str, dim: int, batch_rows: int):
+def _stream_sqlite(
+    conn: Connection, collection: str, model: str, dim: int, batch_rows: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     cur = conn.raw.execute("SELECT c.id, c.embedding " + MEMBERSHIP, _params(collection, model, dim))
     while True:
         rows = cur.fetchmany(batch_rows)
@@ -183,7 +189,9 @@ def _copy_query(conn: Connection, columns: str, collection: str, model: str, dim
     )
 
 
-def _stream_pg_hashes(conn: Connection, collection: str, model: str, dim: int):
+def _stream_pg_hashes(
+    conn: Connection, collection: str, model: str, dim: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(id, row hash) pairs packed by the server, 16 bytes each, one bytea per group of 65,536 ids.
 
     A COPY of 1M two-column rows is 1M protocol messages (1.7 s of client
@@ -206,7 +214,7 @@ def _stream_pg_hashes(conn: Connection, collection: str, model: str, dim: int):
         yield pairs[:, 0].astype(np.int64), rowhash.as_unsigned(pairs[:, 1].astype(np.int64))
 
 
-def _stream_pg(conn: Connection, collection: str, model: str, dim: int, batch_rows: int):
+def _stream_pg(conn: Connection, collection: str, model: str, dim: int, batch_rows: int) -> Iterator[Batch]:
     query = _copy_query(conn, "c.id, c.embedding, c.embedding_hash", collection, model, dim)
     row_dtype = np.dtype(
         [("nf", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("v", "<f4", (dim,)), ("l3", ">i4"), ("h", ">i8")]
@@ -244,7 +252,7 @@ def _copy_records(
         raise ValueError(f"COPY stream ended with {len(carry)} unparsed bytes")
 
 
-def _copy_out(raw, query: bytes, batch_rows: int) -> Iterator[list]:
+def _copy_out(raw: psycopg.Connection[Any], query: bytes, batch_rows: int) -> Iterator[list[memoryview]]:
     """Run a COPY ... TO STDOUT on a psycopg connection and yield its data messages in lists of `batch_rows`.
 
     psycopg's own `Copy` iterator costs ~10 us of Python per message and the
@@ -264,7 +272,7 @@ def _copy_out(raw, query: bytes, batch_rows: int) -> Iterator[list]:
     def wait(readable: bool = True) -> None:
         select.select([pgconn.socket] if readable else [], [] if readable else [pgconn.socket], [])
 
-    def next_result():
+    def next_result() -> pq.abc.PGresult | None:
         while True:
             pgconn.consume_input()
             if not pgconn.is_busy():
@@ -288,7 +296,7 @@ def _copy_out(raw, query: bytes, batch_rows: int) -> Iterator[list]:
     finished = False
     try:
         while not finished:
-            parts: list = []
+            parts: list[memoryview] = []
             read_since_data = False
             with raw.lock:  # held while filling a batch, not across the yield (like psycopg's own Copy)
                 while len(parts) < batch_rows:
