@@ -1,85 +1,115 @@
-"""Typed settings. Read from the environment (prefix DOCQA_) only when asked.
+"""Typed, validated settings (pydantic-settings). Read from the environment only when asked.
 
-Nothing here runs at import time; `Settings.from_env()` is called by the CLI
-and the service entry points, and tests build `Settings(...)` directly.
+    Settings(data_dir=Path("./data"), embedder="hash")   # exactly these values, no environment
+    Settings.from_env(port=9000)                          # DOCQA_* variables and ./.env, then overrides
+
+Nothing here runs at import time. `Settings(...)` never reads the environment,
+so tests and library users get what they wrote; `Settings.from_env()` is what
+the entry points (the CLI, `create_app()` without settings) call, and it is
+the only place in docqa that reads `DOCQA_*` variables. Command-line options
+override it; they do not read the environment themselves. A bad value is an
+`InvalidInput` naming the variable, e.g. `DOCQA_PORT='x': Input should be a valid integer`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from docqa.errors import InvalidInput
 
 ENV_PREFIX = "DOCQA_"
 
+Positive = Annotated[int, Field(ge=1)]
+NonNegative = Annotated[float, Field(ge=0)]
 
-@dataclass(frozen=True)
-class Settings:
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    error_prefix: ClassVar[str] = ""  # how a field is named in errors: as itself, or as its variable
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _invalid(exc, self.error_prefix) from None
+
     # where things live
     data_dir: Path = Path("./data")
     database_url: str = ""  # empty: sqlite file in data_dir
-    collection: str = "default"
+    collection: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")] = "default"
 
     # embedding
     embedder: str = "minilm"
-    embed_batch_size: int = 64
-    embed_threads: int = 0  # 0: one per core (bulk ingest); `docqa serve` uses 1 unless set: single queries want 1
+    embed_batch_size: Positive = 64
+    embed_threads: Annotated[int, Field(ge=0)] = 0  # 0: auto (one per core for bulk work, 1 in `docqa serve`)
     openai_base_url: str = ""
     openai_api_key: str = ""
     openai_model: str = "text-embedding-3-small"
-    openai_dim: int = 0  # 0: probe the server once
-    openai_timeout_s: float = 30.0
-    openai_max_retries: int = 4
-    openai_max_batch: int = 128
+    openai_dim: Annotated[int, Field(ge=0)] = 0  # 0: probe the server once
+    openai_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    openai_max_retries: Annotated[int, Field(ge=0)] = 4
+    openai_max_batch: Positive = 128
 
     # index
-    index_type: str = "flat"  # flat | hnsw
-    hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 128
-    search_threads: int = 1
+    index_type: Literal["flat", "hnsw"] = "flat"
+    hnsw_m: Positive = 32
+    hnsw_ef_construction: Positive = 80
+    hnsw_ef_search: Positive = 128
+    search_threads: Positive = 1
 
     # sync
-    sync_batch_size: int = 20_000
-    repair_max_fraction: float = 0.10  # repair by id up to this share of rows, else rebuild
-    startup_sync_timeout_s: float = 120.0
-    poll_interval_s: float = 0.25  # change-log follow interval (SQLite; PG uses LISTEN/NOTIFY too)
-    verify_interval_s: float = 600.0  # full digest verification while running
-    deep_verify_interval_s: float = 86_400.0  # ... also re-hashing the index's own vectors (sync deep=True); 0: never
-    snapshot_interval_s: float = 30.0  # at most one snapshot save per interval after catch-ups
-    change_log_retention: int = 1_000_000  # keep at most this many change rows
-    retry_initial_s: float = 0.5  # degraded service: first retry delay, doubled up to retry_max_s
-    retry_max_s: float = 30.0
+    sync_batch_size: Positive = 20_000
+    repair_max_fraction: Annotated[float, Field(ge=0, le=1)] = 0.10  # repair by id up to this share, else rebuild
+    startup_sync_timeout_s: Annotated[float, Field(gt=0)] = 120.0
+    poll_interval_s: Annotated[float, Field(gt=0)] = 0.25  # change-log follow interval (SQLite; PG uses LISTEN too)
+    verify_interval_s: Annotated[float, Field(gt=0)] = 600.0  # full digest verification while running
+    deep_verify_interval_s: NonNegative = 86_400.0  # ... also re-hashing the index's own vectors; 0: never
+    snapshot_interval_s: NonNegative = 30.0  # at most one snapshot save per interval after catch-ups
+    change_log_retention: Positive = 1_000_000  # keep at most this many change rows
+    retry_initial_s: Annotated[float, Field(gt=0)] = 0.5  # degraded: first retry delay, doubled up to retry_max_s
+    retry_max_s: Annotated[float, Field(gt=0)] = 30.0
 
     # chunking
-    chunk_max_tokens: int = 200
-    chunk_overlap_tokens: int = 30
+    chunk_max_tokens: Annotated[int, Field(ge=16)] = 200
+    chunk_overlap_tokens: Annotated[int, Field(ge=0)] = 30
 
     # service
     host: str = "127.0.0.1"
-    port: int = 8003
+    port: Annotated[int, Field(ge=0, le=65535)] = 8003
     api_key: str = ""
-    cors_origins: tuple[str, ...] = ()
-    max_upload_bytes: int = 50 * 1024 * 1024
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    max_upload_bytes: Positive = 50 * 1024 * 1024
     webhook_url: str = ""
-    webhook_timeout_s: float = 5.0
-    log_level: str = "INFO"
+    webhook_timeout_s: Annotated[float, Field(gt=0)] = 5.0
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
 
     # question answering
     llm_base_url: str = ""
     llm_api_key: str = ""
     llm_model: str = "gpt-4o-mini"
-    llm_timeout_s: float = 20.0
+    llm_timeout_s: Annotated[float, Field(gt=0)] = 20.0
     qa_min_score: float = 0.35  # evidence floor for answers; calibrated for minilm (hash embedder: ~0.25)
-    hybrid_vector_weight: float = 1.0
-    hybrid_keyword_weight: float = 1.0
-    rrf_k: int = 60
+    hybrid_vector_weight: NonNegative = 1.0
+    hybrid_keyword_weight: NonNegative = 1.0
+    rrf_k: Annotated[int, Field(ge=0)] = 60
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
     @property
     def resolved_database_url(self) -> str:
@@ -92,37 +122,56 @@ class Settings:
         return Path(self.data_dir) / "index"
 
     def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with `changes` applied (None means "keep"), validated like the original."""
+        values = {k: v for k, v in changes.items() if v is not None}
+        return _validated(lambda: type(self).model_validate({**self.model_dump(), **values}), prefix="")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(ENV_PREFIX + f.name.upper())
-            if raw is not None:
-                values[f.name] = _coerce(f.name, f.type, raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env", **overrides: Any
+    ) -> Settings:
+        """DOCQA_* variables (and `env_file` when it exists), then `overrides` (None means "not given")."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if environ is not None:
+            source = _env_source(environ)
+            return _validated(lambda: cls.model_validate({**source, **given}), prefix=ENV_PREFIX)
+        from_env = _FromEnv(_env_file=env_file, **given).model_dump()  # given values win, as init arguments
+        return _validated(lambda: cls.model_validate(from_env), prefix=ENV_PREFIX)
 
 
-def _coerce(name: str, type_name: Any, raw: str) -> Any:
-    t = str(type_name)
+class _FromEnv(BaseSettings, Settings):  # type: ignore[misc]  # pydantic merges the two configs
+    """The environment reader behind `Settings.from_env()`: the same fields, the same validation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=None, extra="ignore", frozen=True, case_sensitive=False
+    )
+    error_prefix: ClassVar[str] = ENV_PREFIX
+
+
+def _env_source(environ: Mapping[str, str]) -> dict[str, Any]:
+    """An explicit mapping (tests, embedding hosts): the DOCQA_* keys it holds, by field name."""
+    names = set(Settings.model_fields)
+    out: dict[str, Any] = {}
+    for key, value in environ.items():
+        if key.upper().startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in names:
+            out[key[len(ENV_PREFIX) :].lower()] = value
+    return out
+
+
+def _validated(build: Any, prefix: str) -> Settings:
     try:
-        if t == "Path":
-            return Path(raw)
-        if t == "int":
-            return int(raw)
-        if t == "float":
-            return float(raw)
-        if t == "bool":
-            if raw.strip().lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.strip().lower() in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError(raw)
-        if t.startswith("tuple"):
-            return tuple(s.strip() for s in raw.split(",") if s.strip())
-        return raw
-    except ValueError:
-        raise InvalidInput(f"environment variable {ENV_PREFIX}{name.upper()}={raw!r} is not a valid {t}") from None
+        return build()  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        raise _invalid(exc, prefix) from None
+
+
+def _invalid(exc: ValidationError, prefix: str) -> InvalidInput:
+    """One message naming every bad setting: `DOCQA_PORT='x': Input should be a valid integer`."""
+    problems, names = [], []
+    for error in exc.errors():
+        name = ".".join(str(p) for p in error["loc"]) or "settings"
+        shown = f"{prefix}{name.upper()}" if prefix else name
+        names.append(shown)
+        value = error.get("input")
+        problems.append(f"{shown}: {error['msg']}" if isinstance(value, dict) else f"{shown}={value!r}: {error['msg']}")
+    return InvalidInput("invalid setting: " + "; ".join(problems), settings=names)

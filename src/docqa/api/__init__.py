@@ -1,4 +1,4 @@
-"""The HTTP service: `create_app(settings, store=None)` builds the FastAPI app."""
+"""The HTTP service: `create_app(settings, library=None)` builds the FastAPI app."""
 
 from docqa.api.app import create_app
 

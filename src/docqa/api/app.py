@@ -2,10 +2,10 @@
 
     app = create_app(Settings.from_env())          # uvicorn docqa.api:create_app --factory
 
-Lifespan: open the store and sync the index *before* accepting requests
+Lifespan: the runtime opens the library and syncs the index *before* accepting requests
 (bounded by `startup_sync_timeout_s`); a down database or a degraded sync
 starts the service degraded, and the background worker retries until
-healthy. Shutdown stops the worker and closes the store (saving the index
+healthy. Shutdown stops the worker and closes the library (saving the index
 snapshot).
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
 
 import anyio
 from fastapi import FastAPI
@@ -22,13 +21,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from docqa.api import errors, routes_index, routes_ops, routes_qa, routes_search, routes_upload, routes_web
-from docqa.api.metrics import HttpMetricsMiddleware
-from docqa.api.routes_ops import _version
-from docqa.api.service import Service
+from docqa.api.metrics import HttpMetricsMiddleware, Metrics
+from docqa.api.routes_ops import app_version
+from docqa.app import Docqa, Runtime
 from docqa.config import Settings
-
-if TYPE_CHECKING:
-    from docqa.app import Store
 
 
 class BodyLimit:
@@ -67,28 +63,30 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    """Build the app. `store`: an already-open Store (tests); otherwise the lifespan opens one."""
+def create_app(settings: Settings | None = None, library: Docqa | None = None) -> FastAPI:
+    """Build the app. `library`: an already-open Docqa (tests, embedding hosts); otherwise the lifespan opens one."""
     settings = settings or Settings.from_env()
-    service = Service(settings, store)
+    runtime = Runtime(settings, library)
+    metrics = Metrics(runtime)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await anyio.to_thread.run_sync(service.start)
+        await anyio.to_thread.run_sync(runtime.start)
         try:
             yield
         finally:
-            await anyio.to_thread.run_sync(service.stop)
+            await anyio.to_thread.run_sync(runtime.stop)
 
     body_limit = settings.max_upload_bytes + routes_upload.FORM_OVERHEAD
     app = FastAPI(
         title="docqa",
-        version=_version(),
+        version=app_version(),
         lifespan=lifespan,
         description="Semantic index for document question answering whose FAISS index never silently drifts "
         'from its SQL database. Errors are `{"error": {"code", "message", "details"}}`.',
     )
-    app.state.service = service
+    app.state.runtime = runtime
+    app.state.metrics = metrics
     errors.install(app)
     app.add_middleware(BodyLimit, limit=body_limit)
     if settings.cors_origins:
@@ -99,7 +97,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             allow_headers=["*"],
             expose_headers=["*"],
         )
-    app.add_middleware(HttpMetricsMiddleware, metrics=service.metrics)
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     for module in (routes_index, routes_upload, routes_search, routes_qa, routes_ops, routes_web):
         app.include_router(module.router)
     return app

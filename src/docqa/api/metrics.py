@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from docqa.app import HealthState, Runtime
+from docqa.app.events import drift_found
+from docqa.errors import DocqaError
 from docqa.logging import get_logger
 from docqa.types import SyncReport
-
-if TYPE_CHECKING:
-    from docqa.api.service import Service
 
 log = get_logger("docqa.api.metrics")
 
@@ -31,30 +31,33 @@ SYNC_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 
 
 
 class _StateCollector(Collector):
-    def __init__(self, service: Service) -> None:
-        self.service = service
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        health = self.service.health()
-        yield _gauge("docqa_healthy", "1 when the service is healthy, 0 when degraded", 1.0 if health.healthy else 0.0)
-        store = self.service.store
-        if store is None:
+        health = self.runtime.health()
+        yield _gauge("docqa_healthy", "1 when the service is healthy, 0 otherwise", 1.0 if health.healthy else 0.0)
+        yield _gauge("docqa_ready", "1 when a load balancer should route here (see /health/ready)", float(health.ready))
+        states = GaugeMetricFamily("docqa_health_state", "1 for the current health state", labels=["state"])
+        for state in HealthState:
+            states.add_metric([str(state)], 1.0 if state is health.state else 0.0)
+        yield states
+        library = self.runtime.library
+        if library is None:
             return
-        engine = store.engine
-        yield _gauge("docqa_index_vectors", "Vectors in the in-memory FAISS index", float(len(engine)))
-        yield _gauge("docqa_index_applied_seq", "Last change-log seq applied to the index", float(engine.applied_seq))
+        index = library.index_state()
+        yield _gauge("docqa_index_vectors", "Vectors in the in-memory FAISS index", float(index.vectors))
+        yield _gauge("docqa_index_applied_seq", "Last change-log seq applied to the index", float(index.applied_seq))
         try:
-            stats = store.stats()
-        except Exception as exc:  # the database may be down: report what we know
+            stats = library.stats()
+        except DocqaError as exc:  # the database may be down: report what we know
             log.debug("metrics: stats unavailable: %s", exc)
             return
-        yield _gauge(
-            "docqa_db_rows", "Chunks in the database that belong in the index", float(stats["indexable_chunks"])
-        )
-        yield _gauge("docqa_db_chunks", "All chunk rows of the collection", float(stats["total_chunks"]))
-        yield _gauge("docqa_db_documents", "Document rows of the collection", float(stats["total_documents"]))
-        yield _gauge("docqa_change_log_lag", "Change-log rows not yet applied to the index", float(stats["lag"]))
-        yield _gauge("docqa_db_seq", "Newest change-log seq in the database", float(stats["db_seq"]))
+        yield _gauge("docqa_db_rows", "Chunks in the database that belong in the index", float(stats.indexable_chunks))
+        yield _gauge("docqa_db_chunks", "All chunk rows of the collection", float(stats.total_chunks))
+        yield _gauge("docqa_db_documents", "Document rows of the collection", float(stats.total_documents))
+        yield _gauge("docqa_change_log_lag", "Change-log rows not yet applied to the index", float(stats.lag))
+        yield _gauge("docqa_db_seq", "Newest change-log seq in the database", float(stats.db_seq))
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
@@ -64,7 +67,7 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
 
 
 class Metrics:
-    def __init__(self, service: Service) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.sync_runs = Counter("docqa_sync_runs", "Sync engine runs, by report status", ["status"], registry=r)
@@ -92,17 +95,18 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        r.register(_StateCollector(service))
+        r.register(_StateCollector(runtime))
+        runtime.add_sync_listener(self.on_sync)
 
     def on_sync(self, report: SyncReport) -> None:
         """Engine listener: every engine run, by its report status."""
         self.sync_runs.labels(report.status).inc()
         self.sync_duration.labels(report.status).observe(report.duration_ms / 1000.0)
-        if report.status == "repaired":
-            self.drift_detected.labels("repaired").inc()
+        drift = drift_found(report)
+        if drift is not None:
+            self.drift_detected.labels(drift).inc()
+        if drift == "repaired":
             self.drift_repaired_ids.inc(report.repaired)
-        elif report.status == "rebuilt" and not report.reason.startswith("forced") and (report.added or report.removed):
-            self.drift_detected.labels("rebuilt").inc()
 
     def observe_search(self, mode: str, seconds: float) -> None:
         self.search_latency.labels(mode).observe(seconds)

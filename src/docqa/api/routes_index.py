@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path
 from fastapi.concurrency import run_in_threadpool
 
-from docqa.api.deps import get_service, require_api_key
+from docqa.api.deps import RuntimeDep, require_api_key
 from docqa.api.schemas import (
     DOCUMENT_ID_PATTERN,
     ERROR_RESPONSES,
@@ -24,7 +24,6 @@ from docqa.api.schemas import (
     RebuildResponse,
     SyncReportOut,
 )
-from docqa.api.service import Service
 from docqa.errors import SyncFailed
 from docqa.logging import get_logger, log_event
 from docqa.types import ChunkInput
@@ -63,11 +62,11 @@ def _chunk_inputs(body: IndexRequest) -> list[ChunkInput]:
 
 
 @router.post("/", response_model=IndexResponse, dependencies=write, summary="Index a document's chunks")
-async def index_document(body: IndexRequest, service: Service = Depends(get_service)) -> IndexResponse:
-    store = service.ready_store()
+async def index_document(body: IndexRequest, runtime: RuntimeDep) -> IndexResponse:
+    library = runtime.serving()
     start = time.perf_counter()
     result = await run_in_threadpool(
-        store.add_document,
+        library.add_document,
         _chunk_inputs(body),
         document_id=body.document_id,
         filename=body.filename,
@@ -100,8 +99,8 @@ DocumentIdPath = Path(pattern=DOCUMENT_ID_PATTERN, description="Document id")
 
 
 @router.get("/status/{document_id}", response_model=DocumentStatus, summary="Indexing status of a document")
-async def document_status(document_id: str = DocumentIdPath, service: Service = Depends(get_service)) -> DocumentStatus:
-    doc = await run_in_threadpool(service.open_store().get_document, document_id)
+async def document_status(runtime: RuntimeDep, document_id: str = DocumentIdPath) -> DocumentStatus:
+    doc = await run_in_threadpool(runtime.opened().get_document, document_id)
     indexed = doc.status == "indexed"
     return DocumentStatus(
         document_id=doc.id,
@@ -118,15 +117,17 @@ async def document_status(document_id: str = DocumentIdPath, service: Service = 
 
 
 @router.delete("/{document_id}", response_model=DeleteResponse, dependencies=write, summary="Delete a document")
-async def delete_document(document_id: str = DocumentIdPath, service: Service = Depends(get_service)) -> DeleteResponse:
-    store = service.ready_store()
-    doc = await run_in_threadpool(store.get_document, document_id)
-    deleted, seq = await run_in_threadpool(store.delete_document, document_id)
-    vectors = deleted if doc.status == "indexed" else 0
-    log_event(log, "Document deleted", document_id=document_id, chunks_deleted=deleted, vectors_deleted=vectors)
-    return DeleteResponse(
-        document_id=document_id, chunks_deleted=deleted, vectors_deleted=vectors, status="deleted", seq=seq
+async def delete_document(runtime: RuntimeDep, document_id: str = DocumentIdPath) -> DeleteResponse:
+    library = runtime.serving()
+    result = await run_in_threadpool(library.delete_document, document_id)
+    log_event(
+        log,
+        "Document deleted",
+        document_id=document_id,
+        chunks_deleted=result.chunks_deleted,
+        vectors_deleted=result.vectors_deleted,
     )
+    return DeleteResponse(**result.to_dict())
 
 
 @router.post(
@@ -135,18 +136,18 @@ async def delete_document(document_id: str = DocumentIdPath, service: Service = 
     dependencies=write,
     summary="Rebuild the vector index from the database (the sync engine, mode force)",
 )
-async def rebuild_from_db(service: Service = Depends(get_service)) -> RebuildResponse:
+async def rebuild_from_db(runtime: RuntimeDep) -> RebuildResponse:
     """Concurrent calls share one rebuild; searches keep using the current index until the swap."""
-    store = service.open_store()
+    library = runtime.opened()
     log_event(log, "Rebuilding FAISS index from database (requested)")
-    report = await run_in_threadpool(store.sync, "force")
+    report = await run_in_threadpool(library.sync, "force")
     if report.status == "degraded":
         raise SyncFailed(f"rebuild failed: {report.reason}", report=report.to_dict())
-    stats = await run_in_threadpool(store.stats)
+    stats = await run_in_threadpool(library.stats)
     return RebuildResponse(
         status="success",
         vectors_loaded=report.index_count,
-        documents_processed=int(stats["total_documents"]) - int(stats["failed_documents"]),
+        documents_processed=stats.total_documents - stats.failed_documents,
         processing_time_ms=report.duration_ms,
         message=f"Index rebuilt from database: {report.index_count} vectors",
         sync=SyncReportOut(**report.to_dict()),

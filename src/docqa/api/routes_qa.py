@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from docqa.api.deps import get_service, optional_feature, single_search_thread
+from docqa.api.deps import RuntimeDep
 from docqa.api.schemas import DOCUMENT_ID_PATTERN, ERROR_RESPONSES, check_text
-from docqa.api.schemas_search import AskResponse
-from docqa.api.service import Service
+from docqa.api.schemas_qa import AskResponse
 from docqa.errors import InvalidInput
+from docqa.limits import MAX_ASK_K, MAX_QUESTION_CHARS
 
 router = APIRouter(prefix="/api/v1/qa", tags=["qa"], responses=ERROR_RESPONSES)
 
@@ -36,12 +36,12 @@ def _document_ids(values: list[str]) -> list[str]:
 
 @router.get("/ask", response_model=AskResponse, summary="Answer a question from the indexed documents")
 async def ask(
-    question: str = Query(min_length=1, max_length=2000, description="The question"),
+    runtime: RuntimeDep,
+    question: str = Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="The question"),
     context_documents: list[str] = Query(
         default_factory=list, description="Restrict to these document ids (comma-separated)"
     ),
-    k: int = Query(default=5, ge=1, le=20, description="How many chunks to retrieve"),
-    service: Service = Depends(get_service),
+    k: int = Query(default=5, ge=1, le=MAX_ASK_K, description="How many chunks to retrieve"),
 ) -> AskResponse:
     try:
         check_text(question)
@@ -50,11 +50,6 @@ async def ask(
     if not question.strip():
         raise InvalidInput("question must not be blank", field="question")
     ids = _document_ids(context_documents)
-    store = service.ready_store()
-    answer_question = optional_feature("docqa.qa.service", "ask")
-
-    def run() -> dict:
-        single_search_thread(service.settings.search_threads)
-        return answer_question(store, question, document_ids=ids, k=k).to_dict()
-
-    return AskResponse(**await run_in_threadpool(run))
+    library = runtime.serving()
+    answer = await run_in_threadpool(lambda: library.ask(question, document_ids=ids, k=k))
+    return AskResponse(**answer.to_dict())

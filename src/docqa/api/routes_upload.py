@@ -20,9 +20,8 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from docqa.api.deps import get_service, optional_feature, require_api_key
+from docqa.api.deps import RuntimeDep, require_api_key
 from docqa.api.schemas import DOCUMENT_ID_PATTERN, ERROR_RESPONSES, UploadResponse, check_json, check_text
-from docqa.api.service import Service
 from docqa.errors import InvalidInput, ParseError, PayloadTooLarge, UnsupportedType
 from docqa.logging import get_logger, log_event
 
@@ -126,9 +125,9 @@ async def _file_bytes(form: FormData, limit: int) -> tuple[str, bytes, str | Non
     openapi_extra={"requestBody": _FORM_SCHEMA},
     summary="Upload a file and index it",
 )
-async def upload(request: Request, service: Service = Depends(get_service)) -> UploadResponse:
-    store = service.ready_store()
-    limit = service.settings.max_upload_bytes
+async def upload(request: Request, runtime: RuntimeDep) -> UploadResponse:
+    library = runtime.serving()
+    limit = runtime.settings.max_upload_bytes
     start = time.perf_counter()
     form = await _read_form(request, limit)
     try:
@@ -140,22 +139,16 @@ async def upload(request: Request, service: Service = Depends(get_service)) -> U
         await form.close()
     if document_id is not None and not _valid_id(document_id):
         raise InvalidInput("document_id must be letters, digits and . _ : - (max 128)", field="document_id")
-    from docqa.ingest.sniff import sniff
-
-    try:
-        sniff(data, filename, hint)
-    except ParseError:
-        pass  # e.g. an empty file: the pipeline records it as failed with the reason
-    ingest_bytes = optional_feature("docqa.ingest.pipeline", "ingest_bytes")
     outcome = await run_in_threadpool(
-        ingest_bytes,
-        store,
-        data,
-        filename,
-        source=source,
-        document_id=document_id,
-        content_type_hint=hint,
-        metadata=metadata,
+        lambda: library.ingest_bytes(
+            data,
+            filename,
+            source=source,
+            document_id=document_id,
+            content_type_hint=hint,
+            metadata=metadata,
+            refuse_unsupported=True,
+        )
     )
     ms = round((time.perf_counter() - start) * 1000, 2)
     if outcome.status == "failed":

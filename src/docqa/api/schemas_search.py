@@ -1,4 +1,4 @@
-"""Search, stats, QA and health shapes."""
+"""Search request and response bodies."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
-from docqa.api.schemas import CleanStr, DocumentId, JsonFloat, JsonInt, SyncReportOut, check_text
+from docqa.api.schemas import CleanStr, DocumentId, JsonFloat, JsonInt, check_text
+from docqa.limits import MAX_QUERY_CHARS, MAX_SEARCH_K
 from docqa.types import SearchFilters
 
 
@@ -67,9 +68,9 @@ class SearchFiltersIn(BaseModel):
 class _SearchBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    query: CleanStr = Field(min_length=1, max_length=10_000)
+    query: CleanStr = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     filters: SearchFiltersIn | None = None
-    limit: JsonInt = Field(default=10, ge=1, le=100)
+    limit: JsonInt = Field(default=10, ge=1, le=MAX_SEARCH_K)
     threshold: JsonFloat | None = Field(
         default=None,
         ge=0.0,
@@ -134,75 +135,3 @@ class SearchResponse(BaseModel):
     total_results: int
     execution_time_ms: float
     filters_applied: dict[str, Any]
-
-
-class StatsResponse(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    total_vectors: int
-    total_chunks: int
-    indexable_chunks: int
-    total_documents: int
-    failed_documents: int
-    collection: str
-    embedding_model: str
-    dim: int
-    index_type: str
-    applied_seq: int
-    db_seq: int
-    lag: int
-    status: str
-    reason: str
-    last_sync: SyncReportOut | None
-
-
-class Source(BaseModel):
-    document_id: str
-    filename: str
-    chunk_id: int
-    chunk_index: int
-    page: int | None = None
-    score: float
-    char_start: int
-    char_end: int
-    text: str
-
-
-class AskResponse(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    question: str
-    answer: str
-    found: bool
-    mode: str
-    fallback_reason: str | None = None
-    sources: list[Source]
-    processing_time_ms: float
-
-
-class IndexHealth(BaseModel):
-    ready: bool
-    vectors: int
-    applied_seq: int
-    index_type: str
-
-
-class EmbedderHealth(BaseModel):
-    model: str
-    ready: bool = Field(description="The model is loaded (lazy models load in the background at startup)")
-    error: str = ""
-
-
-class HealthResponse(BaseModel):
-    status: Literal["healthy", "degraded"]
-    reason: str = Field(description="Why the service is degraded; empty when healthy")
-    ready: bool = Field(description="Healthy and the embedder loaded: what /health/ready answers 200 for")
-    service: str
-    version: str
-    uptime_s: float
-    database: str
-    collection: str
-    index: IndexHealth | None
-    embedder: EmbedderHealth | None
-    last_sync: SyncReportOut | None
-    worker: dict[str, Any]

@@ -1,1 +1,1 @@
-"""The `docqa` command line: thin commands over the Store library API."""
+"""The `docqa` command line: thin commands over the library API (`docqa.app`)."""

@@ -5,20 +5,21 @@ from __future__ import annotations
 import click
 
 from docqa.cli.context import CliContext, emit_json, pass_ctx
+from docqa.limits import MAX_ASK_K
 
 
 @click.command()
 @click.argument("question")
 @click.option("--documents", default="", help="Only these document ids, comma separated.")
-@click.option("-k", "--k", "k", type=click.IntRange(1, 50), default=5, show_default=True, help="Chunks retrieved.")
+@click.option(
+    "-k", "--k", "k", type=click.IntRange(1, MAX_ASK_K), default=5, show_default=True, help="Chunks retrieved."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer and its sources as JSON.")
 @pass_ctx
 def ask(obj: CliContext, question: str, documents: str, k: int, as_json: bool) -> None:
     """Answer QUESTION from the indexed documents, citing the passages used."""
-    from docqa.qa.service import ask as ask_question
-
     ids = [d.strip() for d in documents.split(",") if d.strip()]
-    answer = ask_question(obj.store(), question, document_ids=ids, k=k)
+    answer = obj.library().ask(question, document_ids=ids, k=k)
     if as_json:
         emit_json(answer.to_dict())
         return

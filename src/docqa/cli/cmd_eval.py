@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from docqa.cli.context import CliContext, emit_json, pass_ctx
+from docqa.limits import MAX_SEARCH_K
 
 
 @click.command(name="eval")
@@ -18,7 +19,7 @@ from docqa.cli.context import CliContext, emit_json, pass_ctx
     "-k",
     "--k",
     "k",
-    type=click.IntRange(1, 1000),
+    type=click.IntRange(1, MAX_SEARCH_K),
     default=10,
     show_default=True,
     help="Results retrieved per question.",
@@ -39,20 +40,26 @@ def eval_(
     QUESTIONS is a JSON-lines file with question, expected_filename and
     optionally expected_passage (default: the shipped set over samples/).
     """
-    from docqa.eval.qa_eval import DEFAULT_UNANSWERABLE, evaluate_qa, load_unanswerable
-    from docqa.eval.runner import DEFAULT_QUESTIONS, evaluate, format_table, load_questions, parse_modes
+    from docqa.app import (
+        DEFAULT_QUESTIONS,
+        DEFAULT_UNANSWERABLE,
+        format_table,
+        load_questions,
+        load_unanswerable,
+        parse_modes,
+    )
 
     selected = parse_modes(modes)
     items = load_questions(questions or DEFAULT_QUESTIONS)
     refusals = load_unanswerable(unanswerable or DEFAULT_UNANSWERABLE) if with_qa else []
-    store = obj.store()
+    library = obj.library()
     total = len(items) * (len(selected) + int(with_qa)) + len(refusals)
     bar = click.progressbar(length=total, label="evaluating", file=sys.stderr) if sys.stderr.isatty() else None
     with bar or contextlib.nullcontext():
         tick = bar.update if bar else None
-        report = evaluate(store, items, selected, k, progress=tick)
+        report = library.evaluate(items, selected, k, progress=tick)
         if with_qa:
-            report["qa"] = evaluate_qa(store, items, refusals, progress=tick)
+            report["qa"] = library.evaluate_answers(items, refusals, progress=tick)
     if as_json:
         emit_json(report)
         return

@@ -8,6 +8,7 @@ import click
 
 from docqa.cli.context import CliContext, emit_json, key_values, pass_ctx
 from docqa.errors import InvalidInput
+from docqa.limits import MAX_SEARCH_K
 from docqa.types import SearchFilters
 
 
@@ -27,8 +28,7 @@ def sync(obj: CliContext, force: bool, check: bool, deep: bool, as_json: bool) -
         raise InvalidInput("--force and --check cannot be combined")
     if force and deep:
         raise InvalidInput("--deep checks an existing index; --force rebuilds it (a rebuilt index needs no --deep)")
-    store = obj.store(sync=False)
-    report = store.sync("force" if force else "check" if check else "auto", deep=deep)
+    report = obj.library(sync=False).sync("force" if force else "check" if check else "auto", deep=deep)
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -46,7 +46,7 @@ def sync(obj: CliContext, force: bool, check: bool, deep: bool, as_json: bool) -
 @pass_ctx
 def stats(obj: CliContext, as_json: bool) -> None:
     """Counts, model, index type and sync position."""
-    data = obj.store().stats()
+    data = obj.library().stats().to_dict()
     if as_json:
         emit_json(data)
         return
@@ -86,7 +86,7 @@ def parse_filters(
 def search_options(fn):
     for decorator in reversed(
         [
-            click.option("-k", "--limit", "k", type=click.IntRange(1, 1000), default=10, show_default=True),
+            click.option("-k", "--limit", "k", type=click.IntRange(1, MAX_SEARCH_K), default=10, show_default=True),
             click.option("--document", multiple=True, help="Only these document ids (repeatable)."),
             click.option(
                 "--type", "content_type", multiple=True, help="Only this content type / document_type (repeatable)."
@@ -113,14 +113,9 @@ def search(
     import time
 
     filters = parse_filters(document, content_type, where, date_from, date_to)
-    store = obj.store()
+    library = obj.library()
     start = time.perf_counter()
-    if mode == "vector":
-        hits = store.search(text, k=k, filters=filters)
-    else:
-        from docqa.search.service import search_mode
-
-        hits = search_mode(store, text, mode=mode, k=k, filters=filters)
+    hits = library.search(text, mode=mode, k=k, filters=filters)
     elapsed = round((time.perf_counter() - start) * 1000, 2)
     if as_json:
         emit_json(

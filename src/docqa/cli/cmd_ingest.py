@@ -46,13 +46,10 @@ def _progress_printer(enabled: bool):
 @pass_ctx
 def ingest(obj: CliContext, paths, recursive, pattern, exclude, prune, metadata, as_json) -> None:
     """Add or update documents from files and folders (txt, md, html, pdf, docx)."""
-    from docqa.ingest.batch import ingest_paths
-
-    store = obj.store(sync=False)
+    library = obj.library(sync=False)
     show = _progress_printer(sys.stderr.isatty() and not as_json)
     try:
-        summary = ingest_paths(
-            store,
+        summary = library.ingest_paths(
             paths,
             recursive=recursive,
             pattern=pattern,
@@ -86,7 +83,7 @@ def ingest(obj: CliContext, paths, recursive, pattern, exclude, prune, metadata,
 @pass_ctx
 def documents(obj: CliContext, limit: int, as_json: bool) -> None:
     """List stored documents."""
-    docs = obj.store(sync=False).list_documents(limit=limit)
+    docs = obj.library(sync=False).list_documents(limit=limit)
     if as_json:
         emit_json([d.to_dict() for d in docs])
         return
@@ -105,20 +102,11 @@ def documents(obj: CliContext, limit: int, as_json: bool) -> None:
 @pass_ctx
 def delete(obj: CliContext, document_id: str, as_json: bool) -> None:
     """Delete a document; its vectors leave the index."""
-    store = obj.store()
-    chunks, seq = store.delete_document(document_id)
+    result = obj.library().delete_document(document_id)
     if as_json:
-        emit_json(
-            {
-                "document_id": document_id,
-                "chunks_deleted": chunks,
-                "vectors_deleted": chunks,
-                "seq": seq,
-                "status": "deleted",
-            }
-        )
+        emit_json(result.to_dict())
     else:
-        click.echo(f"deleted {document_id} ({chunks} chunks)")
+        click.echo(f"deleted {document_id} ({result.chunks_deleted} chunks)")
 
 
 @click.command()
@@ -127,8 +115,9 @@ def delete(obj: CliContext, document_id: str, as_json: bool) -> None:
 @pass_ctx
 def reembed(obj: CliContext, target: str, as_json: bool) -> None:
     """Re-embed every chunk with another embedder, switch the collection to it and rebuild."""
-    from docqa.ingest.reembed import reembed_collection
+    from docqa.app import reembed as reembed_collection
 
+    obj.close()  # the collection is re-opened with the target embedder
     report = reembed_collection(
         obj.settings, target, on_progress=_reembed_progress(sys.stderr.isatty() and not as_json)
     )

@@ -1,4 +1,4 @@
-"""Global CLI options and the objects commands share (settings, store, output)."""
+"""Global CLI options and the objects commands share (settings, the runtime, output)."""
 
 from __future__ import annotations
 
@@ -9,31 +9,30 @@ from typing import Any
 
 import click
 
+from docqa.app import Docqa, Runtime
 from docqa.config import Settings
-from docqa.errors import DocqaError, InvalidInput
+from docqa.errors import InvalidInput
 
 
 @dataclass
 class CliContext:
     settings: Settings
-    _store: Any = field(default=None, repr=False)
+    _runtime: Runtime | None = field(default=None, repr=False)
 
-    def store(self, sync: bool = True):
-        """Open the store (and sync it, quietly, unless told not to)."""
-        if self._store is None:
-            from docqa.app import Store
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime(self.settings)
+        return self._runtime
 
-            self._store = Store.open(self.settings)
-            if sync:
-                report = self._store.sync()
-                if report.status == "degraded":
-                    raise DocqaError(f"index is degraded: {report.reason}")
-        return self._store
+    def library(self, sync: bool = True) -> Docqa:
+        """The library, opened through the runtime (and synced, unless told not to); errors are raised as such."""
+        return self.runtime.connect(sync=sync)
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
 
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -62,6 +61,7 @@ def settings_from_options(
     index_type: str | None,
     verbose: bool,
 ) -> Settings:
+    """The environment (DOCQA_*, .env) with the command line's options over it."""
     return Settings.from_env(
         database_url=db,
         data_dir=data_dir,

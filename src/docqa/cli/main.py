@@ -20,21 +20,18 @@ from docqa.logging import configure_logging
 @click.option(
     "--db",
     "db",
-    envvar="DOCQA_DATABASE_URL",
-    help="Database URL (sqlite:///file.db or postgresql://...). Default: a SQLite file in the data dir.",
+    help="Database URL (sqlite:///file.db or postgresql://...). Default: DOCQA_DATABASE_URL, else a SQLite file in the data dir.",
 )
 @click.option(
     "--data-dir",
     type=click.Path(path_type=Path),
-    envvar="DOCQA_DATA_DIR",
     help="Where the SQLite file and index snapshots live. Default ./data",
 )
-@click.option("--collection", envvar="DOCQA_COLLECTION", help="Collection name. Default 'default'.")
-@click.option("--embedder", envvar="DOCQA_EMBEDDER", help="minilm (default), minilm-int8, hash, openai.")
+@click.option("--collection", help="Collection name. Default 'default'.")
+@click.option("--embedder", help="minilm (default), minilm-int8, hash, openai.")
 @click.option(
     "--index-type",
     type=click.Choice(["flat", "hnsw"]),
-    envvar="DOCQA_INDEX_TYPE",
     help="Vector index type. Default flat.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Print JSON logs to stderr.")

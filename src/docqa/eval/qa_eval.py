@@ -12,16 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from docqa.errors import InvalidInput
 from docqa.eval.metrics import mean
-from docqa.eval.runner import Question, chunk_is_relevant
-from docqa.qa.service import ask
+from docqa.eval.runner import EvalTarget, Question, chunk_is_relevant
 from docqa.search.keyword import TERM
-
-if TYPE_CHECKING:
-    from docqa.app import Store
 
 DEFAULT_UNANSWERABLE = Path(__file__).with_name("unanswerable.jsonl")
 
@@ -41,19 +37,19 @@ def word_recall(expected: str, answer: str) -> float:
 
 
 def evaluate_qa(
-    store: Store,
+    target: EvalTarget,
     questions: Sequence[Question],
     unanswerable: Sequence[str],
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     answered, cited, recall, refused = [], [], [], []
     for q in questions:
-        answer = ask(store, q.question)
+        answer = target.ask(q.question)
         answered.append(1.0 if answer.found else 0.0)
         relevant = False
         if answer.found and answer.sources:
             first = answer.sources[0]
-            with store.db.connection() as conn:
+            with target.corpus.db.connection() as conn:
                 text = conn.scalar("SELECT text FROM chunks WHERE id = ?", (first.chunk_id,), default="")
             relevant = chunk_is_relevant(first.filename, text, q)
         cited.append(1.0 if relevant else 0.0)
@@ -61,11 +57,11 @@ def evaluate_qa(
         if progress:
             progress(1)
     for question in unanswerable:
-        refused.append(0.0 if ask(store, question).found else 1.0)
+        refused.append(0.0 if target.ask(question).found else 1.0)
         if progress:
             progress(1)
     return {
-        "floor": store.settings.qa_min_score,
+        "floor": target.qa_floor,
         "questions": len(questions),
         "unanswerable": len(unanswerable),
         "answered": round(mean(answered), 4),

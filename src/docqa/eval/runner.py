@@ -15,16 +15,28 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from docqa.errors import InvalidInput
 from docqa.eval.metrics import first_relevant_rank, summarize
-from docqa.search.service import MODES, search_mode
-
-if TYPE_CHECKING:
-    from docqa.app import Store
+from docqa.limits import MAX_SEARCH_K
+from docqa.qa.types import Answer
+from docqa.search.corpus import Corpus
+from docqa.search.dispatch import MODES
+from docqa.types import SearchHit
 
 DEFAULT_QUESTIONS = Path(__file__).with_name("questions.jsonl")
+
+
+@dataclass(frozen=True)
+class EvalTarget:
+    """What is evaluated: the collection's rows (to label results) and its search and ask use cases."""
+
+    corpus: Corpus
+    model: str
+    search: Callable[[str, str, int], list[SearchHit]]  # (query, mode, k)
+    ask: Callable[[str], Answer]
+    qa_floor: float
 
 
 @dataclass(frozen=True)
@@ -89,18 +101,18 @@ def chunk_is_relevant(filename: str, text: str, question: Question) -> bool:
 class _Corpus:
     """The collection's chunk texts by file name, read once."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, corpus: Corpus) -> None:
+        self.corpus = corpus
         self._texts: dict[str, list[str]] = {}
 
     def relevant_count(self, question: Question) -> int:
         name = PurePath(question.expected_filename).name
         if name not in self._texts:
-            with self.store.db.connection() as conn:
+            with self.corpus.db.connection() as conn:
                 rows = conn.fetchall(
                     "SELECT d.filename, c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
                     "WHERE c.collection = ? AND d.status = 'indexed'",
-                    (self.store.collection,),
+                    (self.corpus.collection,),
                 )
             for filename, text in rows:
                 self._texts.setdefault(PurePath(filename).name, []).append(text)
@@ -109,23 +121,23 @@ class _Corpus:
 
 
 def evaluate(
-    store: Store,
+    target: EvalTarget,
     questions: Sequence[Question],
     modes: Sequence[str],
     k: int = 10,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Metrics per mode, the questions whose labels match no chunk, and each question's first relevant rank."""
-    if not 1 <= k <= 1000:
-        raise InvalidInput("k must be between 1 and 1000")
-    corpus = _Corpus(store)
+    if not 1 <= k <= MAX_SEARCH_K:
+        raise InvalidInput(f"k must be between 1 and {MAX_SEARCH_K}", field="k")
+    corpus = _Corpus(target.corpus)
     totals = {q.id: corpus.relevant_count(q) for q in questions}
     report: dict[str, Any] = {
         "questions": len(questions),
         "k": k,
-        "collection": store.collection,
-        "embedder": store.model,
-        "database": store.db.kind,
+        "collection": target.corpus.collection,
+        "embedder": target.model,
+        "database": target.corpus.db.kind,
         "modes": {},
         "per_question": {q.id: {} for q in questions},
         "label_problems": [
@@ -142,7 +154,7 @@ def evaluate(
         runs, latencies = [], []
         for q in questions:
             started = time.perf_counter()
-            hits = search_mode(store, q.question, mode=mode, k=k)
+            hits = target.search(q.question, mode, k)
             latencies.append((time.perf_counter() - started) * 1000)
             flags = [chunk_is_relevant(h.filename, h.content, q) for h in hits]
             runs.append((flags, totals[q.id]))

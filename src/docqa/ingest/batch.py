@@ -16,11 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from docqa.app import Store
-from docqa.errors import DocqaError, InvalidInput
+from docqa.errors import DocqaError, InvalidInput, PayloadTooLarge
 from docqa.ingest.parsers import DEFAULT_MAX_BYTES
-from docqa.ingest.pipeline import IngestOutcome, PreparedDocument, embed_prepared, prepare, write_prepared
+from docqa.ingest.pipeline import (
+    IngestContext,
+    IngestOutcome,
+    PreparedDocument,
+    embed_prepared,
+    prepare,
+    write_prepared,
+)
 from docqa.ingest.sniff import type_from_name
+from docqa.storage import repo
 
 EMBED_BATCH_CHUNKS = 256
 MAX_PENDING_FILES = 64
@@ -57,6 +64,7 @@ class IngestSummary:
     pruned: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    sync: dict[str, Any] | None = None  # the index sync that followed (the app layer runs it)
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -78,6 +86,7 @@ class IngestSummary:
             ],
             "documents": [o.to_dict() for o in self.outcomes],
             "pruned_sources": self.pruned,
+            "sync": self.sync,
         }
 
 
@@ -124,7 +133,7 @@ def _walk(root: Path, recursive: bool) -> Iterator[Path]:
 
 
 def ingest_paths(
-    store: Store,
+    ctx: IngestContext,
     paths: Iterable[Path],
     *,
     recursive: bool = False,
@@ -145,15 +154,15 @@ def ingest_paths(
     def flush() -> None:
         if not pending:
             return
-        counts = embed_prepared(store, pending)
+        counts = embed_prepared(ctx, pending)
         for i, prepared in enumerate(pending):
-            outcome = write_prepared(store, prepared, counts.get(i, 0), sync=False)
+            outcome = write_prepared(ctx, prepared, counts[i])
             summary.outcomes.append(outcome)
             progress.embedded += outcome.embedded
         pending.clear()
 
     for file in files:
-        outcome_or_doc = _prepare_file(store, file, metadata, max_bytes)
+        outcome_or_doc = _prepare_file(ctx, file, metadata, max_bytes)
         progress.files_done += 1
         progress.bytes_done += _size(file)
         if isinstance(outcome_or_doc, IngestOutcome):
@@ -169,7 +178,7 @@ def ingest_paths(
     if on_progress:
         on_progress(progress)
     if prune:
-        summary.pruned = prune_missing(store, paths, {str(f) for f in files})
+        summary.pruned = prune_missing(ctx, paths, {str(f) for f in files})
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -181,19 +190,21 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _prepare_file(store: Store, file: Path, metadata: dict[str, Any] | None, max_bytes: int):
+def _prepare_file(ctx: IngestContext, file: Path, metadata: dict[str, Any] | None, max_bytes: int):
     source = str(file)
     size = _size(file)
     try:
         if size > max_bytes:
-            raise DocqaError(f"{file.name}: file is {size} bytes, over the {max_bytes}-byte limit")
+            raise PayloadTooLarge(
+                f"{file.name}: file is {size} bytes, over the {max_bytes}-byte limit", limit=max_bytes
+            )
         data = file.read_bytes()
     except (OSError, DocqaError) as exc:
         message = (
             exc.message if isinstance(exc, DocqaError) else f"{file.name}: cannot read file ({exc.strerror or exc})"
         )
-        existing = store.find_by_source(source)
-        doc_id = store.record_failure(
+        existing = ctx.writer.find_document(source=source)
+        doc_id = ctx.writer.record_failure(
             document_id=existing.id if existing else None,
             filename=file.name,
             source=source,
@@ -203,25 +214,26 @@ def _prepare_file(store: Store, file: Path, metadata: dict[str, Any] | None, max
             metadata=metadata,
         )
         return IngestOutcome(document_id=doc_id, filename=file.name, source=source, status="failed", error=message)
-    return prepare(store, data, file.name, source=source, metadata=metadata)
+    return prepare(ctx, data, file.name, source=source, metadata=metadata)
 
 
-def prune_missing(store: Store, roots: list[Path], seen: set[str]) -> list[str]:
+def prune_missing(ctx: IngestContext, roots: list[Path], seen: set[str]) -> list[str]:
     """Delete documents whose source file lay under a scanned folder and no longer exists."""
     folders = [str(p.resolve()) + os.sep for p in roots if p.is_dir()]
     pruned = []
-    for doc in list(_all_documents(store)):
+    for doc in list(_all_documents(ctx)):
         src = doc.source
         if src and src not in seen and any(src.startswith(f) for f in folders) and not Path(src).exists():
-            store.delete_document(doc.id, sync=False)
+            ctx.writer.delete(doc.id)
             pruned.append(src)
     return pruned
 
 
-def _all_documents(store: Store):
+def _all_documents(ctx: IngestContext):
     offset = 0
     while True:
-        page = store.list_documents(limit=1000, offset=offset)
+        with ctx.writer.db.connection() as conn:
+            page = repo.list_documents(conn, ctx.writer.collection, limit=1000, offset=offset)
         if not page:
             return
         yield from page

@@ -1,9 +1,10 @@
 """The ingestion pipeline: parse -> chunk -> embed in batches -> write.
 
-Each document and its chunks are written in one transaction; the sync engine
-picks the change up from the log. A content hash makes re-ingest idempotent:
-an unchanged file computes no embedding, a changed file re-embeds only the
-chunks whose text changed (Store.add_document reuses the others' rows). A
+Each document and its chunks are written in one transaction (ingest/writer.py);
+the sync engine picks the change up from the log. A content hash makes
+re-ingest idempotent: an unchanged file computes no embedding, a changed file
+re-embeds only the chunks whose text changed (the writer reuses the others'
+rows). Catching the index up is the caller's (the app layer). A
 file that cannot be read is recorded as `failed` with its reason and the
 batch goes on; a good version already stored is never replaced by a failure.
 """
@@ -16,13 +17,13 @@ from typing import Any
 
 import xxhash
 
-from docqa.app import Store
-from docqa.errors import DocqaError
+from docqa.embedders.base import Embedder
+from docqa.errors import DocqaError, ParseError
 from docqa.ingest.chunking import chunk_document
 from docqa.ingest.document import ParsedDocument
 from docqa.ingest.parsers import parse_bytes
 from docqa.ingest.sniff import sniff
-from docqa.storage.repo import chunk_hash
+from docqa.ingest.writer import DocumentWriter
 from docqa.types import ChunkInput
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
@@ -59,13 +60,35 @@ class PreparedDocument:
     existed: bool = False
 
 
+@dataclass(frozen=True)
+class ChunkingConfig:
+    max_tokens: int = 200
+    overlap_tokens: int = 30
+
+
+@dataclass(frozen=True)
+class IngestContext:
+    """What ingest needs: the write path (database + embedder of one collection) and how to chunk."""
+
+    writer: DocumentWriter
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+
+
 def content_hash_of(data: bytes) -> str:
     return xxhash.xxh3_128_hexdigest(data)
 
 
-def chunk_budget(store: Store) -> int:
-    model_limit = store.embedder.max_tokens - SPECIAL_TOKENS - HEADING_RESERVE
-    return max(16, min(store.settings.chunk_max_tokens, model_limit))
+def check_supported(data: bytes, filename: str, content_type_hint: str | None = None) -> None:
+    """Raise UnsupportedType when the bytes are of no type docqa reads (an empty file is left to `prepare`)."""
+    try:
+        sniff(data, filename, content_type_hint)
+    except ParseError:
+        pass  # e.g. an empty file: recorded as failed with its reason
+
+
+def chunk_budget(embedder: Embedder, chunking: ChunkingConfig) -> int:
+    model_limit = embedder.max_tokens - SPECIAL_TOKENS - HEADING_RESERVE
+    return max(16, min(chunking.max_tokens, model_limit))
 
 
 def fit_headings(chunks: list[ChunkInput], count: Callable[[str], int], limit: int) -> None:
@@ -76,20 +99,17 @@ def fit_headings(chunks: list[ChunkInput], count: Callable[[str], int], limit: i
             chunk.heading = " > ".join(parts[1:]) if len(parts) > 1 else ""
 
 
-def chunk_parsed(store: Store, doc: ParsedDocument) -> list[ChunkInput]:
-    count = store.embedder.count_tokens
-    chunks = chunk_document(
-        doc,
-        count,
-        max_tokens=chunk_budget(store),
-        overlap_tokens=min(store.settings.chunk_overlap_tokens, chunk_budget(store) // 4),
-    )
-    fit_headings(chunks, count, store.embedder.max_tokens - SPECIAL_TOKENS)
+def chunk_parsed(ctx: IngestContext, doc: ParsedDocument) -> list[ChunkInput]:
+    embedder = ctx.writer.embedder
+    budget = chunk_budget(embedder, ctx.chunking)
+    count = embedder.count_tokens
+    chunks = chunk_document(doc, count, max_tokens=budget, overlap_tokens=min(ctx.chunking.overlap_tokens, budget // 4))
+    fit_headings(chunks, count, embedder.max_tokens - SPECIAL_TOKENS)
     return chunks
 
 
 def prepare(
-    store: Store,
+    ctx: IngestContext,
     data: bytes,
     filename: str,
     *,
@@ -99,15 +119,9 @@ def prepare(
     metadata: dict[str, Any] | None = None,
 ) -> PreparedDocument | IngestOutcome:
     """Parse and chunk, or return an outcome right away (unchanged or failed)."""
+    writer = ctx.writer
     digest = content_hash_of(data)
-    existing = None
-    if document_id:
-        try:
-            existing = store.get_document(document_id)
-        except DocqaError:
-            existing = None
-    elif source:
-        existing = store.find_by_source(source)
+    existing = writer.find_document(document_id, source)
     doc_id = existing.id if existing else document_id
     meta = dict(metadata or {})
     if (
@@ -122,11 +136,11 @@ def prepare(
     try:
         content_type = sniff(data, filename, content_type_hint)
         parsed = parse_bytes(data, filename, content_type)
-        chunks = chunk_parsed(store, parsed)
+        chunks = chunk_parsed(ctx, parsed)
         if not chunks:
-            raise DocqaError(f"{filename}: no text to index")
+            raise ParseError(f"{filename}: no text to index")
     except DocqaError as exc:
-        failed_id = store.record_failure(
+        failed_id = writer.record_failure(
             document_id=doc_id,
             filename=filename,
             source=source,
@@ -152,21 +166,13 @@ def prepare(
     )
 
 
-def embed_prepared(store: Store, batch: list[PreparedDocument]) -> dict[int, int]:
+def embed_prepared(ctx: IngestContext, batch: list[PreparedDocument]) -> list[int]:
     """Embed the new chunks of several documents in shared model batches. Returns embedded count per doc."""
-    todo: list[tuple[int, ChunkInput]] = []
-    for i, prepared in enumerate(batch):
-        known = store.existing_hashes(prepared.document_id) if prepared.document_id else set()
-        todo.extend((i, c) for c in prepared.chunks if chunk_hash(c.heading, c.text) not in known)
-    counts: dict[int, int] = {}
-    store.embed_missing([c for _, c in todo], set())
-    for i, _ in todo:
-        counts[i] = counts.get(i, 0) + 1
-    return counts
+    return ctx.writer.embed_new([(p.document_id, p.chunks) for p in batch])
 
 
-def write_prepared(store: Store, prepared: PreparedDocument, embedded: int, sync: bool) -> IngestOutcome:
-    result = store.add_document(
+def write_prepared(ctx: IngestContext, prepared: PreparedDocument, embedded: int) -> IngestOutcome:
+    result = ctx.writer.write(
         prepared.chunks,
         document_id=prepared.document_id,
         filename=prepared.filename,
@@ -174,7 +180,6 @@ def write_prepared(store: Store, prepared: PreparedDocument, embedded: int, sync
         content_type=prepared.content_type,
         content_hash=prepared.content_hash,
         metadata=prepared.metadata,
-        sync=sync,
     )
     return IngestOutcome(
         document_id=result.document_id,
@@ -189,7 +194,7 @@ def write_prepared(store: Store, prepared: PreparedDocument, embedded: int, sync
 
 
 def ingest_bytes(
-    store: Store,
+    ctx: IngestContext,
     data: bytes,
     filename: str,
     *,
@@ -197,11 +202,10 @@ def ingest_bytes(
     document_id: str | None = None,
     content_type_hint: str | None = None,
     metadata: dict[str, Any] | None = None,
-    sync: bool = True,
 ) -> IngestOutcome:
     """Ingest one document held in memory. Bad files come back as status `failed` with the reason."""
     prepared = prepare(
-        store,
+        ctx,
         data,
         filename,
         source=source,
@@ -211,5 +215,5 @@ def ingest_bytes(
     )
     if isinstance(prepared, IngestOutcome):
         return prepared
-    embedded = embed_prepared(store, [prepared]).get(0, 0)
-    return write_prepared(store, prepared, embedded, sync)
+    embedded = embed_prepared(ctx, [prepared])[0]
+    return write_prepared(ctx, prepared, embedded)

@@ -1,13 +1,14 @@
-"""Vector search: embed the query, rank with the engine's index, hydrate from SQL."""
+"""Vector search: rank with the collection's index (read side only), hydrate the hits from SQL."""
 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
+from docqa.search.corpus import Corpus
 from docqa.search.filters import allowed_chunk_ids
 from docqa.storage import repo
 from docqa.storage.db import Database
-from docqa.sync.engine import SyncEngine
 from docqa.types import SearchFilters, SearchHit
 
 
@@ -43,30 +44,14 @@ def hits_from_ids(db: Database, ids: list[int], scores: list[float]) -> list[Sea
 
 
 def vector_ranking(
-    db: Database, engine: SyncEngine, collection: str, query_vector: np.ndarray, k: int, filters: SearchFilters
+    corpus: Corpus, query_vector: npt.NDArray[np.float32], k: int, filters: SearchFilters
 ) -> tuple[list[int], list[float]]:
     allowed = None
     if not filters.is_empty():
-        with db.connection() as conn:
-            allowed = allowed_chunk_ids(conn, collection, filters)
+        with corpus.db.connection() as conn:
+            allowed = allowed_chunk_ids(conn, corpus.collection, filters)
         if len(allowed) == 0:
             return [], []
-    scores, ids = engine.search(query_vector.reshape(1, -1), k, allowed)
+    scores, ids = corpus.index.search(query_vector.reshape(1, -1), k, allowed)
     pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
     return [p[0] for p in pairs], [p[1] for p in pairs]
-
-
-def vector_search(
-    db: Database,
-    engine: SyncEngine,
-    collection: str,
-    query_vector: np.ndarray,
-    k: int,
-    filters: SearchFilters | None = None,
-    min_score: float | None = None,
-) -> list[SearchHit]:
-    ids, scores = vector_ranking(db, engine, collection, query_vector, k, filters or SearchFilters())
-    hits = hits_from_ids(db, ids, scores)
-    if min_score is not None:
-        hits = [h for h in hits if h.score >= min_score]
-    return hits

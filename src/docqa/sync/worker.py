@@ -7,7 +7,7 @@ on commit), polling every `poll_interval_s` on SQLite — and applies them with
 or plain SQL become searchable without a restart. Every `verify_interval_s`
 it runs a full `sync("auto")` (count + content digest, repair by id; every
 `deep_verify_interval_s` also re-hashing the index's own vectors) and
-compacts the change log. When the store cannot be opened or a sync reports
+compacts the change log. When the database cannot be opened or a sync reports
 `degraded`, it retries with exponential backoff until the service is healthy.
 
 The worker never decides what is in the index: the engine does. It only
@@ -20,15 +20,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from docqa.config import Settings
 from docqa.errors import DatabaseUnavailable
 from docqa.logging import get_logger, log_event
 from docqa.storage import changes
-
-if TYPE_CHECKING:
-    from docqa.app import Store
+from docqa.sync.engine import SyncEngine
 
 log = get_logger("docqa.sync.worker")
 
@@ -83,17 +81,17 @@ class _PgListener:
             pass
 
 
-def is_healthy(store: Store) -> bool:
-    last = store.engine.last_report
-    return store.engine.ready and last is not None and last.status != "degraded"
+def is_healthy(engine: SyncEngine) -> bool:
+    last = engine.last_report
+    return engine.ready and last is not None and last.status != "degraded"
 
 
 class SyncWorker:
     """Runs in one daemon thread; `stop()` ends it within about a quarter of a second."""
 
-    def __init__(self, settings: Settings, get_store: Callable[[], Store | None]) -> None:
+    def __init__(self, settings: Settings, get_engine: Callable[[], SyncEngine | None]) -> None:
         self.settings = settings
-        self._get_store = get_store
+        self._get_engine = get_engine
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -146,30 +144,30 @@ class SyncWorker:
         backoff = self.settings.retry_initial_s
         while not self._stop.is_set():
             try:
-                store = self._get_store()
-                if store is None or not is_healthy(store):
-                    if not self._recover(store, backoff):
+                engine = self._get_engine()
+                if engine is None or not is_healthy(engine):
+                    if not self._recover(engine, backoff):
                         backoff = min(backoff * 2, self.settings.retry_max_s)
                         continue
-                    store = self._get_store()
-                assert store is not None
+                    engine = self._get_engine()
+                assert engine is not None
                 if self.retries:
-                    self._recovered(store)
+                    self._recovered(engine)
                 backoff = self.settings.retry_initial_s
-                self._follow(store)
+                self._follow(engine)
                 if self._verify_due() and not self._stop.is_set():
-                    self._verify(store)
+                    self._verify(engine)
             except Exception:  # the loop must survive anything; the engine reports the details
                 log.exception("background index sync iteration failed")
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.settings.retry_max_s)
 
-    def _recover(self, store: Store | None, backoff: float) -> bool:
+    def _recover(self, engine: SyncEngine | None, backoff: float) -> bool:
         """One recovery attempt; on failure wait `backoff` seconds. True once healthy."""
         reason = "database unavailable"
-        if store is not None:
-            store.db.close()  # drop idle pooled connections: after an outage they are all dead
-            report = store.sync("auto")
+        if engine is not None:
+            engine.db.close()  # drop idle pooled connections: after an outage they are all dead
+            report = engine.sync("auto")
             if report.status != "degraded":
                 self._last_verify = time.monotonic()
                 return True
@@ -186,35 +184,35 @@ class SyncWorker:
         self._stop.wait(backoff)
         return False
 
-    def _recovered(self, store: Store) -> None:
-        log_event(log, "Index sync recovered, service is healthy", retries=self.retries, vectors=len(store.engine))
+    def _recovered(self, engine: SyncEngine) -> None:
+        log_event(log, "Index sync recovered, service is healthy", retries=self.retries, vectors=len(engine))
         self.retries, self.next_retry_in_s = 0, None
 
     def _verify_due(self) -> bool:
         return time.monotonic() - self._last_verify >= self.settings.verify_interval_s
 
-    def _verify(self, store: Store) -> None:
+    def _verify(self, engine: SyncEngine) -> None:
         every = self.settings.deep_verify_interval_s
         deep = every > 0 and time.monotonic() - self._last_deep >= every
-        report = store.sync("auto", deep=deep)
+        report = engine.sync("auto", deep=deep)
         self._last_verify = time.monotonic()
         if deep and report.status != "degraded":
             self._last_deep = self._last_verify
         if report.status == "degraded":
             return
         try:
-            with store.db.connection() as conn:
+            with engine.db.connection() as conn:
                 changes.compact(conn, self.settings.change_log_retention)
         except DatabaseUnavailable as exc:
             log_event(log, "Change log compaction skipped", logging.WARNING, reason=exc.message)
 
-    def _follow(self, store: Store) -> None:
+    def _follow(self, engine: SyncEngine) -> None:
         """Apply changes as they arrive until a sync degrades, a verify is due, or stop()."""
         waiter: _Waiter | None = None
         try:
             while not self._stop.is_set() and not self._verify_due():
                 if waiter is None:
-                    waiter = self._new_waiter(store)
+                    waiter = self._new_waiter(engine)
                 try:
                     waiter.wait(self._wait_s(waiter))
                 except DatabaseUnavailable as exc:
@@ -223,17 +221,17 @@ class SyncWorker:
                     waiter = None
                 if self._stop.is_set():
                     return
-                if not self._apply_changes(store):
+                if not self._apply_changes(engine):
                     return
         finally:
             if waiter is not None:
                 waiter.close()
 
-    def _new_waiter(self, store: Store) -> _Waiter:
-        if not store.db.is_pg:
+    def _new_waiter(self, engine: SyncEngine) -> _Waiter:
+        if not engine.db.is_pg:
             return _Poll(self._stop)
         try:
-            return _PgListener(store.db.parsed.target)
+            return _PgListener(engine.db.parsed.target)
         except DatabaseUnavailable as exc:
             log_event(log, "LISTEN unavailable, polling instead", logging.WARNING, reason=exc.message)
             return _Poll(self._stop)
@@ -243,14 +241,14 @@ class SyncWorker:
             return LISTEN_WAKE_S
         return self.settings.poll_interval_s
 
-    def _apply_changes(self, store: Store) -> bool:
+    def _apply_changes(self, engine: SyncEngine) -> bool:
         """Catch up when the log moved. False when the sync degraded."""
         try:
-            with store.db.connection() as conn:
+            with engine.db.connection() as conn:
                 top = changes.max_seq(conn)
-            if top == store.engine.applied_seq:
+            if top == engine.applied_seq:
                 return True
         except DatabaseUnavailable:
             pass  # let the engine record the failure in its report
-        report = store.engine.sync("catch_up")
+        report = engine.sync("catch_up")
         return report.status != "degraded"

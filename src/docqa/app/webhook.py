@@ -14,10 +14,11 @@ import threading
 import time
 from typing import Any
 
+from docqa.app.events import drift_found
 from docqa.logging import get_logger, log_event
 from docqa.types import SyncReport
 
-log = get_logger("docqa.api.webhook")
+log = get_logger("docqa.webhook")
 
 _STOP = object()
 
@@ -25,10 +26,11 @@ _STOP = object()
 def event_for(report: SyncReport) -> str | None:
     if report.status == "degraded":
         return "sync_failed"
-    if report.status == "repaired":
+    drift = drift_found(report)
+    if drift == "repaired":
         return "drift_repaired"
-    if report.status == "rebuilt" and not report.reason.startswith("forced") and (report.added or report.removed):
-        return "index_rebuilt"  # the index was lost, stale or foreign (a forced rebuild is not news)
+    if drift == "rebuilt":
+        return "index_rebuilt"  # the index was lost, stale or foreign
     return None
 
 

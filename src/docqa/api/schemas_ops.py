@@ -1,0 +1,59 @@
+"""Operations bodies: health and stats."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from docqa.api.schemas import SyncReportOut
+
+
+class StatsResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    total_vectors: int
+    total_chunks: int
+    indexable_chunks: int
+    total_documents: int
+    failed_documents: int
+    collection: str
+    embedding_model: str
+    dim: int
+    index_type: str
+    applied_seq: int
+    db_seq: int
+    lag: int
+    status: str
+    reason: str
+    last_sync: SyncReportOut | None
+
+
+class IndexHealth(BaseModel):
+    ready: bool
+    vectors: int
+    applied_seq: int
+    index_type: str
+
+
+class EmbedderHealth(BaseModel):
+    model: str
+    ready: bool = Field(description="The model is loaded (lazy models load in the background at startup)")
+    error: str = ""
+
+
+class HealthResponse(BaseModel):
+    status: Literal["starting", "warming_up", "healthy", "repairing", "writes_failing", "degraded"] = Field(
+        description="The health state (see docs/http-api.md); `ready` says whether a load balancer should route here"
+    )
+    reason: str = Field(description="Why the service is not healthy; empty when it is")
+    ready: bool = Field(description="healthy, repairing or writes_failing: what /health/ready answers 200 for")
+    service: str
+    version: str
+    uptime_s: float
+    database: str
+    collection: str
+    index: IndexHealth | None
+    embedder: EmbedderHealth | None
+    last_sync: SyncReportOut | None
+    worker: dict[str, Any]

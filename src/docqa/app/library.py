@@ -1,0 +1,373 @@
+"""The library API: one method per use case, the one surface every face calls.
+
+    docqa = Docqa.open(Settings(data_dir=Path("./data"), embedder="hash"))
+    docqa.sync()                                     # prove or repair the index
+    summary = docqa.ingest_paths([Path("docs")])     # files in, index caught up and saved
+    hits = docqa.search("question", mode="hybrid", k=5)
+    answer = docqa.ask("What do I do if the fridge is too warm?")
+    docqa.delete_document(hits[0].document_id)
+    docqa.close()
+
+The CLI, the HTTP service and the integrations are thin over this class; the
+service lifecycle around it (startup sync, worker, health) is `Runtime`'s.
+Below this layer nothing knows it exists: search, QA and ingest receive a
+`Corpus` (database, index reader, embedder) or a `DocumentWriter`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from docqa.app.stats import IndexState, Stats, collect_stats, index_state
+from docqa.config import Settings
+from docqa.embedders import Embedder, get_embedder
+from docqa.errors import DatabaseUnavailable, InvalidInput, ServiceDegraded
+from docqa.eval.qa_eval import evaluate_qa
+from docqa.eval.runner import EvalTarget, Question, evaluate
+from docqa.index.threads import use_search_threads
+from docqa.ingest.batch import IngestSummary, Progress, ingest_paths
+from docqa.ingest.parsers import DEFAULT_MAX_BYTES
+from docqa.ingest.pipeline import ChunkingConfig, IngestContext, IngestOutcome, check_supported, ingest_bytes
+from docqa.ingest.writer import DocumentWriter
+from docqa.limits import MIN_SEQ_WAIT_S
+from docqa.qa.answer import QaConfig
+from docqa.qa.answer import ask as answer_question
+from docqa.qa.types import Answer
+from docqa.search import dispatch
+from docqa.search.corpus import Corpus, HybridParams
+from docqa.storage import changes, repo
+from docqa.storage.db import Database
+from docqa.storage.migrate import migrate
+from docqa.sync.engine import EngineConfig, SyncEngine
+from docqa.types import ChunkInput, DeleteResult, DocumentRecord, SearchFilters, SearchHit, SyncReport, WriteResult
+
+
+class Docqa:
+    def __init__(self, settings: Settings, db: Database, embedder: Embedder) -> None:
+        self.settings = settings
+        self.db = db
+        self.embedder = embedder
+        self.engine = SyncEngine(db, engine_config(settings, embedder))
+        self.writer = DocumentWriter(db, embedder, settings.collection, settings.embed_batch_size)
+        self.write_failure = ""  # why the last write failed, until one succeeds (health: writes_failing)
+        self._failure_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder | None = None, db: Database | None = None) -> Docqa:
+        """Connect, migrate, bind the collection to its embedder. Does not sync: call `sync()`.
+
+        Raises EmbedderMismatch when the collection was built with another embedder.
+        """
+        db = db or Database(settings.resolved_database_url)
+        embedder = embedder or get_embedder(settings)
+        with db.connection() as conn:
+            migrate(conn)
+            if repo.get_collection(conn, settings.collection) is not None:
+                with conn.transaction():
+                    repo.ensure_collection(conn, settings.collection, embedder.model_id, embedder.dim)
+        return cls(settings, db, embedder)
+
+    # --- what the collection is ------------------------------------------------
+    @property
+    def collection(self) -> str:
+        return self.settings.collection
+
+    @property
+    def model(self) -> str:
+        return self.embedder.model_id
+
+    @property
+    def dim(self) -> int:
+        return self.embedder.dim
+
+    @property
+    def corpus(self) -> Corpus:
+        return Corpus(db=self.db, index=self.engine, embedder=self.embedder, collection=self.collection)
+
+    # --- the index -------------------------------------------------------------
+    def sync(self, mode: str = "auto", deep: bool = False) -> SyncReport:
+        """Prove the index equals the database, or repair it (auto), or only say so (check), or rebuild (force)."""
+        return self.engine.sync(mode, deep=deep)
+
+    def save(self) -> None:
+        """Write the index snapshot now (it is otherwise saved at most every `snapshot_interval_s` and on close)."""
+        self.engine.save()
+
+    def wait_applied(self, min_seq: int | None, timeout_s: float = MIN_SEQ_WAIT_S) -> None:
+        """Read-your-writes: return once the index has applied change `min_seq`.
+
+        None or 0 asks for nothing. A seq the database has never issued is a client error
+        (InvalidInput, 422), not a wait; a timeout is ServiceDegraded (503), never a stale answer.
+        """
+        if not min_seq:
+            return
+        if isinstance(min_seq, bool) or not isinstance(min_seq, int) or min_seq < 0:
+            raise InvalidInput("min_seq must be a non-negative integer", field="min_seq")
+        if self.engine.applied_seq >= min_seq:
+            return
+        with self.db.connection() as conn:
+            top = changes.max_seq(conn)
+        if min_seq > top:
+            raise InvalidInput(
+                f"min_seq {min_seq} is ahead of the change log (latest seq is {top})", field="min_seq", latest_seq=top
+            )
+        self.engine.sync("catch_up")
+        if not self.engine.wait_for_seq(min_seq, timeout_s):
+            raise ServiceDegraded(
+                f"the index has applied change {self.engine.applied_seq}, not yet {min_seq} (min_seq); retry shortly",
+                applied_seq=self.engine.applied_seq,
+            )
+
+    # --- writes ----------------------------------------------------------------
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Remember whether writes fail (a full disk, a database gone read-only) for the health model."""
+        try:
+            yield
+        except DatabaseUnavailable as exc:
+            with self._failure_lock:
+                self.write_failure = exc.message
+            raise
+        with self._failure_lock:
+            self.write_failure = ""
+
+    def _ingest_context(self) -> IngestContext:
+        s = self.settings
+        return IngestContext(self.writer, ChunkingConfig(s.chunk_max_tokens, s.chunk_overlap_tokens))
+
+    def add_document(
+        self,
+        chunks: Sequence[ChunkInput],
+        *,
+        document_id: str | None = None,
+        filename: str = "",
+        source: str = "",
+        content_type: str = "text/plain",
+        content_hash: str = "",
+        metadata: dict[str, Any] | None = None,
+        sync: bool = True,
+    ) -> WriteResult:
+        """Store a document made of ready chunks (replacing its previous chunks); only new content is embedded.
+
+        The returned `seq` can be passed as `min_seq`."""
+        with self._writing():
+            result = self.writer.write(
+                chunks,
+                document_id=document_id,
+                filename=filename,
+                source=source,
+                content_type=content_type,
+                content_hash=content_hash,
+                metadata=metadata,
+            )
+        if sync:
+            self.engine.sync("catch_up")
+        return result
+
+    def ingest_bytes(
+        self,
+        data: bytes,
+        filename: str,
+        *,
+        source: str = "",
+        document_id: str | None = None,
+        content_type_hint: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        sync: bool = True,
+        refuse_unsupported: bool = False,
+    ) -> IngestOutcome:
+        """Parse, chunk, embed and store one file held in memory. A bad file is an outcome `failed` with the reason.
+
+        `refuse_unsupported`: content of no supported type raises UnsupportedType (415) instead,
+        and nothing is recorded (an upload of a PNG is the client's mistake, not a failed document)."""
+        if refuse_unsupported:
+            check_supported(data, filename, content_type_hint)
+        with self._writing():
+            outcome = ingest_bytes(
+                self._ingest_context(),
+                data,
+                filename,
+                source=source,
+                document_id=document_id,
+                content_type_hint=content_type_hint,
+                metadata=metadata,
+            )
+        if sync and outcome.status in ("added", "updated"):
+            self.engine.sync("catch_up")
+        return outcome
+
+    def ingest_paths(
+        self,
+        paths: Iterable[Path],
+        *,
+        recursive: bool = False,
+        pattern: str | None = None,
+        exclude: Iterable[str] = (),
+        prune: bool = False,
+        metadata: dict[str, Any] | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> IngestSummary:
+        """Add or update documents from files and folders, then bring the index up to date and save it.
+
+        Each document commits on its own: an interrupted run keeps what it wrote and the next run resumes."""
+        with self._writing():
+            summary = ingest_paths(
+                self._ingest_context(),
+                paths,
+                recursive=recursive,
+                pattern=pattern,
+                exclude=exclude,
+                prune=prune,
+                metadata=metadata,
+                on_progress=on_progress,
+                max_bytes=max_bytes,
+            )
+        summary.sync = self.engine.sync("auto").to_dict()
+        self.engine.save()  # leave the index provably in sync on disk: `sync --check` passes right after
+        return summary
+
+    def delete_document(self, document_id: str, sync: bool = True) -> DeleteResult:
+        """Delete a document and its chunks; its vectors leave the index."""
+        with self._writing():
+            doc, chunks, seq = self.writer.delete(document_id)
+        if sync:
+            self.engine.sync("catch_up")
+        vectors = chunks if doc.status == "indexed" else 0
+        return DeleteResult(document_id=document_id, chunks_deleted=chunks, vectors_deleted=vectors, seq=seq)
+
+    # --- reads -----------------------------------------------------------------
+    def get_document(self, document_id: str) -> DocumentRecord:
+        """The document (NotFound when it is not in this collection)."""
+        return self.writer.get_document(document_id)
+
+    def find_by_source(self, source: str) -> DocumentRecord | None:
+        return self.writer.find_document(source=source)
+
+    def list_documents(self, limit: int = 1000, offset: int = 0) -> list[DocumentRecord]:
+        with self.db.connection() as conn:
+            return repo.list_documents(conn, self.collection, limit, offset)
+
+    def search(
+        self,
+        query: str | npt.NDArray[np.float32],
+        *,
+        mode: str = "vector",
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        min_score: float | None = None,
+        min_seq: int | None = None,
+        vector_weight: float | None = None,
+        keyword_weight: float | None = None,
+        rrf_k: int | None = None,
+    ) -> list[SearchHit]:
+        """Search in one mode: vector (text or a query vector), keyword or hybrid.
+
+        hybrid: `vector_weight`, `keyword_weight` and `rrf_k` override the settings for this query."""
+        dispatch.validate(query, mode, k)
+        self.wait_applied(min_seq)
+        use_search_threads(self.settings.search_threads)
+        return dispatch.search(
+            self.corpus, query, mode, k, filters, min_score, self._hybrid(vector_weight, keyword_weight, rrf_k)
+        )
+
+    def suggest(self, q: str, limit: int = 10) -> list[str]:
+        """Completions of a partial query, taken from the corpus (headings and frequent phrases)."""
+        return dispatch.suggest(self.corpus, q, limit)
+
+    def ask(self, question: str, *, document_ids: Sequence[str] = (), k: int = 5, min_seq: int | None = None) -> Answer:
+        """An answer with the passages it cites, or a plain "not found"."""
+        self.wait_applied(min_seq)
+        use_search_threads(self.settings.search_threads)
+        return answer_question(self.corpus, question, document_ids, k, self._qa_config())
+
+    def stats(self) -> Stats:
+        """Counts from the database and the index, the model, and the sync position."""
+        return collect_stats(self.db, self.engine, self.collection, self.model, self.dim)
+
+    def index_state(self) -> IndexState:
+        """The in-memory index as it stands; needs no database."""
+        return index_state(self.engine)
+
+    def describe_database(self) -> str:
+        return self.db.describe()
+
+    # --- evaluation ----------------------------------------------------------------
+    def evaluate(
+        self,
+        questions: Sequence[Question],
+        modes: Sequence[str],
+        k: int = 10,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Retrieval quality per search mode on labelled questions."""
+        return evaluate(self._eval_target(), questions, modes, k, progress)
+
+    def evaluate_answers(
+        self, questions: Sequence[Question], unanswerable: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> dict[str, Any]:
+        """Answer quality on labelled questions, and refusals on questions the corpus cannot answer."""
+        return evaluate_qa(self._eval_target(), questions, unanswerable, progress)
+
+    def _eval_target(self) -> EvalTarget:
+        return EvalTarget(
+            corpus=self.corpus,
+            model=self.model,
+            search=lambda query, mode, k: self.search(query, mode=mode, k=k),
+            ask=lambda question: self.ask(question),
+            qa_floor=self.settings.qa_min_score,
+        )
+
+    def _hybrid(
+        self, vector: float | None = None, keyword: float | None = None, rrf_k: int | None = None
+    ) -> HybridParams:
+        s = self.settings
+        return HybridParams(
+            vector_weight=s.hybrid_vector_weight if vector is None else vector,
+            keyword_weight=s.hybrid_keyword_weight if keyword is None else keyword,
+            rrf_k=s.rrf_k if rrf_k is None else rrf_k,
+        )
+
+    def _qa_config(self) -> QaConfig:
+        s = self.settings
+        return QaConfig(
+            min_score=s.qa_min_score,
+            hybrid=self._hybrid(),
+            llm_base_url=s.llm_base_url,
+            llm_model=s.llm_model,
+            llm_timeout_s=s.llm_timeout_s,
+            llm_api_key=s.llm_api_key,
+        )
+
+    def close(self) -> None:
+        """Save the index snapshot (when it changed) and release the database."""
+        self.engine.close()
+        self.db.close()
+
+
+def engine_config(settings: Settings, embedder: Embedder) -> EngineConfig:
+    params: dict[str, Any] = {}
+    if settings.index_type == "hnsw":
+        params = {
+            "m": settings.hnsw_m,
+            "ef_construction": settings.hnsw_ef_construction,
+            "ef_search": settings.hnsw_ef_search,
+        }
+    return EngineConfig(
+        collection=settings.collection,
+        model=embedder.model_id,
+        dim=embedder.dim,
+        index_root=settings.index_dir,
+        index_type=settings.index_type,
+        index_params=params,
+        batch_rows=settings.sync_batch_size,
+        repair_max_fraction=settings.repair_max_fraction,
+        snapshot_interval_s=settings.snapshot_interval_s,
+    )

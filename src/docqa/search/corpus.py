@@ -1,0 +1,28 @@
+"""What a search reads, handed down by the app layer: never the library object itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from docqa.embedders.base import Embedder
+from docqa.protocols import IndexReader
+from docqa.storage.db import Database
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """One collection: its rows (the database), its vector index (read side) and its embedder."""
+
+    db: Database
+    index: IndexReader
+    embedder: Embedder
+    collection: str
+
+
+@dataclass(frozen=True)
+class HybridParams:
+    """Reciprocal rank fusion: the weight of each ranking and the RRF constant."""
+
+    vector_weight: float = 1.0
+    keyword_weight: float = 1.0
+    rrf_k: int = 60
