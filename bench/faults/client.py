@@ -80,9 +80,11 @@ class Writer(threading.Thread):
         deadline: float | None = None,
         stop_on_error: bool = True,
         pause_s: float = 0.0,
+        target_docs: int | None = None,
     ) -> None:
         super().__init__(daemon=True)
         self.base, self.acks, self.rng, self.tag = base, acks, random.Random(seed), tag
+        self.target_docs = target_docs  # keep the corpus near this size (a soak must not just grow)
         self.present = list(present or [])
         self.max_ops = max_ops
         self.deadline = deadline if deadline is not None else time.monotonic() + 120
@@ -93,12 +95,15 @@ class Writer(threading.Thread):
         self.errors: Counter[str] = Counter()
         self.five_xx: list[tuple[float, int, str]] = []
         self.latencies: list[float] = []
+        self.log: list[tuple[float, str, int]] = []  # (monotonic time, op, status; 0 = no answer)
         self.first_ack = threading.Event()
         self._n = 0
 
     def _op(self) -> str:
         names, weights = zip(*self.WEIGHTS)
         op = self.rng.choices(names, weights)[0]
+        if self.target_docs is not None and len(self.present) > self.target_docs and self.rng.random() < 0.5:
+            op = "delete"
         if op in ("update", "delete") and not self.present:
             return "upload"
         return op
@@ -138,12 +143,15 @@ class Writer(threading.Thread):
             resp = send()
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             self.errors[type(exc).__name__] += 1
+            self.log.append((time.monotonic(), op, 0))
             return False
         except httpx.TimeoutException as exc:
             self.errors[type(exc).__name__] += 1
+            self.log.append((time.monotonic(), op, 0))
             return True
         self.latencies.append(time.perf_counter() - t0)
         self.codes[resp.status_code] += 1
+        self.log.append((time.monotonic(), op, resp.status_code))
         if resp.status_code == 200:
             body = resp.json()
             if rec["op"] == "put" and rec["chunks"] is None:
@@ -170,3 +178,70 @@ class Writer(threading.Thread):
     @property
     def ops(self) -> int:
         return self._n
+
+
+class Reader(threading.Thread):
+    """Mixed reads (vector/keyword/hybrid search, QA, stats, health) until `max_ops`, `deadline` or `stop`,
+    recording (monotonic time, route, status) of each."""
+
+    QUERIES = (
+        "tyre pressure",
+        "how long are audit logs kept",
+        "medication storage temperature",
+        "espresso grind size",
+        "follow up appointment after discharge",
+        "travel expense receipt approval",
+        "history of the mill on the river",
+    )
+
+    def __init__(
+        self, base: str, seed: int, max_ops: int = 100_000, deadline: float | None = None, pause_s: float = 0.0
+    ):
+        super().__init__(daemon=True)
+        self.base, self.rng = base, random.Random(seed)
+        self.max_ops = max_ops
+        self.deadline = deadline if deadline is not None else time.monotonic() + 120
+        self.pause_s = pause_s
+        self.stop = threading.Event()
+        self.log: list[tuple[float, str, int]] = []
+        self.codes: Counter[int] = Counter()
+        self.latencies: list[float] = []
+
+    def _request(self, client: httpx.Client) -> tuple[str, httpx.Response]:
+        q = self.rng.choice(self.QUERIES)
+        pick = self.rng.random()
+        if pick < 0.45:
+            mode = self.rng.choice(["vector", "keyword", "hybrid"])
+            return "search", client.post(f"{self.base}/api/v1/search/", json={"query": q, "limit": 5, "mode": mode})
+        if pick < 0.6:
+            return "ask", client.get(f"{self.base}/api/v1/qa/ask", params={"question": q})
+        if pick < 0.75:
+            return "suggest", client.get(f"{self.base}/api/v1/search/suggest", params={"q": q[:5]})
+        if pick < 0.9:
+            return "stats", client.get(f"{self.base}/api/v1/search/stats")
+        return "health", client.get(f"{self.base}/health")
+
+    def run(self) -> None:
+        with httpx.Client(timeout=15.0) as client:
+            n = 0
+            while not self.stop.is_set() and n < self.max_ops and time.monotonic() < self.deadline:
+                n += 1
+                t0 = time.perf_counter()
+                try:
+                    route, resp = self._request(client)
+                except httpx.HTTPError:
+                    self.log.append((time.monotonic(), "error", 0))
+                    time.sleep(0.05)
+                    continue
+                self.latencies.append(time.perf_counter() - t0)
+                self.codes[resp.status_code] += 1
+                self.log.append((time.monotonic(), route, resp.status_code))
+                if self.pause_s:
+                    time.sleep(self.pause_s)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
