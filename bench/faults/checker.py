@@ -60,6 +60,9 @@ class CheckResult:
     acked_documents: int = 0
     lost_acked: list[str] = field(default_factory=list)
     probes: int = 0
+    differing_ids: int = 0  # missing + extra + byte-different
+    stale_changes: int = 0  # change-log rows after the snapshot's applied_seq
+    explained_by_log: bool | None = None  # every differing id was changed after applied_seq (a stale snapshot)
 
     def fail(self, message: str) -> None:
         self.consistent = False
@@ -262,7 +265,10 @@ def _check_manifest(snap: Snapshot, db: DbReader, collection: str, binding, resu
         )
 
 
-def _check_rows(snap: Snapshot, ids: np.ndarray, vecs: np.ndarray, hashes: np.ndarray, result: CheckResult) -> None:
+def _check_rows(
+    snap: Snapshot, ids: np.ndarray, vecs: np.ndarray, hashes: np.ndarray, result: CheckResult
+) -> np.ndarray:
+    """Returns the ids that differ (missing, extra or with other bytes)."""
     if len(np.unique(snap.ids)) != len(snap.ids):
         uniq, counts = np.unique(snap.ids, return_counts=True)
         result.fail(f"ids live more than once in the index: {uniq[counts > 1][:10].tolist()}")
@@ -291,6 +297,33 @@ def _check_rows(snap: Snapshot, ids: np.ndarray, vecs: np.ndarray, hashes: np.nd
     db_digest = int(hashes.sum(dtype=np.uint64))
     if len(missing) == 0 and len(extra) == 0 and int(str(snap.manifest.get("digest", "0")), 16) != db_digest:
         result.fail(f"manifest digest {snap.manifest.get('digest')} differs from the database's {db_digest:016x}")
+    return np.unique(np.concatenate([missing, extra, common[differ]]))
+
+
+def _explain_by_log(db: DbReader, collection: str, differing: np.ndarray, result: CheckResult) -> None:
+    """A snapshot older than the database is honest if everything that differs changed after its applied_seq."""
+    result.differing_ids = len(differing)
+    if result.applied_seq >= result.db_max_seq:
+        return
+    touched = {
+        int(r[0])
+        for r in db.rows(
+            "SELECT DISTINCT chunk_id FROM index_changes WHERE collection = ? AND seq > ?",
+            (collection, result.applied_seq),
+        )
+    }
+    result.stale_changes = int(
+        db.scalar(
+            "SELECT count(*) FROM index_changes WHERE collection = ? AND seq > ?", (collection, result.applied_seq), 0
+        )
+    )
+    if len(differing):
+        result.explained_by_log = all(int(i) in touched for i in differing.tolist())
+        result.fail(
+            f"snapshot is stale: applied_seq {result.applied_seq} < {result.db_max_seq} ({result.stale_changes} changes "
+            f"after it); the {len(differing)} differing ids are "
+            + ("all among them (stale but honest)" if result.explained_by_log else "NOT all among them")
+        )
 
 
 def _check_reconstruct(
@@ -424,7 +457,7 @@ def check(
                     result.fail(f"the database binds no model to {collection!r}, the index holds {len(snap.ids)}")
             else:
                 _check_manifest(snap, db, collection, binding, result)
-                _check_rows(snap, ids, vecs, hashes, result)
+                _explain_by_log(db, collection, _check_rows(snap, ids, vecs, hashes, result), result)
                 _check_probes(snap, ids, vecs, result, probes, k)
         elif len(ids) == 0:  # nothing stored, no snapshot: consistent
             result.consistent, result.problems = True, []

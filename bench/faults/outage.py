@@ -104,9 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", choices=["flat", "hnsw"], default="flat")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--work", type=Path, help="keep logs and data in this folder (default: a temporary one)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="docqa-outage-") as tmp:
-        result = run_outage(Path(tmp), args.outage_s, args.mode, args.index, args.seed)
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        result = run_outage(work, args.outage_s, args.mode, args.index, args.seed)
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:
