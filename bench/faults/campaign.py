@@ -73,11 +73,14 @@ def run_campaign(
     out: Path | None = None,
     deadline: float | None = None,
     echo=print,
+    pairs: list[tuple[str, str]] | None = None,
 ) -> dict:
+    """`pairs` (database, index type) default to every combination of `dbs` and `indexes`."""
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     fixtures: dict[tuple[str, str], Fixture] = {}
-    combos = list(itertools.product(dbs, indexes, kinds))
-    for db, index in itertools.product(dbs, indexes):
+    pairs = pairs or list(itertools.product(dbs, indexes))
+    combos = [(db, index, kind) for db, index in pairs for kind in kinds]
+    for db, index in pairs:
         t0 = time.perf_counter()
         fixtures[(db, index)] = build_fixture(work, db, index, docs, seed)
         fx = fixtures[(db, index)]
