@@ -51,7 +51,7 @@ def test_pg_truncate_is_seen_and_catch_up_rebuilds(store, statement):
     top, floor, reason = _log(store)
     assert floor > applied and top == floor  # the log says: nothing at or below `floor` is explained by it
     assert reason.startswith("TRUNCATE chunks at seq")
-    report = store.catch_up()  # what the live follower runs when max_seq moves
+    report = store.sync("catch_up")  # what the live follower runs when max_seq moves
     assert (report.status, report.index_count) == ("rebuilt", 0), report
     assert store.search(TOPICS[0], k=3) == []
     assert store.sync().status == "in_sync"
@@ -89,7 +89,7 @@ def test_pg_truncating_the_log_loses_no_pending_change(store):
     raw.insert_chunk(doc_ids[0], "after the truncate", random_unit(1, seed=6)[0], ordinal=10)
     assert raw.scalar("SELECT min(seq) FROM index_changes") > floor  # the sequence was re-seated
     raw.close()
-    report = store.catch_up()
+    report = store.sync("catch_up")
     assert (report.status, report.index_count) == ("rebuilt", 5), report
     assert store.sync().status == "in_sync"
 
@@ -122,7 +122,7 @@ def test_a_compaction_racing_a_truncate_never_lowers_its_floor(store):
         c.close()
     assert result == [floor]
     assert _log(store)[1] == floor
-    assert store.catch_up().status == "rebuilt"
+    assert store.sync("catch_up").status == "rebuilt"
 
 
 def _sqlite_only(store) -> None:
@@ -142,7 +142,7 @@ def test_sqlite_shell_delete_of_documents_is_logged_and_leaves_no_orphan(store):
     logged = raw.scalar("SELECT count(*) FROM index_changes WHERE seq > ? AND op = 'delete'", (applied,))
     raw.close()
     assert logged == 6
-    report = store.catch_up()
+    report = store.sync("catch_up")
     assert (report.status, report.removed, report.index_count) == ("caught_up", 6, 3), report
     hits = store.search(TOPICS[0], k=3)
     assert len(hits) == 3 and {h.document_id for h in hits} == {doc_ids[2]}  # no ghost takes a slot
@@ -155,20 +155,20 @@ def test_sqlite_document_rekey_and_late_insert_are_logged(store):
     doc_ids = _fill(store, docs=2)
     raw = RawSQL(store.settings.database_url)
     raw.execute("UPDATE documents SET id = 'renamed' WHERE id = ?", (doc_ids[0],))
-    report = store.catch_up()
+    report = store.sync("catch_up")
     assert (report.removed, report.index_count) == (3, 3), report
     raw.execute("UPDATE documents SET id = ? WHERE id = 'renamed'", (doc_ids[0],))
-    assert store.catch_up().index_count == 6
+    assert store.sync("catch_up").index_count == 6
     raw.execute("DELETE FROM documents WHERE id = ?", (doc_ids[1],))  # chunks go with it
     raw.execute("PRAGMA foreign_keys = OFF")
     from tests.conftest import random_unit
 
     raw.insert_chunk("not-yet", "chunk before its document", random_unit(1, seed=3)[0])
-    assert store.catch_up().index_count == 3  # an orphan is not a member
+    assert store.sync("catch_up").index_count == 3  # an orphan is not a member
     raw.execute(
         "INSERT INTO documents (id, collection, filename, status) VALUES ('not-yet', 'default', 'late.txt', 'indexed')"
     )
     raw.close()
-    report = store.catch_up()
+    report = store.sync("catch_up")
     assert (report.added, report.index_count) == (1, 4), report
     assert store.sync().status == "in_sync"

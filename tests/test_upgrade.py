@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from docqa.app import Store
+from docqa.app import Docqa
 from docqa.config import Settings
 from docqa.storage import migrate
 from tests.conftest import IN_CI, PgServer, _pg_dsn_for
@@ -79,8 +79,8 @@ def _raw_version(url: str) -> int:
         return int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
 
 
-def _open(tmp_path: Path, url: str) -> Store:
-    return Store.open(Settings(data_dir=tmp_path / "data", database_url=url, embedder="hash"))
+def _open(tmp_path: Path, url: str) -> Docqa:
+    return Docqa.open(Settings(data_dir=tmp_path / "data", database_url=url, embedder="hash"))
 
 
 def _check_upgrade(tmp_path: Path, url: str) -> None:
