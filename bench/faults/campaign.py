@@ -74,6 +74,7 @@ def run_campaign(
     deadline: float | None = None,
     echo=print,
     pairs: list[tuple[str, str]] | None = None,
+    **fixture_options,
 ) -> dict:
     """`pairs` (database, index type) default to every combination of `dbs` and `indexes`."""
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -82,7 +83,7 @@ def run_campaign(
     combos = [(db, index, kind) for db, index in pairs for kind in kinds]
     for db, index in pairs:
         t0 = time.perf_counter()
-        fixtures[(db, index)] = build_fixture(work, db, index, docs, seed)
+        fixtures[(db, index)] = build_fixture(work, db, index, docs, seed, **fixture_options)
         fx = fixtures[(db, index)]
         echo(
             f"fixture {db}/{index}: {len(fx.acks)} documents, sync --force {fx.sync_s:.2f} s (save {fx.save_s:.3f} s), "

@@ -76,14 +76,16 @@ def _json_out(ran: procs.Ran) -> dict:
     return json.loads(ran.stdout)
 
 
-def build_fixture(work: Path, db: str, index: str, docs: int, seed: int, batches: int = 3) -> Fixture:
+def build_fixture(
+    work: Path, db: str, index: str, docs: int, seed: int, batches: int = 3, batch_docs: int = 12, measure_runs: int = 3
+) -> Fixture:
     """Template: samples/ plus `docs` generated documents ingested and synced; ingest batches beside it."""
     src = work / "corpus"
     if not src.exists():
         corpus.copy_samples(src / "samples")
         corpus.generate(src / "generated", docs, seed)
         for b in range(batches):
-            corpus.generate(src / f"batch{b}", 12, seed + 100 + b, prefix=f"batch{b}")
+            corpus.generate(src / f"batch{b}", batch_docs, seed + 100 + b, prefix=f"batch{b}")
         corpus.copy_samples(src / "batch0" / "samples-again")
     folder = work / f"template-{db}-{index}"
     template = Template(db, folder)
@@ -97,7 +99,7 @@ def build_fixture(work: Path, db: str, index: str, docs: int, seed: int, batches
     if ran.rc != 0:
         raise RuntimeError(f"template sync failed: {ran.stderr[-2000:]}")
     fixture = Fixture(db, index, template, seed_acks(documents), [src / f"batch{b}" for b in range(batches)])
-    _measure(work, fixture)
+    _measure(work, fixture, measure_runs)
     return fixture
 
 
@@ -118,7 +120,7 @@ def _watch_save(proc, data: Path, kill_after: float | None = None) -> tuple[floa
     return time.perf_counter() - t0, first, last, False
 
 
-def _measure(work: Path, fx: Fixture) -> None:
+def _measure(work: Path, fx: Fixture, runs: int = 3) -> None:
     """On a clone: median wall time of `docqa sync --force` and of its snapshot save (3 runs), and the
     wall time of the ingest batches (1 run)."""
     dropper = Dropper()
@@ -127,7 +129,7 @@ def _measure(work: Path, fx: Fixture) -> None:
     url, name = fx.template.clone(data)
     try:
         env = procs.env_for(url, data, fx.index)
-        for _ in range(3):
+        for _ in range(runs):
             total, first, last, _ = _watch_save(procs.start(["sync", "--force"], env), data)
             sync_runs.append(total)
             if first is not None and last is not None:
