@@ -125,6 +125,41 @@ def test_a_compaction_racing_a_truncate_never_lowers_its_floor(store):
     assert store.sync("catch_up").status == "rebuilt"
 
 
+def test_pg_truncate_cannot_deadlock_with_a_logging_writer(store):
+    """A writer inside a logging trigger holds the change-log lock and is about to read chunks (the
+    documents status trigger joins them) when TRUNCATE takes chunks: the TRUNCATE trigger must not
+    then wait for that lock (a lock cycle: PostgreSQL would abort one of the two)."""
+    _pg_only(store)
+    _fill(store, docs=1)
+    from docqa.storage import schema_pg
+
+    writer = RawSQL(store.settings.database_url)
+    writer.execute("BEGIN")
+    writer.execute("SELECT pg_advisory_xact_lock(%s)", (schema_pg.LOCK_KEY,))  # where every logging trigger starts
+    errors: list[Exception] = []
+
+    def truncate() -> None:
+        raw = RawSQL(store.settings.database_url)
+        try:
+            raw.execute("TRUNCATE chunks")
+        except Exception as exc:
+            errors.append(exc)
+        raw.close()
+
+    worker = threading.Thread(target=truncate)
+    worker.start()
+    worker.join(2.0)  # done already, or waiting for a lock
+    try:
+        writer.execute("SELECT count(*) FROM chunks")  # waits for the TRUNCATE if it still runs
+        writer.execute("COMMIT")
+    except Exception as exc:
+        errors.append(exc)
+    worker.join(10)
+    writer.close()
+    assert errors == []
+    assert store.sync("catch_up").status == "rebuilt"
+
+
 def _sqlite_only(store) -> None:
     if store.db.is_pg:
         pytest.skip("PostgreSQL enforces the foreign key (ON DELETE CASCADE): a document delete always logs its chunks")

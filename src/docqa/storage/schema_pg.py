@@ -11,6 +11,7 @@ transaction, so that window is short.
 """
 
 LOCK_KEY = 4_242_917_001
+TRUNCATE_LOCK_KEY = 4_242_917_002  # orders TRUNCATE triggers among themselves (V4)
 
 V1 = [
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
@@ -131,6 +132,15 @@ V3 = [
 # BEFORE TRUNCATE, while the log's sequence still holds its old value; `TRUNCATE index_changes
 # RESTART IDENTITY` rewinds it, so AFTER TRUNCATE of the log re-seats it at the floor (seqs are
 # never reused). The floor only grows (GREATEST), also against a concurrent compaction.
+#
+# Ordering without LOCK_KEY: every transaction that draws a seq holds a lock on chunks (its chunk
+# write, or the status trigger's join) and on index_changes (its log insert) from before the draw
+# to its commit. TRUNCATE holds ACCESS EXCLUSIVE on the table it empties before its trigger runs,
+# so every earlier drawer has committed and every later one commits after it: the floor is above
+# all of them in commit order too. Taking LOCK_KEY here would close a lock cycle with a status
+# trigger that holds LOCK_KEY and waits to read chunks (tested). TRUNCATE_LOCK_KEY orders two
+# TRUNCATEs of different tables, so the one committing last also drew the higher floor.
+#
 # (PostgreSQL enforces the chunks -> documents foreign key with ON DELETE CASCADE, so a document
 # delete always deletes, and logs, its chunks: no orphan can appear, unlike SQLite's V4. The
 # cleanup below is for a database whose triggers were disabled, e.g. session_replication_role.)
@@ -140,7 +150,7 @@ V4 = [
         log_seq CONSTANT text := pg_get_serial_sequence('index_changes', 'seq');
         floor_seq bigint;
     BEGIN
-        PERFORM pg_advisory_xact_lock({LOCK_KEY});
+        PERFORM pg_advisory_xact_lock({TRUNCATE_LOCK_KEY});
         IF TG_WHEN = 'AFTER' THEN
             SELECT value::bigint INTO floor_seq FROM meta WHERE key = 'log_floor';
             PERFORM setval(log_seq, floor_seq);
