@@ -174,6 +174,7 @@ def test_sqlite_shell_delete_of_documents_is_logged_and_leaves_no_orphan(store):
     assert raw.scalar("PRAGMA foreign_keys") == 0
     raw.execute("DELETE FROM documents WHERE id IN (?, ?)", (doc_ids[0], doc_ids[1]))
     assert raw.scalar("SELECT count(*) FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)") == 0
+    assert raw.scalar("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'espresso'") == 0  # keyword side too
     logged = raw.scalar("SELECT count(*) FROM index_changes WHERE seq > ? AND op = 'delete'", (applied,))
     raw.close()
     assert logged == 6
