@@ -162,8 +162,10 @@ class Writer(threading.Thread):
             elif doc not in self.present:
                 self.present.append(doc)
             self.first_ack.set()
-        elif resp.status_code >= 500:
-            self.five_xx.append((time.monotonic(), resp.status_code, resp.text[:200]))
+        else:  # not acknowledged; kept with its status so a scenario can ask whether it was stored anyway
+            self.acks.add({**rec, "phase": "failed", "status": resp.status_code})
+            if resp.status_code >= 500:
+                self.five_xx.append((time.monotonic(), resp.status_code, resp.text[:200]))
         return True
 
     def run(self) -> None:

@@ -27,7 +27,7 @@ from bench.faults import procs
 from bench.faults.checker import check
 from bench.faults.client import AckLog, Reader, Writer
 from bench.faults.dbs import create_pg, drop_pg, pg_url_for
-from bench.faults.scenario_util import count_status, seed_samples
+from bench.faults.scenario_util import count_status, seed_samples, stored_despite_error
 
 
 def _ballast(path: Path, mb: float) -> None:
@@ -119,6 +119,11 @@ def run_fulldisk(work: Path, db: str = "sqlite", size_mb: int = 20, index: str =
         proc = None
         verdict = check(url, data, acks=acks.records)
         acks.close()
+        stored = stored_despite_error(url, acks.records)
+        result["errors_but_stored"] = len(stored)  # answered 5xx, committed anyway
+        result["errors_but_stored_sample"] = [
+            {k: r.get(k) for k in ("op", "document_id", "status")} for r in stored[:3]
+        ]
         result.update(
             consistent=verdict.consistent,
             lost_acked=len(verdict.lost_acked),

@@ -270,6 +270,7 @@ def trial_serve(fx: Fixture, data: Path, rng: random.Random, trial: Trial) -> No
         time.sleep(trial.kill_at_s)
     finally:
         trial.killed = procs.kill9(proc)
+        trial.killed_in_save = _temporaries(data) > 0 or (data / "index" / "default.old").exists()
     writer.join(30)
     trial.writes_sent = writer.ops
     trial.writes_acked = sum(1 for r in acks.records if r.get("phase") == "acked") - len(fx.acks)

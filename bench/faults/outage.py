@@ -22,7 +22,7 @@ from bench.faults import procs
 from bench.faults.checker import check
 from bench.faults.client import AckLog, Reader, Writer
 from bench.faults.pgcluster import PrivateCluster
-from bench.faults.scenario_util import count_status, phase_counts, seed_samples
+from bench.faults.scenario_util import count_status, phase_counts, seed_samples, stored_despite_error
 
 
 def _first_after(log, t: float, route: str | None, code: int = 200) -> float | None:
@@ -84,6 +84,7 @@ def run_outage(work: Path, outage_s: float = 10.0, mode: str = "fast", index: st
             procs.stop(proc)
         verdict = check(url, data, acks=acks.records)
         acks.close()
+        result["errors_but_stored"] = len(stored_despite_error(url, acks.records))
     result.update(
         consistent=verdict.consistent,
         lost_acked=len(verdict.lost_acked),

@@ -42,3 +42,32 @@ def phase_counts(log: list[tuple[float, str, int]], edges: list[tuple[str, float
 
 def count_status(log: list[tuple[float, str, int]], predicate) -> int:
     return sum(1 for _, _, code in log if predicate(code))
+
+
+def stored_despite_error(db_url: str, acks: list[dict], min_status: int = 500) -> list[dict]:
+    """Writes answered with an error (status >= min_status) whose effect is in the database anyway: a client
+    was told the write failed, yet it was committed. Only the last operation on each document is judged."""
+    from bench.faults.checker import DbReader
+
+    last: dict[str, dict] = {}
+    for rec in acks:
+        if rec.get("phase") in ("acked", "failed"):
+            last[rec["document_id"]] = rec
+    failed = [r for r in last.values() if r.get("phase") == "failed" and int(r.get("status", 0)) >= min_status]
+    if not failed:
+        return []
+    db = DbReader(db_url)
+    try:
+        out = []
+        for rec in failed:
+            status = db.scalar("SELECT status FROM documents WHERE id = ?", (rec["document_id"],))
+            if rec["op"] == "delete":
+                if status in (None, "deleted"):
+                    out.append(rec)
+                continue
+            texts = [r[0] for r in db.rows("SELECT text FROM chunks WHERE document_id = ?", (rec["document_id"],))]
+            if status == "indexed" and rec.get("marker") and any(rec["marker"] in t for t in texts):
+                out.append(rec)
+        return out
+    finally:
+        db.close()
