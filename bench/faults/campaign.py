@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,15 +25,6 @@ from bench.faults.kills import KINDS, Fixture, Trial, build_fixture, run_trial
 
 def _choices(value: str, allowed: tuple[str, ...]) -> list[str]:
     return list(allowed) if value == "both" else [value]
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "-C", str(procs.REPO), "log", "-1", "--format=%H %s"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def summarise(trials: list[Trial]) -> dict:
@@ -78,6 +68,7 @@ def run_campaign(
 ) -> dict:
     """`pairs` (database, index type) default to every combination of `dbs` and `indexes`."""
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    code = {"commit": procs.commit(), "command": " ".join(procs.docqa_cmd())}
     fixtures: dict[tuple[str, str], Fixture] = {}
     pairs = pairs or list(itertools.product(dbs, indexes))
     combos = [(db, index, kind) for db, index in pairs for kind in kinds]
@@ -108,19 +99,19 @@ def run_campaign(
                 + ("" if trial.killed else " (exited before the kill)")
                 + ("" if trial.consistent else f" :: {trial.problems[:2]}")
             )
-            report = _report(started, trials, dbs, indexes, kinds, seed, docs, fixtures, done)
+            report = _report(code, started, trials, dbs, indexes, kinds, seed, docs, fixtures, done)
             if out:
                 out.write_text(json.dumps(report, indent=1), encoding="utf-8")
     finally:
         dropper.wait()
         for fx in fixtures.values():
             fx.template.drop()
-    return report or _report(started, trials, dbs, indexes, kinds, seed, docs, fixtures, done)
+    return report or _report(code, started, trials, dbs, indexes, kinds, seed, docs, fixtures, done)
 
 
-def _report(started, trials, dbs, indexes, kinds, seed, docs, fixtures, done) -> dict:
+def _report(code, started, trials, dbs, indexes, kinds, seed, docs, fixtures, done) -> dict:
     return {
-        "commit": commit(),
+        **code,
         "started": started,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "args": {"trials": trials, "db": dbs, "index": indexes, "kinds": kinds, "seed": seed, "docs": docs},

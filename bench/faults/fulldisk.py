@@ -63,7 +63,7 @@ def _fill(base: str, acks: AckLog, present: list[str], seed: int, max_s: float, 
 
 
 def run_fulldisk(work: Path, db: str = "sqlite", size_mb: int = 20, index: str = "flat", seed: int = 1) -> dict:
-    result: dict = {"scenario": "full-disk", "db": db, "tmpfs_mb": size_mb, "index": index}
+    result: dict = {"scenario": "full-disk", "commit": procs.commit(), "db": db, "tmpfs_mb": size_mb, "index": index}
     mount = work / "tmpfs"
     mount.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(mount)], check=True)

@@ -31,7 +31,13 @@ def _first_after(log, t: float, route: str | None, code: int = 200) -> float | N
 
 
 def run_outage(work: Path, outage_s: float = 10.0, mode: str = "fast", index: str = "flat", seed: int = 1) -> dict:
-    result: dict = {"scenario": "pg-outage", "outage_s": outage_s, "stop_mode": mode, "index": index}
+    result: dict = {
+        "scenario": "pg-outage",
+        "commit": procs.commit(),
+        "outage_s": outage_s,
+        "stop_mode": mode,
+        "index": index,
+    }
     with PrivateCluster() as pg:
         url = pg.create_database("docqa")
         data = work / "outage-data"

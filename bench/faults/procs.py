@@ -129,3 +129,20 @@ def serve(db_url: str, data_dir: Path, index_type: str, log: Path | None = None,
     env = env_for(db_url, data_dir, index_type, **settings)
     proc = start(["serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], env, log)
     return proc, f"http://127.0.0.1:{port}"
+
+
+def commit() -> str:
+    """The commit of the docqa under test: DOCQA_FAULTS_COMMIT when the command is a frozen copy of one
+    (DOCQA_FAULTS_DOCQA), else this repository's HEAD, marked when src/ has uncommitted changes."""
+    if os.environ.get("DOCQA_FAULTS_COMMIT"):
+        return os.environ["DOCQA_FAULTS_COMMIT"]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "log", "-1", "--format=%h %s"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "src"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head[:100] + (" (+ uncommitted changes in src/)" if dirty else "")

@@ -34,7 +34,7 @@ def slope_mb_per_min(samples: list[tuple[float, int]]) -> float:
 
 
 def run_soak(work: Path, minutes: float = 30.0, db: str = "sqlite", index: str = "flat", seed: int = 1) -> dict:
-    result: dict = {"scenario": "soak", "db": db, "index": index, "minutes": minutes}
+    result: dict = {"scenario": "soak", "commit": procs.commit(), "db": db, "index": index, "minutes": minutes}
     data = work / "soak-data"
     pg_name = create_pg() if db == "postgres" else None
     url = pg_url_for(pg_name) if pg_name else f"sqlite:///{data / 'docqa.db'}"

@@ -149,7 +149,14 @@ def _monitor(base: str, stop: threading.Event, out: list[tuple[float, int, int]]
 
 
 def run_writers(work: Path, db: str = "sqlite", index: str = "flat", txns: int = 40, seed: int = 1, n: int = 3) -> dict:
-    result: dict = {"scenario": "plain-sql-writers", "db": db, "index": index, "writers": n, "txns_each": txns}
+    result: dict = {
+        "scenario": "plain-sql-writers",
+        "commit": procs.commit(),
+        "db": db,
+        "index": index,
+        "writers": n,
+        "txns_each": txns,
+    }
     data = work / "writers-data"
     pg_name = create_pg() if db == "postgres" else None
     url = pg_url_for(pg_name) if pg_name else f"sqlite:///{data / 'docqa.db'}"
