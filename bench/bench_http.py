@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
 
 import datagen  # noqa: E402  (bench/datagen.py)
-from docqa.app import Store  # noqa: E402
+from docqa.app import Docqa  # noqa: E402
 from docqa.config import Settings  # noqa: E402
 
 WORDS = [
@@ -141,7 +141,7 @@ def build_index(url: str, data_dir: Path, embedder: str) -> dict:
 
     settings = Settings(data_dir=data_dir, database_url=url, embedder=embedder)
     start = time.perf_counter()
-    store = Store.open(settings)
+    store = Docqa.open(settings)
     report = store.sync()
     seconds = round(time.perf_counter() - start, 2)
     faiss.omp_set_num_threads(1)

@@ -77,10 +77,9 @@ def make_corpus(folder: Path, total_mb: int, file_mb: float = 1.0) -> None:
 def child(folder: str, db_dir: str) -> None:
     import numpy as np
 
-    from docqa.app import Store
+    from docqa.app import Docqa
     from docqa.config import Settings
     from docqa.embedders.hash import HashEmbedder
-    from docqa.ingest.batch import ingest_paths
 
     class CheapEmbedder(HashEmbedder):
         def embed(self, texts):
@@ -90,9 +89,9 @@ def child(folder: str, db_dir: str) -> None:
             return out / np.linalg.norm(out, axis=1, keepdims=True)
 
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    store = Store.open(Settings(data_dir=Path(db_dir), embedder="hash"), embedder=CheapEmbedder())
+    store = Docqa.open(Settings(data_dir=Path(db_dir), embedder="hash"), embedder=CheapEmbedder())
     start = time.perf_counter()
-    summary = ingest_paths(store, [Path(folder)])
+    summary = store.ingest_paths([Path(folder)])
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     data = summary.to_dict()

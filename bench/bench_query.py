@@ -13,7 +13,7 @@ single queries the way `search_mode(..., mode="hybrid")` runs them:
              can pick a plan that is 100x slower)
     fuse     reciprocal rank fusion down to k
     hydrate  reading the k result rows
-    total    search_mode(store, q, "hybrid", k) end to end (includes all of the above)
+    total    store.search(q, "hybrid", k) end to end (includes all of the above)
 
     .venv/bin/python bench/bench_query.py                       # SQLite, 100k chunks
     .venv/bin/python bench/bench_query.py --db postgresql://postgres@127.0.0.1:5432/postgres
@@ -43,10 +43,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from docqa.app import Store  # noqa: E402
+from docqa.app import Docqa  # noqa: E402
 from docqa.config import Settings  # noqa: E402
+from docqa.search.dispatch import keyword_ids  # noqa: E402
 from docqa.search.hybrid import candidate_depth, rrf_fuse  # noqa: E402
-from docqa.search.service import keyword_ids, search_mode  # noqa: E402
 from docqa.search.vector import hits_from_ids, vector_ranking  # noqa: E402
 from docqa.storage import repo  # noqa: E402
 from docqa.storage.db import Database  # noqa: E402
@@ -229,7 +229,7 @@ def pct(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 2)
 
 
-def measure(store: Store, texts: list[str], k: int) -> dict[str, dict[str, dict[str, float]]]:
+def measure(store: Docqa, texts: list[str], k: int) -> dict[str, dict[str, dict[str, float]]]:
     """Per stage: wall-clock ms, and CPU ms of this process (what the stage costs on an idle core)."""
     names = ("embed", "vector", "keyword", "fuse", "hydrate", "total")
     wall: dict[str, list[float]] = {name: [] for name in names}
@@ -239,15 +239,15 @@ def measure(store: Store, texts: list[str], k: int) -> dict[str, dict[str, dict[
         marks = [(time.perf_counter(), time.process_time())]
         vector = store.embedder.embed_query(text)
         marks.append((time.perf_counter(), time.process_time()))
-        vec_ids, _ = vector_ranking(store.db, store.engine, store.collection, vector, depth, filters)
+        vec_ids, _ = vector_ranking(store.corpus, vector, depth, filters)
         marks.append((time.perf_counter(), time.process_time()))
-        kw_ids, _ = keyword_ids(store, text, depth, filters)
+        kw_ids, _ = keyword_ids(store.corpus, text, depth, filters)
         marks.append((time.perf_counter(), time.process_time()))
         ids, scores = rrf_fuse([vec_ids, kw_ids], [s.hybrid_vector_weight, s.hybrid_keyword_weight], s.rrf_k, limit=k)
         marks.append((time.perf_counter(), time.process_time()))
         hits_from_ids(store.db, ids, scores)
         marks.append((time.perf_counter(), time.process_time()))
-        search_mode(store, text, mode="hybrid", k=k)
+        store.search(text, mode="hybrid", k=k)
         marks.append((time.perf_counter(), time.process_time()))
         for i, name in enumerate(names):
             wall[name].append((marks[i + 1][0] - marks[i][0]) * 1000)
@@ -300,13 +300,13 @@ def main() -> int:
         started = time.perf_counter()
         fill(url, args.n, embedder.model_id, embedder.dim, args.seed)
         fill_s = time.perf_counter() - started
-        store = Store.open(settings, embedder=embedder)
+        store = Docqa.open(settings, embedder=embedder)
         started = time.perf_counter()
         store.sync()
         sync_s = time.perf_counter() - started
         texts = queries(args.queries, args.seed)
         for text in texts[:10]:  # warm-up: model load, first FAISS/SQL calls
-            search_mode(store, text, mode="hybrid", k=args.k)
+            store.search(text, mode="hybrid", k=args.k)
         results = measure(store, texts, args.k)
         store.close()
     finally:

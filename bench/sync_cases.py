@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), os.environ.get("DOCQA_BENCH_SRC") or str(HERE.parent / "src")]
 
 import datagen  # noqa: E402
-from docqa.app import Store  # noqa: E402
+from docqa.app import Docqa  # noqa: E402
 from docqa.config import Settings  # noqa: E402
 from docqa.embedders.hash import HashEmbedder  # noqa: E402
 from docqa.index import snapshot  # noqa: E402
@@ -189,7 +189,7 @@ def steps() -> dict:
 # --- helpers ------------------------------------------------------------------
 
 
-def open_store(args) -> Store:
+def open_store(args) -> Docqa:
     settings = Settings(
         data_dir=Path(args.data_dir),
         database_url=args.db,
@@ -197,7 +197,7 @@ def open_store(args) -> Store:
         collection=datagen.COLLECTION,
         snapshot_interval_s=3600.0,
     )
-    return Store.open(settings, embedder=HashEmbedder(datagen.DIM))
+    return Docqa.open(settings, embedder=HashEmbedder(datagen.DIM))
 
 
 def report_dict(rep) -> dict:
@@ -219,7 +219,7 @@ def raw_conn(url: str):
     return psycopg.connect(url, autocommit=True)
 
 
-def warm(store: Store) -> dict:
+def warm(store: Docqa) -> dict:
     rep = store.sync("auto")
     if rep.status not in ("in_sync", "caught_up", "repaired"):
         raise SystemExit(f"expected the snapshot to load and verify, got {rep.status}: {rep.reason}")
@@ -405,7 +405,7 @@ def apply_changes(url: str, n_changes: int, seed: int) -> dict:
     return {"inserted": n_ins, "updated": n_upd, "deleted": n_del, "sql_write_s": write_s}
 
 
-def timed_sync(store: Store, db: str, mode: str) -> dict:
+def timed_sync(store: Docqa, db: str, mode: str) -> dict:
     """One sync, with its report, wall time, engine steps and CPU (client and server)."""
     TIMES.clear()
     cpu = Cpu(db)

@@ -108,9 +108,9 @@ def embedder() -> HashEmbedder:
 
 @pytest.fixture
 def store(settings: Settings, embedder: HashEmbedder):
-    from docqa.app import Store
+    from docqa.app import Docqa
 
-    s = Store.open(settings, embedder=embedder)
+    s = Docqa.open(settings, embedder=embedder)
     s.sync()
     yield s
     s.close()

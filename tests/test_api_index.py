@@ -6,14 +6,14 @@ import shutil
 import threading
 import time
 
-from docqa.app import Store
+from docqa.app import Docqa
 from docqa.embedders.hash import HashEmbedder
 from tests.helpers import TOPICS, RawSQL, make_chunks
 from tests.test_api_support import assert_error, fast, index_doc, running, search, wait_for
 
 
 def test_start_without_index_file_rebuilds_before_first_request(settings):
-    store = Store.open(settings, embedder=HashEmbedder())
+    store = Docqa.open(settings, embedder=HashEmbedder())
     store.sync()
     for i in range(3):
         store.add_document(make_chunks(TOPICS[i * 3 : (i + 1) * 3]), document_id=f"doc{i}", filename=f"d{i}.txt")

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from docqa.app import Store
+from docqa.app import Docqa
 from docqa.config import Settings
 from docqa.embedders.hash import HashEmbedder
 from tests.conftest import random_unit
@@ -143,7 +143,7 @@ def test_server_side_disconnects_are_a_503_never_a_500(pg_url, tmp_path):
 def test_startup_sync_over_its_budget_serves_degraded_until_done(tmp_path):
     settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'docqa.db'}", embedder="hash")
     raw = RawSQL(settings.resolved_database_url)
-    Store.open(settings).close()  # create the schema
+    Docqa.open(settings).close()  # create the schema
     doc = raw.insert_document()
     vectors = random_unit(5000, seed=1)
     raw.execute("BEGIN")
@@ -186,7 +186,7 @@ def test_drift_found_by_periodic_verification_is_repaired_and_announced(settings
 
 def test_slow_webhook_never_delays_sync(tmp_path):
     settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'docqa.db'}", embedder="hash")
-    store = Store.open(settings)
+    store = Docqa.open(settings)
     store.sync()
     store.add_document(make_chunks(TOPICS), document_id="doc")
     store.close()
@@ -197,7 +197,7 @@ def test_slow_webhook_never_delays_sync(tmp_path):
         with running(fast(settings, webhook_url=receiver.url, webhook_timeout_s=0.3)) as client:
             assert time.monotonic() - start < 2.0
             assert client.get("/health").json()["last_sync"]["status"] == "rebuilt"
-            webhook = client.app.state.service.webhook
+            webhook = client.app.state.runtime.webhook
             wait_for(lambda: webhook.failed == 1, timeout_s=3.0)
             assert search(client, TOPICS[0], limit=1)["results"]
     finally:
@@ -237,7 +237,7 @@ def test_shutdown_saves_the_snapshot_so_a_restart_loads_it(settings):
 
 def test_a_collection_built_with_another_embedder_is_reported_not_crashed(tmp_path):
     settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'docqa.db'}", embedder="hash")
-    store = Store.open(settings, embedder=HashEmbedder(dim=8))
+    store = Docqa.open(settings, embedder=HashEmbedder(dim=8))
     store.add_document(make_chunks(TOPICS[:2]), document_id="doc")
     store.close()
     with running(fast(settings)) as client:

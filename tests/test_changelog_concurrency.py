@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from docqa.app import Store
+from docqa.app import Docqa
 from docqa.config import Settings
 from docqa.embedders.hash import HashEmbedder
 from tests.conftest import random_unit
@@ -23,7 +23,7 @@ from tests.helpers import RawSQL
 
 
 def _migrated(url: str) -> None:
-    Store.open(Settings(database_url=url, embedder="hash"), embedder=HashEmbedder()).db.close()
+    Docqa.open(Settings(database_url=url, embedder="hash"), embedder=HashEmbedder()).db.close()
 
 
 def _interleave(url: str) -> tuple[int, list[int], list[int]]:
@@ -106,7 +106,7 @@ def _writer_process(url: str, worker: int, transactions: int, seed: int) -> None
 def test_engine_following_concurrent_writer_processes_never_drifts(settings):
     """Two writer processes commit in interleaved order while the engine follows the log;
     the final digest verification must find the index equal without any repair."""
-    store = Store.open(settings, embedder=HashEmbedder())
+    store = Docqa.open(settings, embedder=HashEmbedder())
     store.sync()
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_writer_process, args=(settings.database_url, w, 40, 100 + w)) for w in range(3)]

@@ -92,11 +92,14 @@ def test_documents_and_delete(cli):
     code, out, _ = cli("documents", "--json")
     docs = json.loads(out)
     assert code == 0 and len(docs) == 2
-    code, out, _ = cli("delete", docs[0]["id"], "--json")
-    assert code == 0 and json.loads(out)["status"] == "deleted"
+    assert all("document_id" in d and "id" not in d for d in docs)  # the name every face uses
+    code, out, _ = cli("delete", docs[0]["document_id"], "--json")
+    deleted = json.loads(out)
+    assert code == 0 and deleted["status"] == "deleted" and deleted["document_id"] == docs[0]["document_id"]
+    assert deleted["chunks_deleted"] == deleted["vectors_deleted"] == docs[0]["chunks_total"] and deleted["seq"] > 0
     code, out, _ = cli("stats", "--json")
     assert json.loads(out)["total_documents"] == 1
-    code, _, err = cli("delete", docs[0]["id"])
+    code, _, err = cli("delete", docs[0]["document_id"])
     assert code != 0 and "not found" in err
 
 
@@ -137,3 +140,17 @@ def test_sync_deep_and_its_misuse(cli):
     assert code == 0 and json.loads(out)["status"] == "in_sync"
     code, out, err = cli("sync", "--deep", "--force")
     assert code != 0 and "--deep" in (out + err)
+
+
+def test_limits_and_read_your_writes_mean_what_they_mean_over_http(cli):
+    """One behaviour per concept: the CLI refuses what the HTTP API refuses, with the same rule."""
+    cli("ingest", str(SAMPLES / "recipe-collection.txt"))
+    code, _, err = cli("search", "rice", "-k", "101")
+    assert code != 0 and "1<=x<=100" in err
+    code, _, err = cli("ask", "rice?", "-k", "21")
+    assert code != 0 and "1<=x<=20" in err
+    code, out, _ = cli("search", "rice", "-k", "100", "--json")
+    assert code == 0 and json.loads(out)["results"]
+    for command in (("search", "rice"), ("ask", "how long does rice cook?")):
+        code, _, err = cli(*command, "--min-seq", "999999")
+        assert code == 2 and "min_seq 999999 is ahead of the change log" in err

@@ -1,5 +1,7 @@
 """A process killed with SIGKILL while saving a snapshot: the next start loads a
-valid snapshot or rebuilds, never a torn one."""
+valid snapshot or rebuilds, never a torn one, and leaves no stale temporary or
+.old directory behind, wherever the kill landed (no timing is asserted: how far
+the child got before the kill only changes which case each trial exercises)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import time
 
 import pytest
 
-from docqa.app import Store
+from docqa.app import Docqa
 from docqa.config import Settings
 from docqa.embedders.hash import HashEmbedder
 from docqa.types import ChunkInput
@@ -21,7 +23,7 @@ N_DOCS, PER_DOC = 8, 500
 
 
 def _fill(settings: Settings) -> None:
-    store = Store.open(settings, embedder=HashEmbedder())
+    store = Docqa.open(settings, embedder=HashEmbedder())
     vecs = random_unit(N_DOCS * PER_DOC, seed=5)
     for d in range(N_DOCS):
         chunks = [
@@ -33,11 +35,11 @@ def _fill(settings: Settings) -> None:
 
 
 def _save_forever(settings: Settings, ready) -> None:
-    store = Store.open(settings, embedder=HashEmbedder())
+    store = Docqa.open(settings, embedder=HashEmbedder())
     store.sync()
     ready.set()
     while True:
-        store.engine._dirty = True
+        store.engine._held.dirty = True  # as after a catch-up: every pass writes a whole snapshot
         store.engine.save()
 
 
@@ -46,21 +48,22 @@ def test_sigkill_during_snapshot_save_never_leaves_a_torn_snapshot(settings):
     _fill(settings)
     ctx = mp.get_context("spawn")
     rng = random.Random(11)
-    outcomes = set()
+    root = settings.index_dir
     for _ in range(4):
         ready = ctx.Event()
         child = ctx.Process(target=_save_forever, args=(settings, ready))
         child.start()
-        assert ready.wait(60)
+        assert ready.wait(120)
         time.sleep(rng.uniform(0.0, 0.15))
         os.kill(child.pid, signal.SIGKILL)
         child.join()
-        store = Store.open(settings, embedder=HashEmbedder())
+        store = Docqa.open(settings, embedder=HashEmbedder())
         report = store.sync()
-        outcomes.add(report.status)
         assert report.status in ("in_sync", "rebuilt"), report
         assert report.index_count == N_DOCS * PER_DOC
         assert store.sync("check").status == "in_sync"
         store.close()
-    leftovers = [p for p in settings.index_dir.iterdir() if ".tmp-" in p.name]
-    assert len(leftovers) <= 1  # at most the one torn temp dir of the last kill; never loaded
+        # swept at load, after choosing what to load: the one whole snapshot is in place, nothing else
+        names = sorted(p.name for p in root.iterdir() if not p.name.startswith("."))
+        assert names == [settings.collection], names
+        assert (root / settings.collection / "manifest.json").is_file()

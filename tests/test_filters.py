@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from docqa.search.service import search_mode
 from docqa.types import SearchFilters
 from tests.helpers import make_chunks
 
@@ -42,7 +41,7 @@ def corpus(store):
     ],
 )
 def test_metadata_values_of_every_json_type(corpus, mode, metadata, expected):
-    hits = search_mode(corpus, "boiler", mode=mode, k=10, filters=SearchFilters(metadata=metadata))
+    hits = corpus.search("boiler", mode=mode, k=10, filters=SearchFilters(metadata=metadata))
     assert {h.document_id for h in hits} == expected
     if expected:
         assert len(hits) == 2 * len(expected)  # every matching chunk, not a post-filtered short list

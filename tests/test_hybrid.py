@@ -6,7 +6,6 @@ import pytest
 
 from docqa.errors import InvalidInput
 from docqa.search.hybrid import candidate_depth, rrf_fuse
-from docqa.search.service import search_mode
 from docqa.types import SearchFilters
 from tests.helpers import make_chunks
 
@@ -73,7 +72,7 @@ def test_rrf_fuse_by_hand() -> None:
     assert rrf_fuse([[5, 5, 6], []], [1.0, 1.0], rrf_k=0)[0] == [5, 6]  # a repeated id counts once
     assert rrf_fuse([[], []], [1.0, 1.0]) == ([], [])
     assert rrf_fuse([[7], [7]], [1.0, 1.0])[1] == [pytest.approx(1.0)]  # first everywhere = 1.0
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInput):
         rrf_fuse([[1]], [1.0, 1.0])
     assert candidate_depth(5) == 50 and candidate_depth(40) == 160
 
@@ -88,7 +87,7 @@ def build_fixture(store) -> list[tuple[str, str]]:
 def ranks(store, cases: list[tuple[str, str]], mode: str) -> list[int | None]:
     out = []
     for query, target in cases:
-        hits = search_mode(store, query, mode=mode, k=10)
+        hits = store.search(query, mode=mode, k=10)
         out.append(next((i for i, h in enumerate(hits, 1) if h.content == target), None))
     return out
 
@@ -109,14 +108,14 @@ def test_hybrid_beats_vector_and_keyword_alone(store) -> None:
 
 def test_hybrid_weights_and_scores(store) -> None:
     cases = build_fixture(store)
-    hits = search_mode(store, cases[0][0], mode="hybrid", k=5)
+    hits = store.search(cases[0][0], mode="hybrid", k=5)
     assert all(0 < h.score <= 1 for h in hits)
     assert hits == sorted(hits, key=lambda h: -h.score)
     # weight 0 on keyword: hybrid ranks exactly like vector search (same candidate depth, so ties agree)
     store.settings = store.settings.replace(hybrid_keyword_weight=0.0)
     for query, _ in cases:
-        vector = search_mode(store, query, mode="vector", k=candidate_depth(5))[:5]
-        assert [h.chunk_id for h in search_mode(store, query, mode="hybrid", k=5)] == [h.chunk_id for h in vector]
+        vector = store.search(query, mode="vector", k=candidate_depth(5))[:5]
+        assert [h.chunk_id for h in store.search(query, mode="hybrid", k=5)] == [h.chunk_id for h in vector]
 
 
 @pytest.mark.parametrize("mode", ["vector", "keyword", "hybrid"])
@@ -142,7 +141,7 @@ def test_filters_return_limit_results_when_enough_match(store, mode: str) -> Non
     ]
     store.catch_up()
     query = "chain lubricant"
-    unfiltered = search_mode(store, query, mode=mode, k=10)
+    unfiltered = store.search(query, mode=mode, k=10)
     assert not {h.document_id for h in unfiltered} & set(wanted)  # the filtered docs are not in the plain top 10
     for filters in (
         SearchFilters(metadata={"shelf": "wanted"}),
@@ -150,16 +149,16 @@ def test_filters_return_limit_results_when_enough_match(store, mode: str) -> Non
         SearchFilters(document_ids=tuple(wanted)),
         SearchFilters(date_from="2024-03-01", date_to="2024-03-31"),
     ):
-        hits = search_mode(store, query, mode=mode, k=10, filters=filters)
+        hits = store.search(query, mode=mode, k=10, filters=filters)
         assert len(hits) == 10, (mode, filters)
         assert {h.document_id for h in hits} <= set(wanted)
-    few = search_mode(store, query, mode=mode, k=10, filters=SearchFilters(document_ids=tuple(wanted[:3])))
+    few = store.search(query, mode=mode, k=10, filters=SearchFilters(document_ids=tuple(wanted[:3])))
     assert {h.document_id for h in few} == set(wanted[:3])
 
 
 def test_read_your_writes_in_hybrid(store) -> None:
     result = store.add_document(make_chunks(["a quokka smiles"]), filename="q.txt", sync=False)
-    hits = search_mode(store, "quokka", mode="hybrid", k=3, min_seq=result.seq)
+    hits = store.search("quokka", mode="hybrid", k=3, min_seq=result.seq)
     assert hits[0].document_id == result.document_id
     assert hits[0].score == pytest.approx(1.0)  # first in both rankings
 
@@ -167,13 +166,13 @@ def test_read_your_writes_in_hybrid(store) -> None:
 def test_invalid_requests(store) -> None:
     for mode in ("vector", "keyword", "hybrid"):
         with pytest.raises(InvalidInput):
-            search_mode(store, "", mode=mode)
+            store.search("", mode=mode)
         with pytest.raises(InvalidInput):
-            search_mode(store, "x", mode=mode, k=0)
+            store.search("x", mode=mode, k=0)
     with pytest.raises(InvalidInput):
-        search_mode(store, "x", mode="semantic")
+        store.search("x", mode="semantic")
     with pytest.raises(InvalidInput):
-        search_mode(store, "x" * 20_000, mode="hybrid")
+        store.search("x" * 20_000, mode="hybrid")
 
 
 def test_per_query_weights_override_the_settings(store) -> None:
@@ -181,12 +180,14 @@ def test_per_query_weights_override_the_settings(store) -> None:
     rare_query, rare_target = cases[0]  # built so the keyword side finds it first and the vector side does not
 
     def top(weights):
-        return search_mode(store, rare_query, mode="hybrid", k=5, weights=weights)[0].content
+        return store.search(rare_query, mode="hybrid", k=5, vector_weight=weights[0], keyword_weight=weights[1])[
+            0
+        ].content
 
     assert top((0.0, 1.0)) == rare_target
     assert top((1.0, 0.0)) != rare_target
     assert top(None) == rare_target  # the settings' 1:1
     with pytest.raises(InvalidInput):
-        search_mode(store, rare_query, mode="hybrid", k=5, weights=(0.0, 0.0))
+        store.search(rare_query, mode="hybrid", k=5, vector_weight=0.0, keyword_weight=0.0)
     with pytest.raises(InvalidInput):
-        search_mode(store, rare_query, mode="hybrid", k=5, rrf_k=-1)
+        store.search(rare_query, mode="hybrid", k=5, rrf_k=-1)

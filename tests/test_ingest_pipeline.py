@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from docqa.app import Store
+from docqa.app import Docqa
 from docqa.embedders.hash import HashEmbedder
-from docqa.ingest.batch import ingest_paths
-from docqa.ingest.pipeline import ingest_bytes
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -37,7 +35,7 @@ def counting():
 
 @pytest.fixture
 def cstore(settings, counting):
-    s = Store.open(settings, embedder=counting)
+    s = Docqa.open(settings, embedder=counting)
     s.sync()
     yield s
     s.close()
@@ -51,15 +49,15 @@ def corpus(tmp_path: Path) -> Path:
 
 def test_reingest_unchanged_computes_no_embedding(cstore, counting, tmp_path):
     folder = corpus(tmp_path)
-    first = ingest_paths(cstore, [folder], recursive=True)
+    first = cstore.ingest_paths([folder], recursive=True)
     assert first.count("added") >= 10 and first.count("failed") == 0
     n = len(counting.embedded)
     assert n > 50
-    second = ingest_paths(cstore, [folder], recursive=True)
+    second = cstore.ingest_paths([folder], recursive=True)
     assert second.count("unchanged") == first.count("added")
     assert len(counting.embedded) == n  # nothing embedded the second time
     assert cstore.sync().status in ("caught_up", "in_sync")
-    assert len(cstore.engine) == cstore.stats()["total_chunks"]
+    assert len(cstore.engine) == cstore.stats().total_chunks
 
 
 def test_changed_file_reembeds_only_changed_chunks(cstore, counting, tmp_path):
@@ -68,12 +66,12 @@ def test_changed_file_reembeds_only_changed_chunks(cstore, counting, tmp_path):
     paragraphs = [f"Paragraph {i} talks about topic number {i} in some detail. " * 6 for i in range(12)]
     f = folder / "notes.md"
     f.write_text("# Notes\n\n" + "\n\n".join(paragraphs))
-    ingest_paths(cstore, [folder])
-    chunks_before = cstore.stats()["total_chunks"]
+    cstore.ingest_paths([folder])
+    chunks_before = cstore.stats().total_chunks
     counting.embedded.clear()
     paragraphs[5] = "This paragraph was rewritten entirely with brand new words about gardening. " * 3
     f.write_text("# Notes\n\n" + "\n\n".join(paragraphs))
-    summary = ingest_paths(cstore, [folder])
+    summary = cstore.ingest_paths([folder])
     assert summary.count("updated") == 1
     assert 0 < len(counting.embedded) < chunks_before  # only the chunks whose text changed
     assert any("gardening" in t for t in counting.embedded)
@@ -85,14 +83,14 @@ def test_changed_file_reembeds_only_changed_chunks(cstore, counting, tmp_path):
 
 def test_prune_deletes_documents_whose_files_are_gone(cstore, tmp_path):
     folder = corpus(tmp_path)
-    ingest_paths(cstore, [folder], recursive=True)
-    total = cstore.stats()["total_documents"]
+    cstore.ingest_paths([folder], recursive=True)
+    total = cstore.stats().total_documents
     (folder / "recipe-collection.txt").unlink()
-    kept = ingest_paths(cstore, [folder], recursive=True)
-    assert kept.pruned == [] and cstore.stats()["total_documents"] == total
-    pruned = ingest_paths(cstore, [folder], recursive=True, prune=True)
+    kept = cstore.ingest_paths([folder], recursive=True)
+    assert kept.pruned == [] and cstore.stats().total_documents == total
+    pruned = cstore.ingest_paths([folder], recursive=True, prune=True)
     assert [Path(p).name for p in pruned.pruned] == ["recipe-collection.txt"]
-    assert cstore.stats()["total_documents"] == total - 1
+    assert cstore.stats().total_documents == total - 1
     cstore.sync()
     assert all(h.filename != "recipe-collection.txt" for h in cstore.search("sourdough bread recipe", k=20))
 
@@ -104,7 +102,7 @@ def test_bad_files_are_recorded_failed_and_the_batch_goes_on(cstore, tmp_path):
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf")
     (folder / "empty.md").write_text("")
     (folder / "image.txt").write_bytes(bytes(range(256)) * 40)
-    summary = ingest_paths(cstore, [folder])
+    summary = cstore.ingest_paths([folder])
     assert summary.count("added") == 1 and summary.count("failed") == 3
     errors = {Path(o.source).name: o.error for o in summary.outcomes if o.status == "failed"}
     assert "empty" in errors["empty.md"]
@@ -116,17 +114,17 @@ def test_bad_files_are_recorded_failed_and_the_batch_goes_on(cstore, tmp_path):
 def test_a_failure_never_replaces_a_good_stored_version(cstore, tmp_path):
     f = tmp_path / "doc.txt"
     f.write_text("Original good content about lighthouse keepers and their logbooks.")
-    ingest_paths(cstore, [f])
+    cstore.ingest_paths([f])
     f.write_bytes(b"")
-    summary = ingest_paths(cstore, [f])
+    summary = cstore.ingest_paths([f])
     assert summary.count("failed") == 1
     doc = cstore.list_documents()[0]
-    assert doc.status == "indexed" and cstore.stats()["total_chunks"] > 0
+    assert doc.status == "indexed" and cstore.stats().total_chunks > 0
 
 
 def test_ingest_bytes_and_headings_travel_with_chunks(cstore, counting):
     md = b"# Guide\n\n## Install\n\nRun the installer and accept the licence.\n\n## Usage\n\nOpen the app and log in."
-    out = ingest_bytes(cstore, md, "guide.md", metadata={"team": "docs"})
+    out = cstore.ingest_bytes(md, "guide.md", metadata={"team": "docs"})
     assert out.status == "added" and out.chunks >= 1
     assert any(t.startswith("Guide") for t in counting.embedded)  # heading path is embedded with the text
     doc = cstore.get_document(out.document_id)
@@ -134,8 +132,8 @@ def test_ingest_bytes_and_headings_travel_with_chunks(cstore, counting):
 
 
 def _ingest_forever(settings, folder: str) -> None:
-    store = Store.open(settings, embedder=HashEmbedder())
-    ingest_paths(store, [Path(folder)], recursive=True)
+    store = Docqa.open(settings, embedder=HashEmbedder())
+    store.ingest_paths([Path(folder)], recursive=True)
 
 
 @pytest.mark.slow
@@ -147,7 +145,7 @@ def test_ingest_killed_midway_resumes_without_duplicates(settings, tmp_path):
     ctx = mp.get_context("spawn")
     child = ctx.Process(target=_ingest_forever, args=(settings, str(folder)))
     child.start()
-    store = Store.open(settings, embedder=HashEmbedder())
+    store = Docqa.open(settings, embedder=HashEmbedder())
     deadline = time.time() + 60
     while time.time() < deadline and len(store.list_documents(limit=1000)) < 20:
         time.sleep(0.05)
@@ -155,12 +153,12 @@ def test_ingest_killed_midway_resumes_without_duplicates(settings, tmp_path):
     child.join()
     partial = len(store.list_documents(limit=1000))
     assert 0 < partial < 150
-    summary = ingest_paths(store, [folder], recursive=True)
+    summary = store.ingest_paths([folder], recursive=True)
     assert summary.count("unchanged") >= partial - 1  # committed documents are not redone
     docs = store.list_documents(limit=1000)
     assert len(docs) == 150 and len({d.source for d in docs}) == 150  # no duplicates
     report = store.sync()
-    assert report.index_count == store.stats()["total_chunks"]
+    assert report.index_count == store.stats().total_chunks
     store.close()
 
 
@@ -182,5 +180,5 @@ def test_exclude_leaves_out_files_by_name_or_relative_path(tmp_path):
 
 
 def test_samples_without_their_readme_are_the_twelve_documents(cstore):
-    summary = ingest_paths(cstore, [SAMPLES], recursive=True, exclude=["README.md", "tools/*"])
+    summary = cstore.ingest_paths([SAMPLES], recursive=True, exclude=["README.md", "tools/*"])
     assert summary.count("added") == 12 and summary.skipped == [] and summary.count("failed") == 0

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from docqa.errors import InvalidInput
 from docqa.search.keyword import fts5_query, keyword_ranking, query_terms, tsquery_text
-from docqa.search.service import search_mode
 from docqa.types import SearchFilters
 from tests.conftest import random_unit
 from tests.helpers import TOPICS, RawSQL, make_chunks
@@ -63,7 +62,7 @@ HOSTILE = [
 
 
 def keyword(store, query: str, k: int = 10, **filters) -> list:
-    return search_mode(store, query, mode="keyword", k=k, filters=SearchFilters(**filters))
+    return store.search(query, mode="keyword", k=k, filters=SearchFilters(**filters))
 
 
 def test_query_terms_quote_and_drop_stop_words() -> None:
@@ -81,9 +80,9 @@ def test_fts_hostile_queries_never_error(store) -> None:
         for mode in ("keyword", "hybrid", "vector"):
             if not query.strip():
                 with pytest.raises(InvalidInput):
-                    search_mode(store, query, mode=mode)
+                    store.search(query, mode=mode)
                 continue
-            hits = search_mode(store, query, mode=mode, k=5)
+            hits = store.search(query, mode=mode, k=5)
             assert len(hits) <= 5, (query, mode)
     assert keyword(store, "NEAR(")[0].content.startswith("NEAR the chain")
     assert keyword(store, "café naïve")[0].content.startswith("NEAR the chain")
@@ -186,7 +185,7 @@ def test_index_survives_a_forced_rebuild(store) -> None:
 
 def test_keyword_sees_writes_without_waiting_for_the_index(store) -> None:
     result = store.add_document(make_chunks(["a wombat appears"]), filename="w.txt", sync=False)
-    hits = search_mode(store, "wombat", mode="keyword", min_seq=result.seq)
+    hits = store.search("wombat", mode="keyword", min_seq=result.seq)
     assert [h.document_id for h in hits] == [result.document_id]
 
 
@@ -194,15 +193,15 @@ def test_min_score_and_validation(store) -> None:
     store.add_document(make_chunks(TOPICS), filename="topics.txt")
     hits = keyword(store, "chain rain bread")
     assert len(hits) >= 2
-    cut = search_mode(store, "chain rain bread", mode="keyword", min_score=hits[0].score)
+    cut = store.search("chain rain bread", mode="keyword", min_score=hits[0].score)
     assert [h.chunk_id for h in cut] == [hits[0].chunk_id]
     for bad in ("", "   "):
         with pytest.raises(InvalidInput):
             keyword(store, bad)
     with pytest.raises(InvalidInput):
-        search_mode(store, "chain", mode="fuzzy")
+        store.search("chain", mode="fuzzy")
     with pytest.raises(InvalidInput):
-        search_mode(store, "chain", mode="keyword", k=0)
+        store.search("chain", mode="keyword", k=0)
 
 
 def test_selective_filter_below_the_overfetched_top_list(store) -> None:

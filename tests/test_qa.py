@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from docqa.errors import InvalidInput, NotFound
 from docqa.qa.passages import blocks, chunk_passages, stem, term_overlap
-from docqa.qa.service import ask
 from docqa.qa.types import NOT_FOUND_TEXT
 from docqa.types import ChunkInput
 from tests.helpers import TOPICS
@@ -67,7 +66,7 @@ def assert_spans_exact(store, answer) -> None:
 
 
 def test_extractive_answer_quotes_the_supporting_sentence(store, manual) -> None:
-    answer = ask(store, "How often should I lubricate the chain?")
+    answer = store.ask("How often should I lubricate the chain?")
     assert answer.found and answer.mode == "extractive" and answer.fallback_reason is None
     assert answer.answer.startswith("Clean and lubricate the chain every 300 km")
     top = answer.sources[0]
@@ -90,42 +89,42 @@ def test_extractive_answer_quotes_the_supporting_sentence(store, manual) -> None
 
 
 def test_answers_from_lists_and_table_rows(store, manual) -> None:
-    answer = ask(store, "What pressure do 28 mm road tyres need?")
+    answer = store.ask("What pressure do 28 mm road tyres need?")
     assert "80 to 90 psi" in answer.answer and answer.sources[0].page == 2
-    answer = ask(store, "How often should brake pads be checked?")
+    answer = store.ask("How often should brake pads be checked?")
     assert answer.sources[0].text == "Brake pads | 1000 km | check the grooves"
     assert_spans_exact(store, answer)
 
 
 def test_not_found_below_the_relevance_floor(store, manual) -> None:
     for question in ("Who won the football world cup in 1998?", "What is the capital of Australia?"):
-        answer = ask(store, question)
+        answer = store.ask(question)
         assert not answer.found and answer.answer == NOT_FOUND_TEXT and answer.sources == []
     store.settings = store.settings.replace(qa_min_score=0.99)
-    assert not ask(store, "How often should I lubricate the chain?").found
+    assert not store.ask("How often should I lubricate the chain?").found
     store.settings = store.settings.replace(qa_min_score=-1.0)
-    assert ask(store, "What is the capital of Australia?").found  # no floor: the best sentence is returned
+    assert store.ask("What is the capital of Australia?").found  # no floor: the best sentence is returned
 
 
 def test_empty_collection_is_not_found(store) -> None:
-    answer = ask(store, "anything at all?")
+    answer = store.ask("anything at all?")
     assert not answer.found and answer.sources == []
 
 
 def test_document_filter_and_validation(store, manual) -> None:
     only_topics = [d.id for d in store.list_documents() if d.filename == "topics.txt"]
-    answer = ask(store, "When should chains be lubricated?", document_ids=only_topics)
+    answer = store.ask("When should chains be lubricated?", document_ids=only_topics)
     assert answer.found and {s.filename for s in answer.sources} == {"topics.txt"}
     assert "bicycle chains" in answer.answer
     with pytest.raises(NotFound):
-        ask(store, "chain?", document_ids=["no-such-document"])
+        store.ask("chain?", document_ids=["no-such-document"])
     for bad in ("", "   "):
         with pytest.raises(InvalidInput):
-            ask(store, bad)
+            store.ask(bad)
     with pytest.raises(InvalidInput):
-        ask(store, "chain?", k=0)
+        store.ask("chain?", k=0)
     with pytest.raises(InvalidInput):
-        ask(store, "x" * 5000)
+        store.ask("x" * 5000)
 
 
 def test_cited_spans_always_inside_their_chunks(store, manual) -> None:
@@ -141,7 +140,7 @@ def test_cited_spans_always_inside_their_chunks(store, manual) -> None:
     store.settings = store.settings.replace(qa_min_score=-1.0)
     for question in questions:
         for k in (1, 3, 8):
-            answer = ask(store, question, k=k)
+            answer = store.ask(question, k=k)
             assert answer.sources
             assert_spans_exact(store, answer)
 

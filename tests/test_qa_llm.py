@@ -12,7 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from docqa.qa.llm import map_citations
-from docqa.qa.service import ask
 from docqa.qa.types import NOT_FOUND_TEXT
 from tests.test_qa import assert_spans_exact, manual  # noqa: F401  (fixture)
 
@@ -84,7 +83,7 @@ def test_llm_answer_with_citations_mapped_to_sources(store, manual, fake_llm) ->
     use_llm(store, fake_llm.url)
     question = "How often should I lubricate the chain?"
     fake_llm.reply = "Clean and oil the chain every 300 km [1], and after rain [1]."
-    answer = ask(store, question)
+    answer = store.ask(question)
     assert answer.mode == "llm" and answer.found and answer.fallback_reason is None
     request = fake_llm.requests[0]
     assert request["path"] == "/v1/chat/completions" and request["auth"] == "Bearer sk-test"
@@ -100,7 +99,7 @@ def test_llm_citations_are_renumbered_by_first_use(store, manual, fake_llm) -> N
     use_llm(store, fake_llm.url)
     store.settings = store.settings.replace(qa_min_score=-1.0)  # every retrieved chunk goes to the model
     fake_llm.reply = "Pressure is in [2]; chain care in [1, 2]; nothing in [99]."
-    answer = ask(store, "chain tyre pressure", k=3)
+    answer = store.ask("chain tyre pressure", k=3)
     prompt = fake_llm.requests[0]["body"]["messages"][-1]["content"]
     sent = [block.split("] ", 1)[1] for block in prompt.split("\n\n") if block.startswith("[")]
     assert answer.answer == "Pressure is in [1]; chain care in [2, 1]; nothing in."
@@ -112,7 +111,7 @@ def test_llm_timeout_falls_back_to_extractive(store, manual, fake_llm) -> None: 
     use_llm(store, fake_llm.url, timeout_s=0.3)
     fake_llm.delay_s = 2.0
     started = time.perf_counter()
-    answer = ask(store, "How often should I lubricate the chain?")
+    answer = store.ask("How often should I lubricate the chain?")
     assert time.perf_counter() - started < 1.5
     assert answer.mode == "extractive" and answer.found
     assert "did not answer within 0.3 s" in answer.fallback_reason
@@ -133,7 +132,7 @@ def test_llm_failures_fall_back_to_extractive(store, manual, fake_llm, failure: 
     else:
         fake_llm.reply = "   "
     use_llm(store, url)
-    answer = ask(store, "How often should I lubricate the chain?")
+    answer = store.ask("How often should I lubricate the chain?")
     assert answer.mode == "extractive" and answer.found and answer.fallback_reason
     assert answer.answer.startswith("Clean and lubricate the chain")
     expected = {"unreachable": "unreachable", "http500": "HTTP 500", "garbage": "without an answer", "empty": "empty"}
@@ -143,10 +142,10 @@ def test_llm_failures_fall_back_to_extractive(store, manual, fake_llm, failure: 
 def test_llm_not_found_and_floor(store, manual, fake_llm) -> None:  # noqa: F811
     use_llm(store, fake_llm.url)
     fake_llm.reply = "NOT_FOUND"
-    answer = ask(store, "How often should I lubricate the chain?")
+    answer = store.ask("How often should I lubricate the chain?")
     assert answer.mode == "llm" and not answer.found and answer.answer == NOT_FOUND_TEXT and answer.sources == []
     calls = len(fake_llm.requests)
-    answer = ask(store, "Who won the football world cup in 1998?")  # below the floor: the model is not asked
+    answer = store.ask("Who won the football world cup in 1998?")  # below the floor: the model is not asked
     assert not answer.found and len(fake_llm.requests) == calls
 
 

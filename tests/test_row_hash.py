@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from docqa.app import Store
+from docqa.app import Docqa
 from docqa.embedders.hash import HashEmbedder
 from docqa.index import digest as dg
 from docqa.storage import rowhash, vectors
@@ -16,7 +16,7 @@ from tests.helpers import TOPICS, RawSQL, make_chunks
 MODEL, DIM = "hash-384", 384
 
 
-def members(store: Store) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def members(store: Docqa) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     with store.db.connection() as conn, conn.transaction(read_only=True):
         batches = list(vectors.stream_vectors(conn, "default", MODEL, DIM, batch_rows=7))
     return tuple(np.concatenate([b[i] for b in batches]) for i in range(3))  # type: ignore[return-value]
@@ -58,7 +58,7 @@ def test_pg_hash_column_cannot_be_skipped_or_forged(pg_url, tmp_path):
     """A generated column: recomputed with triggers disabled, under replication role, and never writable."""
     from docqa.config import Settings
 
-    store = Store.open(Settings(data_dir=tmp_path, database_url=pg_url, embedder="hash"), embedder=HashEmbedder())
+    store = Docqa.open(Settings(data_dir=tmp_path, database_url=pg_url, embedder="hash"), embedder=HashEmbedder())
     store.add_document(make_chunks(TOPICS[:3]), filename="a.txt")
     ids, _, before = members(store)
     store.close()

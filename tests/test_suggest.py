@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from docqa.errors import InvalidInput
-from docqa.search.service import suggest
+from docqa.search.dispatch import suggest
 from docqa.types import ChunkInput
 from tests.test_keyword import HOSTILE
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from docqa.app import Store
+from docqa.app import Docqa
 from docqa.config import Settings
 from docqa.embedders.hash import HashEmbedder
 from tests.conftest import random_unit
@@ -27,11 +27,11 @@ class CountingEmbedder(HashEmbedder):
         return super().embed(texts)
 
 
-def open_store(settings: Settings, embedder=None) -> Store:
-    return Store.open(settings, embedder=embedder or HashEmbedder())
+def open_store(settings: Settings, embedder=None) -> Docqa:
+    return Docqa.open(settings, embedder=embedder or HashEmbedder())
 
 
-def fill(store: Store, docs: int = 3, sync: bool = True) -> list[str]:
+def fill(store: Docqa, docs: int = 3, sync: bool = True) -> list[str]:
     ids = []
     for d in range(docs):
         texts = [f"{t} (part {d})" for t in TOPICS]
@@ -39,7 +39,7 @@ def fill(store: Store, docs: int = 3, sync: bool = True) -> list[str]:
     return ids
 
 
-def filled_store(settings: Settings, docs: int = 3) -> Store:
+def filled_store(settings: Settings, docs: int = 3) -> Docqa:
     """A store with `docs` documents of 10 chunks, synced (snapshot saved)."""
     store = open_store(settings)
     store.sync()
@@ -52,7 +52,7 @@ def snapshot_dir(settings: Settings) -> Path:
     return settings.index_dir / settings.collection
 
 
-def results(store: Store, queries=("vaccine storage temperature", "bicycle chain rain", "audit logs years")):
+def results(store: Docqa, queries=("vaccine storage temperature", "bicycle chain rain", "audit logs years")):
     return [[(h.chunk_id, round(h.score, 5)) for h in store.search(q, k=5)] for q in queries]
 
 
@@ -132,7 +132,7 @@ def test_bad_snapshot_is_never_loaded_as_good(settings, tmp_path, damage):
         emb = HashEmbedder(128) if damage == "other_dim" else HashEmbedder()
         if damage == "other_model":
             emb.model_id = "some-other-model"
-        donor = Store.open(other, embedder=emb)
+        donor = Docqa.open(other, embedder=emb)
         donor.sync()
         fill(donor)
         donor.sync()
@@ -228,7 +228,9 @@ def test_check_mode_changes_nothing_and_reports_drift(settings):
 
     checker = open_store(settings)
     report = checker.sync("check")
-    assert report.status == "degraded" and "not in sync" in report.reason
+    # what a sync would do, done by none: the status it would reach, not performed
+    assert report.status == "repaired" and report.sync_performed is False, report
+    assert report.repaired == 1 and report.reason.startswith("would repair 1 id(s)"), report
     assert (snapshot_dir(settings) / "manifest.json").read_text() == manifest_before
     checker.close()
     assert (snapshot_dir(settings) / "manifest.json").read_text() == manifest_before
@@ -238,8 +240,8 @@ def test_deleted_document_vectors_leave_the_index(settings):
     store = open_store(settings)
     store.sync()
     ids = fill(store, 2)
-    n, seq = store.delete_document(ids[0])
-    assert n == 10 and seq > 0
+    deleted = store.delete_document(ids[0])
+    assert deleted.chunks_deleted == deleted.vectors_deleted == 10 and deleted.seq > 0
     assert len(store.engine) == 10
     assert all(h.document_id == ids[1] for h in store.search("vaccine", k=20))
     store.close()
@@ -306,7 +308,7 @@ def test_opening_with_another_embedder_is_a_clear_error(settings):
     from docqa.errors import EmbedderMismatch
 
     with pytest.raises(EmbedderMismatch) as info:
-        Store.open(settings, embedder=HashEmbedder(128))
+        Docqa.open(settings, embedder=HashEmbedder(128))
     assert "reembed" in info.value.message and "hash-384" in info.value.message
 
 
@@ -353,14 +355,20 @@ def test_log_fields_named_like_logrecord_attributes_do_not_crash(caplog):
     assert caplog.records[-1].filename_ == "a.pdf"
 
 
-def test_min_seq_ahead_of_the_index_is_a_clear_error(settings):
-    from docqa.errors import ServiceDegraded
+def test_min_seq_never_issued_is_a_client_error_not_a_wait(settings):
+    """One read-your-writes rule on every face: a seq the database never issued is InvalidInput (HTTP 422)."""
+    from docqa.errors import InvalidInput
 
     store = open_store(settings)
     store.sync()
-    with pytest.raises(ServiceDegraded) as info:
-        store.ensure_fresh(10_000, timeout_s=0.2)
-    assert "min_seq" in info.value.message
+    seq = store.add_document(make_chunks(TOPICS[:2]), document_id="d").seq
+    store.wait_applied(seq)  # issued and applied: returns at once
+    with pytest.raises(InvalidInput) as info:
+        store.wait_applied(seq + 10_000, timeout_s=0.2)
+    assert info.value.details == {"field": "min_seq", "latest_seq": seq}
+    assert "ahead of the change log" in info.value.message
+    with pytest.raises(InvalidInput):
+        store.search("vaccine", min_seq=seq + 10_000)
     store.close()
 
 
@@ -388,9 +396,8 @@ def test_odd_manifests_are_rebuilt_not_raised(settings, damage):
 @pytest.mark.parametrize("index_type", ["flat", "hnsw"])
 def test_deep_check_finds_a_vector_that_does_not_match_its_kept_hash(settings, index_type):
     """The digest compares hashes; only the deep check sees a vector swapped under its hash (a bookkeeping bug)."""
-    from dataclasses import replace
 
-    store = open_store(replace(settings, index_type=index_type))
+    store = open_store(settings.replace(index_type=index_type))
     store.sync()
     fill(store, 2)
     store.sync()
@@ -407,7 +414,7 @@ def test_deep_check_finds_a_vector_that_does_not_match_its_kept_hash(settings, i
         xb.reshape(-1, index.dim)[index._pos[victim]] = vectors[4]
     assert store.sync().status == "in_sync"  # hashes still agree: invisible to the digest
     checked = store.sync("check", deep=True)
-    assert checked.status == "degraded" and "do not match" in checked.reason
+    assert checked.status == "repaired" and not checked.sync_performed and "do not match" in checked.reason
     report = store.sync(deep=True)
     assert report.status == "repaired" and report.repaired == 1, report
     got_ids, got = store.engine._index.get(np.array([victim]))

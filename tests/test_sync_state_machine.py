@@ -16,7 +16,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from docqa.app import Store
+from docqa.app import Docqa
 from docqa.config import Settings
 from docqa.embedders.hash import HashEmbedder
 from docqa.index import digest as dg
@@ -40,7 +40,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.tmp = Path(tempfile.mkdtemp(prefix="docqa-sm-"))
         url = type(self).url_factory(self.tmp)
         self.settings = Settings(data_dir=self.tmp / "data", database_url=url, embedder="hash", snapshot_interval_s=0)
-        self.store = Store.open(self.settings, embedder=HashEmbedder())
+        self.store = Docqa.open(self.settings, embedder=HashEmbedder())
         self.store.sync()
         self.raw = RawSQL(url)
         self.docs: list[str] = []
@@ -111,13 +111,13 @@ class SyncMachine(RuleBasedStateMachine):
     def crash(self) -> None:
         """The process dies: nothing is saved, the next one starts from what is on disk."""
         self.store.db.close()
-        self.store = Store.open(self.settings, embedder=HashEmbedder())
+        self.store = Docqa.open(self.settings, embedder=HashEmbedder())
         self.synced = False
 
     @rule()
     def restart(self) -> None:
         self.store.close()
-        self.store = Store.open(self.settings, embedder=HashEmbedder())
+        self.store = Docqa.open(self.settings, embedder=HashEmbedder())
         self.synced = False
 
     @rule(how=st.sampled_from(["delete", "truncate", "flip"]))
@@ -134,7 +134,7 @@ class SyncMachine(RuleBasedStateMachine):
             data[len(data) // 2] ^= 0xFF
             f.write_bytes(bytes(data))
         self.store.db.close()
-        self.store = Store.open(self.settings, embedder=HashEmbedder())
+        self.store = Docqa.open(self.settings, embedder=HashEmbedder())
         self.synced = False
 
     @rule(mode=st.sampled_from(["auto", "auto", "force"]))

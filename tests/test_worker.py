@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from docqa.app import Store
+from docqa.app import Docqa
 from docqa.embedders.hash import HashEmbedder
 from docqa.sync.worker import SyncWorker
 from tests.conftest import random_unit
@@ -16,7 +16,7 @@ from tests.test_api_support import wait_for
 
 @pytest.fixture
 def opened(settings, embedder):
-    store = Store.open(settings, embedder=embedder)
+    store = Docqa.open(settings, embedder=embedder)
     store.sync()
     store.add_document(make_chunks(TOPICS[:4]), document_id="seed")
     yield store
@@ -24,7 +24,7 @@ def opened(settings, embedder):
 
 
 def started(settings, store, **changes) -> SyncWorker:
-    worker = SyncWorker(settings.replace(**changes), lambda: store)
+    worker = SyncWorker(settings.replace(**changes), lambda: store.engine)
     worker.start()
     return worker
 
@@ -52,7 +52,7 @@ def test_applies_rows_written_by_another_program(settings, opened):
 
 
 def test_listens_on_postgres_and_polls_on_sqlite(settings, opened):
-    worker = SyncWorker(settings, lambda: opened)
+    worker = SyncWorker(settings, lambda: opened.engine)
     assert worker.notifications == ("listen" if opened.db.is_pg else "poll")
 
 
@@ -104,7 +104,7 @@ def test_recovers_with_exponential_backoff_once_the_store_opens(settings, opened
 
     def provider():
         calls.append(time.monotonic())
-        return opened if len(calls) > 5 else None
+        return opened.engine if len(calls) > 5 else None
 
     worker = SyncWorker(settings.replace(retry_initial_s=0.02, retry_max_s=0.16), provider)
     worker.start()
@@ -124,7 +124,7 @@ def test_survives_errors_in_an_iteration(settings, opened):
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("transient bug")
-        return opened
+        return opened.engine
 
     worker = SyncWorker(settings.replace(retry_initial_s=0.01, poll_interval_s=0.02), provider)
     worker.start()

@@ -133,18 +133,24 @@ class Settings(BaseModel):
         """DOCQA_* variables (and `env_file` when it exists), then `overrides` (None means "not given")."""
         given = {k: v for k, v in overrides.items() if v is not None}
         if environ is not None:
-            source = _env_source(environ)
-            return _validated(lambda: cls.model_validate({**source, **given}), prefix=ENV_PREFIX)
+            explicit = _Explicit(**{**_env_source(environ), **given})
+            return cls.model_validate(explicit.model_dump())
         from_env = _FromEnv(_env_file=env_file, **given).model_dump()  # given values win, as init arguments
         return _validated(lambda: cls.model_validate(from_env), prefix=ENV_PREFIX)
 
 
-class _FromEnv(BaseSettings, Settings):  # type: ignore[misc]  # pydantic merges the two configs
+class _FromEnv(BaseSettings, Settings):  # pydantic merges the two configs
     """The environment reader behind `Settings.from_env()`: the same fields, the same validation."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_file=None, extra="ignore", frozen=True, case_sensitive=False
     )
+    error_prefix: ClassVar[str] = ENV_PREFIX
+
+
+class _Explicit(Settings):
+    """Settings from an explicit DOCQA_* mapping: errors name the variables."""
+
     error_prefix: ClassVar[str] = ENV_PREFIX
 
 

@@ -17,8 +17,8 @@ class DocqaError(Exception):
         self.message = message
         self.details = details
 
-    def to_dict(self) -> dict:
-        body: dict = {"code": self.code, "message": self.message}
+    def to_dict(self) -> dict[str, object]:
+        body: dict[str, object] = {"code": self.code, "message": self.message}
         if self.details:
             body["details"] = self.details
         return body
@@ -66,6 +66,20 @@ class EmbedderMismatch(DocqaError):
 class EmbedderError(DocqaError):
     code = "embedder_error"
     http_status = 502
+
+
+class LLMUnavailable(DocqaError):
+    """The answer model's endpoint gave no usable answer (QA falls back to the extractive answer)."""
+
+    code = "llm_unavailable"
+    http_status = 502
+
+
+class SchemaTooNew(DocqaError):
+    """The database was migrated by a newer docqa than this one."""
+
+    code = "schema_too_new"
+    http_status = 503
 
 
 class DatabaseUnavailable(DocqaError):

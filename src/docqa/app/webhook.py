@@ -56,7 +56,7 @@ class WebhookNotifier:
         """The store could not even be opened (database down, wrong embedder): no sync ran, but operators want to know."""
         self._send("sync_failed", reason, collection, "degraded", None)
 
-    def _send(self, event: str, reason: str, collection: str, status: str, report: dict | None) -> None:
+    def _send(self, event: str, reason: str, collection: str, status: str, report: dict[str, Any] | None) -> None:
         if event == "sync_failed":
             if self._announced_degraded == reason:
                 return

@@ -15,11 +15,12 @@ from docqa.limits import MAX_ASK_K
     "-k", "--k", "k", type=click.IntRange(1, MAX_ASK_K), default=5, show_default=True, help="Chunks retrieved."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the answer and its sources as JSON.")
+@click.option("--min-seq", type=int, help="Read-your-writes: wait until the index has applied this change.")
 @pass_ctx
-def ask(obj: CliContext, question: str, documents: str, k: int, as_json: bool) -> None:
+def ask(obj: CliContext, question: str, documents: str, k: int, as_json: bool, min_seq: int | None) -> None:
     """Answer QUESTION from the indexed documents, citing the passages used."""
     ids = [d.strip() for d in documents.split(",") if d.strip()]
-    answer = obj.library().ask(question, document_ids=ids, k=k)
+    answer = obj.library().ask(question, document_ids=ids, k=k, min_seq=min_seq)
     if as_json:
         emit_json(answer.to_dict())
         return

@@ -95,6 +95,7 @@ def search_options(fn):
             click.option("--date-from"),
             click.option("--date-to"),
             click.option("--json", "as_json", is_flag=True),
+            click.option("--min-seq", type=int, help="Read-your-writes: wait until the index has applied this change."),
         ]
     ):
         fn = decorator(fn)
@@ -107,7 +108,17 @@ def search_options(fn):
 @search_options
 @pass_ctx
 def search(
-    obj: CliContext, text: str, mode: str, k: int, document, content_type, where, date_from, date_to, as_json: bool
+    obj: CliContext,
+    text: str,
+    mode: str,
+    k: int,
+    document: tuple[str, ...],
+    content_type: tuple[str, ...],
+    where: tuple[str, ...],
+    date_from: str | None,
+    date_to: str | None,
+    as_json: bool,
+    min_seq: int | None,
 ) -> None:
     """Search the collection."""
     import time
@@ -115,7 +126,7 @@ def search(
     filters = parse_filters(document, content_type, where, date_from, date_to)
     library = obj.library()
     start = time.perf_counter()
-    hits = library.search(text, mode=mode, k=k, filters=filters)
+    hits = library.search(text, mode=mode, k=k, filters=filters, min_seq=min_seq)
     elapsed = round((time.perf_counter() - start) * 1000, 2)
     if as_json:
         emit_json(

@@ -306,7 +306,9 @@ class MiniLMOnnxEmbedder(MiniLMShared, Embedder):
         if len(batches) == 1:
             run(batches[0])
         else:
-            for future in [self._pool.submit(run, rows) for rows in batches]:
+            pool = self._pool
+            assert pool is not None  # made with the session
+            for future in [pool.submit(run, rows) for rows in batches]:
                 future.result()
         return normalize_rows(out)
 

@@ -18,7 +18,7 @@ blank chunk, nothing dropped. count_tokens is called O(n) times in all.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from docqa.errors import InvalidInput
@@ -93,7 +93,7 @@ def _split_span(
     start: int,
     end: int,
     tokens: int | None,
-    splitters: list[Splitter],
+    splitters: Sequence[Splitter],
     count: TokenCounter,
     limits: tuple[int, int],
 ) -> list[tuple[int, int, int]]:

@@ -152,7 +152,10 @@ def split_characters(
         if count(text[position : position + 1]) > limit:
             raise InvalidInput(f"max_tokens={limit} is too small: one character counts as more tokens")
         origin = position
-        stop = largest_fit(lambda k, o=origin: count(text[o:k]) <= limit, origin + 1, end, origin + per_piece)
+        def fits(k: int, o: int = origin) -> bool:
+            return count(text[o:k]) <= limit
+
+        stop = largest_fit(fits, origin + 1, end, origin + per_piece)
         pieces.append((origin, stop, count(text[origin:stop])))
         position = stop
     return pieces
@@ -176,9 +179,10 @@ def pack_words(
             pieces.extend(split_characters(text, first_start, first_end, count, limit, first_tokens))
             i += 1
             continue
-        stop = largest_fit(
-            lambda k, s=first_start: count(text[s : words[k - 1][1]]) <= limit, i + 1, len(words), i + per_piece
-        )
+        def fits_words(k: int, s: int = first_start) -> bool:
+            return count(text[s : words[k - 1][1]]) <= limit
+
+        stop = largest_fit(fits_words, i + 1, len(words), i + per_piece)
         piece_end = words[stop - 1][1]
         pieces.append((first_start, piece_end, count(text[first_start:piece_end])))
         i = stop

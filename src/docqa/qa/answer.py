@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from docqa.errors import InvalidInput, NotFound
+from docqa.errors import InvalidInput, LLMUnavailable, NotFound
 from docqa.limits import MAX_ASK_K, MAX_QUESTION_CHARS
 from docqa.qa import llm
 from docqa.qa.extractive import (
@@ -130,7 +130,7 @@ def _try_llm(config: QaConfig, answer: Answer, question: str, hits: Sequence[Sea
     messages = llm.build_messages(question, [hits[i].content for i in useful])
     try:
         text = llm.chat(config.llm_base_url, config.llm_model, messages, config.llm_timeout_s, config.llm_api_key)
-    except llm.LLMError as exc:
+    except LLMUnavailable as exc:
         answer.fallback_reason = str(exc)
         return
     answer.mode = "llm"

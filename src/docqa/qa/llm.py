@@ -3,7 +3,7 @@
 The model sees the question and numbered passages and must cite them as
 [1], [2]; citations are renumbered by first use so that [n] in the answer is
 always `sources[n-1]`. Any failure (unreachable, timeout, HTTP error, an
-unusable body) raises LLMError with a short reason; the caller falls back to
+unusable body) raises LLMUnavailable with a short reason; the caller falls back to
 the extractive answer and reports that reason.
 """
 
@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import httpx
 
+from docqa.errors import LLMUnavailable
+
 NOT_FOUND_MARK = "NOT_FOUND"
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered passages provided. "
@@ -22,10 +24,6 @@ SYSTEM_PROMPT = (
     f"{NOT_FOUND_MARK} and nothing else. Answer briefly, in the language of the question."
 )
 _CITATION = re.compile(r"([ \t]*)\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
-
-
-class LLMError(Exception):
-    """The endpoint could not give a usable answer; `str(exc)` is the reason shown to users."""
 
 
 def build_messages(question: str, passages: Sequence[str]) -> list[dict[str, str]]:
@@ -48,17 +46,17 @@ def chat(base_url: str, model: str, messages: list[dict[str, str]], timeout_s: f
     try:
         response = httpx.post(chat_url(base_url), json=body, headers=headers, timeout=timeout_s)
     except httpx.TimeoutException:
-        raise LLMError(f"LLM endpoint did not answer within {timeout_s:g} s") from None
+        raise LLMUnavailable(f"LLM endpoint did not answer within {timeout_s:g} s") from None
     except httpx.HTTPError as exc:
-        raise LLMError(f"LLM endpoint unreachable: {type(exc).__name__}") from None
+        raise LLMUnavailable(f"LLM endpoint unreachable: {type(exc).__name__}") from None
     if response.status_code >= 400:
-        raise LLMError(f"LLM endpoint returned HTTP {response.status_code}")
+        raise LLMUnavailable(f"LLM endpoint returned HTTP {response.status_code}")
     try:
         content = response.json()["choices"][0]["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError):
-        raise LLMError("LLM endpoint returned a response without an answer") from None
+        raise LLMUnavailable("LLM endpoint returned a response without an answer") from None
     if not isinstance(content, str) or not content.strip():
-        raise LLMError("LLM endpoint returned an empty answer")
+        raise LLMUnavailable("LLM endpoint returned an empty answer")
     return content.strip()
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from docqa.errors import InvalidInput
+
 
 def candidate_depth(k: int) -> int:
     """How many candidates each ranking contributes before fusing down to `k`."""
@@ -25,9 +27,9 @@ def rrf_fuse(
 ) -> tuple[list[int], list[float]]:
     """Fuse `rankings` (best first). Returns (ids, normalized scores in (0, 1]), best first."""
     if len(rankings) != len(weights):
-        raise ValueError("one weight per ranking")
+        raise InvalidInput("one weight per ranking")
     if rrf_k < 0 or any(w < 0 for w in weights):
-        raise ValueError("rrf_k and weights must not be negative")
+        raise InvalidInput("rrf_k and weights must not be negative")
     total: dict[int, float] = {}
     first_seen: dict[int, tuple[int, int]] = {}
     for which, (ranking, weight) in enumerate(zip(rankings, weights)):

@@ -46,12 +46,13 @@ def hits_from_ids(db: Database, ids: list[int], scores: list[float]) -> list[Sea
 def vector_ranking(
     corpus: Corpus, query_vector: npt.NDArray[np.float32], k: int, filters: SearchFilters
 ) -> tuple[list[int], list[float]]:
-    allowed = None
+    allowed: npt.NDArray[np.int64] | None = None
     if not filters.is_empty():
         with corpus.db.connection() as conn:
-            allowed = allowed_chunk_ids(conn, corpus.collection, filters)
-        if len(allowed) == 0:
+            found = allowed_chunk_ids(conn, corpus.collection, filters)
+        if found is None or len(found) == 0:
             return [], []
+        allowed = found
     scores, ids = corpus.index.search(query_vector.reshape(1, -1), k, allowed)
     pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
     return [p[0] for p in pairs], [p[1] for p in pairs]

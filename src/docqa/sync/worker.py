@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from docqa.config import Settings
 from docqa.errors import DatabaseUnavailable
@@ -131,7 +131,7 @@ class SyncWorker:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         return {
             "running": self.running,
             "notifications": self.notifications,
