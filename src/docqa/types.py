@@ -111,6 +111,15 @@ class SearchHit:
 
 @dataclass
 class SyncReport:
+    """What a sync did — or, for a check (`sync_performed` False), what a sync would do.
+
+    db_count: the database's member count; -1 when it is unknown (the database was unreachable).
+    pending: chunk ids with changes in the log past the index's position when the sync began
+    (applied by a sync, only counted by a check).
+    cause: why a rebuild or repair ran (or would): forced | missing | settings | compaction |
+    invalid | drift; "" otherwise. Only invalid and drift mean the index disagreed with the database.
+    """
+
     status: SyncStatus
     sync_performed: bool
     db_count: int
@@ -122,6 +131,17 @@ class SyncReport:
     duration_ms: float = 0.0
     reason: str = ""
     collection: str = "default"
+    pending: int = 0
+    cause: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def describe(self) -> str:
+        """One line for people: `caught_up: DB 12 embeddings, index 12 vectors, ... (would catch up 1 change(s))`."""
+        db = "unknown" if self.db_count < 0 else str(self.db_count)
+        return (
+            f"{self.status}: DB {db} embeddings, index {self.index_count} vectors, applied seq {self.applied_seq}, "
+            f"+{self.added} -{self.removed} repaired {self.repaired} in {self.duration_ms:.0f} ms"
+            + (f" ({self.reason})" if self.reason else "")
+        )
