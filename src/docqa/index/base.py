@@ -4,84 +4,136 @@ An index holds exactly the stored float32 embeddings keyed by chunk id, with
 each row's hash as the database defines it (docqa.storage.rowhash), and keeps
 its count and content digest (the sum of those hashes) up to date on every
 add/remove. It knows nothing about SQL; the sync engine is its only writer.
+
+Removal means gone: once `remove` returns, the removed rows' vector bytes are
+no longer in any buffer the index will write to disk (each implementation says
+how in its `_remove`).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from docqa.index import digest as dg
+
+Ids = npt.NDArray[np.int64]
+Vectors = npt.NDArray[np.float32]
+Hashes = npt.NDArray[np.uint64]
+Scores = npt.NDArray[np.float32]
+Block = tuple[Ids, Vectors, Hashes]
+
+
+def empty_ids() -> Ids:
+    return np.empty(0, dtype=np.int64)
+
+
+def empty_hashes() -> Hashes:
+    return np.empty(0, dtype=np.uint64)
+
+
+def no_hits(m: int, k: int) -> tuple[Scores, Ids]:
+    k = max(k, 0)
+    return np.full((m, k), -np.inf, dtype=np.float32), np.full((m, k), -1, dtype=np.int64)
 
 
 class VectorIndex(ABC):
     kind: str = ""
     metric: str = "inner_product"
+    # parameters fixed when the index is built: a snapshot built with other values is rebuilt
+    BUILD_PARAMS: tuple[str, ...] = ()
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
         self.digest = 0
 
-    # --- writes (sync engine only) ---
-    def add(self, ids: np.ndarray, vectors: np.ndarray, hashes: np.ndarray) -> None:
-        """Add rows (ids not present) with their row hashes as read from the database."""
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
-        if len(ids) == 0:
-            return
-        if vectors.shape != (len(ids), self.dim):
-            raise ValueError(f"vectors shape {vectors.shape} does not match ({len(ids)}, {self.dim})")
-        if hashes.shape != (len(ids),):
-            raise ValueError(f"{len(hashes)} row hashes for {len(ids)} rows")
-        self._add(ids, vectors, hashes)
-        self.digest = dg.add(self.digest, dg.combine(hashes))
+    @classmethod
+    def create(cls, dim: int, params: Mapping[str, Any]) -> VectorIndex:
+        """An empty index of this type built with `params` (the keys it does not know are ignored)."""
+        return cls(dim)
 
-    def remove(self, ids: np.ndarray) -> np.ndarray:
+    # --- writes (sync engine only) ---
+    def add(self, ids: npt.ArrayLike, vectors: npt.ArrayLike, hashes: npt.ArrayLike) -> None:
+        """Add rows (ids not present) with their row hashes as read from the database."""
+        ids_ = np.ascontiguousarray(ids, dtype=np.int64)
+        vectors_ = np.ascontiguousarray(vectors, dtype=np.float32)
+        hashes_ = np.ascontiguousarray(hashes, dtype=np.uint64)
+        if len(ids_) == 0:
+            return
+        if vectors_.shape != (len(ids_), self.dim):
+            raise ValueError(f"vectors shape {vectors_.shape} does not match ({len(ids_)}, {self.dim})")
+        if hashes_.shape != (len(ids_),):
+            raise ValueError(f"{len(hashes_)} row hashes for {len(ids_)} rows")
+        self._add(ids_, vectors_, hashes_)
+        self.digest = dg.add(self.digest, dg.combine(hashes_))
+
+    def remove(self, ids: npt.ArrayLike) -> Ids:
         """Remove the given ids where present. Returns the ids that were present."""
-        ids = np.unique(np.asarray(ids, dtype=np.int64))
-        present, hashes = self.hashes_of(ids)
+        wanted: Ids = np.unique(np.asarray(ids, dtype=np.int64))
+        present, hashes = self.hashes_of(wanted)
         if len(present):
             self._remove(present)
             self.digest = dg.sub(self.digest, dg.combine(hashes))
         return present
 
-    def upsert(self, ids: np.ndarray, vectors: np.ndarray, hashes: np.ndarray) -> None:
+    def upsert(self, ids: npt.ArrayLike, vectors: npt.ArrayLike, hashes: npt.ArrayLike) -> None:
         self.remove(ids)
         self.add(ids, vectors, hashes)
+
+    @abstractmethod
+    def _add(self, ids: Ids, vectors: Vectors, hashes: Hashes) -> None: ...
+
+    @abstractmethod
+    def _remove(self, ids: Ids) -> None:
+        """Remove present ids; their vector bytes must leave every buffer `write` saves."""
 
     # --- reads ---
     @abstractmethod
     def __len__(self) -> int: ...
 
     @abstractmethod
-    def _add(self, ids: np.ndarray, vectors: np.ndarray, hashes: np.ndarray) -> None: ...
-
-    @abstractmethod
-    def _remove(self, ids: np.ndarray) -> None: ...
-
-    @abstractmethod
-    def get(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def get(self, ids: npt.ArrayLike) -> tuple[Ids, Vectors]:
         """(present ids, their vectors) among `ids`."""
 
     @abstractmethod
-    def hashes_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def hashes_of(self, ids: npt.ArrayLike) -> tuple[Ids, Hashes]:
         """(present ids, their row hashes) among `ids`."""
 
     @abstractmethod
-    def content_hashes(self) -> tuple[np.ndarray, np.ndarray]:
+    def content_hashes(self) -> tuple[Ids, Hashes]:
         """(ids, row hashes) of everything in the index, for finding the ids that differ."""
 
     @abstractmethod
-    def contents(self) -> tuple[np.ndarray, np.ndarray]:
+    def contents(self) -> tuple[Ids, Vectors]:
         """All (ids, vectors) currently in the index."""
 
     @abstractmethod
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) each (m, k); missing slots have id -1. `allowed` restricts to those ids before ranking."""
+    def search(
+        self, queries: npt.ArrayLike, k: int, allowed: npt.ArrayLike | None = None, ef_search: int | None = None
+    ) -> tuple[Scores, Ids]:
+        """(scores, ids) each (m, k); missing slots have id -1. `allowed` restricts to those ids before ranking.
+
+        `ef_search`: the query-time breadth of an approximate index for this call (ignored by exact ones).
+        """
+
+    # --- parameters ---
+    def params(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def build_params(cls, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The build-time parameters `params` resolve to (defaults filled in): a snapshot whose manifest
+        records other values is rebuilt, not loaded."""
+        return {}
+
+    def set_query_params(self, params: Mapping[str, Any]) -> None:
+        """Apply the query-time parameters among `params` (e.g. HNSW's ef_search); others are ignored."""
+        del params  # an exact index has none
 
     # --- persistence ---
     @abstractmethod
@@ -90,12 +142,25 @@ class VectorIndex(ABC):
 
     @classmethod
     @abstractmethod
-    def read(cls, directory: Path, dim: int, params: dict) -> VectorIndex: ...
+    def read(cls, directory: Path, dim: int, params: Mapping[str, Any]) -> VectorIndex: ...
 
-    def params(self) -> dict:
-        return {}
+    @classmethod
+    def read_verified(
+        cls, directory: Path, dim: int, params: Mapping[str, Any], files: Mapping[str, Any]
+    ) -> VectorIndex | None:
+        """Read and check the index files against the manifest's `files` in one pass, where the type can
+        (flat); None: it cannot, and the caller checksums every file, then calls `read`."""
+        return None
 
-    def content_blocks(self, rows: int = 65_536) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    @classmethod
+    @abstractmethod
+    def read_members(cls, directory: Path, dim: int, files: Mapping[str, Any]) -> tuple[Ids, Hashes]:
+        """(ids, row hashes) a snapshot directory holds, read without loading its vectors (cheap).
+
+        Unverified beyond the file layout: the caller checks them against the manifest's count and digest.
+        """
+
+    def content_blocks(self, rows: int = 65_536) -> Iterator[Block]:
         """(ids, vectors, row hashes) of everything in the index, a block at a time (call under a read lock).
 
         This default copies everything first; flat and HNSW override it to copy (or view) one block at a time.
@@ -108,7 +173,7 @@ class VectorIndex(ABC):
     def recompute_digest(self) -> int:
         return dg.combine(self.content_hashes()[1])
 
-    def bulk_load(self, expected: int, batches: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> int:
+    def bulk_load(self, expected: int, batches: Iterable[Block]) -> int:
         """Fill an empty index from streamed (ids, vectors, hashes) batches. Returns rows loaded."""
         total = 0
         for ids, vectors, hashes in batches:
@@ -116,6 +181,11 @@ class VectorIndex(ABC):
             total += len(ids)
         return total
 
+    def compaction_due(self, removed: int = 0, added: int = 0) -> bool:
+        """Whether the index needs a rebuild to reclaim removed rows, after `removed` more removals and
+        `added` more rows (what a catch-up would do; 0, 0: now)."""
+        return False
+
     @property
     def needs_compaction(self) -> bool:
-        return False
+        return self.compaction_due()

@@ -9,16 +9,20 @@ every start.
 
 from __future__ import annotations
 
+import io
+import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
+import numpy.typing as npt
 import xxhash
 
 from docqa.index import digest as dg
-from docqa.index.base import VectorIndex
+from docqa.index.base import Block, Hashes, Ids, Scores, VectorIndex, Vectors, empty_hashes, empty_ids, no_hits
 
 HEADROOM_FRACTION = 0.05
 HEADROOM_MIN_ROWS = 1_024
@@ -46,11 +50,11 @@ def _capacity(rows: int) -> int:
 class FlatIndex(VectorIndex):
     kind = "flat"
 
-    def __init__(self, dim: int, index: faiss.Index | None = None, hashes: np.ndarray | None = None) -> None:
+    def __init__(self, dim: int, index: Any = None, hashes: Hashes | None = None) -> None:
         super().__init__(dim)
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         # row hashes by position, like FAISS's id_map; a buffer with headroom, the first len(self) valid
-        self._hbuf = np.zeros(0, dtype=np.uint64)
+        self._hbuf: Hashes = np.zeros(0, dtype=np.uint64)
         if hashes is not None:
             if len(hashes) != len(self):
                 raise ValueError(f"{len(hashes)} row hashes for {len(self)} vectors")
@@ -61,7 +65,7 @@ class FlatIndex(VectorIndex):
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
-    def _add(self, ids: np.ndarray, vectors: np.ndarray, hashes: np.ndarray) -> None:
+    def _add(self, ids: Ids, vectors: Vectors, hashes: Hashes) -> None:
         n = len(self)
         self._reserve_hashes(n + len(ids))
         self.index.add_with_ids(vectors, ids)
@@ -73,10 +77,10 @@ class FlatIndex(VectorIndex):
             grown[: len(self)] = self._hbuf[: len(self)]
             self._hbuf = grown
 
-    def _hashes(self) -> np.ndarray:
+    def _hashes(self) -> Hashes:
         return self._hbuf[: len(self)]
 
-    def _remove(self, ids: np.ndarray) -> None:
+    def _remove(self, ids: Ids) -> None:
         """Remove by moving the last rows into the holes: O(removed) row moves.
 
         FAISS's own remove_ids compacts the whole index in order (a scan and a
@@ -85,6 +89,11 @@ class FlatIndex(VectorIndex):
         not meaningful (ids map positions), so filling holes from the tail is
         equivalent. The id -> position map of IndexIDMap2 is rebuilt (O(N)
         but cheap, ~0.04 s at 1M).
+
+        Delete means gone: a removed row is either overwritten by a mover or
+        lies past the new end, and the vacated tail is zeroed before FAISS's
+        size shrinks, so neither the next snapshot (which writes only the first
+        `keep` rows) nor the buffer's spare capacity keeps the removed vectors.
         """
         n = len(self)
         id_map = self._id_map()
@@ -96,8 +105,10 @@ class FlatIndex(VectorIndex):
         movers = np.setdiff1d(np.arange(keep, n, dtype=np.int64), pos, assume_unique=True)
         storage = self._storage()
         storage[holes] = storage[movers]
+        storage[keep:n] = 0  # the removed rows and the movers' old copies: nothing removed stays in memory
         id_map[holes] = id_map[movers]
         self._hbuf[holes] = self._hbuf[movers]
+        self._hbuf[keep:n] = 0
         inner = faiss.downcast_index(self.index.index)
         inner.codes.resize(keep * self.dim * 4)  # shrinking keeps the capacity
         inner.ntotal = keep
@@ -105,58 +116,60 @@ class FlatIndex(VectorIndex):
         self.index.ntotal = keep
         self.index.construct_rev_map()
 
-    def _id_map(self) -> np.ndarray:
+    def _id_map(self) -> Ids:
         """The ids by position: a view into FAISS's own array (copy it to keep it)."""
         n = len(self)
         if n == 0:
             return np.empty(0, dtype=np.int64)
-        return faiss.rev_swig_ptr(self.index.id_map.data(), n)
+        ids: Ids = faiss.rev_swig_ptr(self.index.id_map.data(), n)
+        return ids
 
-    def _storage(self) -> np.ndarray:
+    def _storage(self) -> Vectors:
         n = len(self)
         inner = faiss.downcast_index(self.index.index)
         if n == 0:
             return np.empty((0, self.dim), dtype=np.float32)
-        return faiss.rev_swig_ptr(inner.get_xb(), n * self.dim).reshape(n, self.dim)
+        xb: Vectors = faiss.rev_swig_ptr(inner.get_xb(), n * self.dim).reshape(n, self.dim)
+        return xb
 
-    def get(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ids = np.asarray(ids, dtype=np.int64)
-        if len(ids) == 0 or len(self) == 0:
-            return np.empty(0, dtype=np.int64), np.empty((0, self.dim), dtype=np.float32)
+    def get(self, ids: npt.ArrayLike) -> tuple[Ids, Vectors]:
+        wanted = np.asarray(ids, dtype=np.int64)
+        if len(wanted) == 0 or len(self) == 0:
+            return empty_ids(), np.empty((0, self.dim), dtype=np.float32)
         id_map = self._id_map()
-        mask = np.isin(id_map, ids)
+        mask = np.isin(id_map, wanted)
         return id_map[mask].copy(), self._storage()[mask].copy()
 
-    def hashes_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ids = np.asarray(ids, dtype=np.int64)
-        if len(ids) == 0 or len(self) == 0:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
+    def hashes_of(self, ids: npt.ArrayLike) -> tuple[Ids, Hashes]:
+        wanted = np.asarray(ids, dtype=np.int64)
+        if len(wanted) == 0 or len(self) == 0:
+            return empty_ids(), empty_hashes()
         id_map = self._id_map()
-        mask = np.isin(id_map, ids)
+        mask = np.isin(id_map, wanted)
         return id_map[mask].copy(), self._hashes()[mask].copy()
 
-    def contents(self) -> tuple[np.ndarray, np.ndarray]:
+    def contents(self) -> tuple[Ids, Vectors]:
         return self._id_map().copy(), self._storage().copy()
 
-    def content_hashes(self) -> tuple[np.ndarray, np.ndarray]:
+    def content_hashes(self) -> tuple[Ids, Hashes]:
         return self._id_map().copy(), self._hashes().copy()
 
-    def content_blocks(self, rows: int = 65_536) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def content_blocks(self, rows: int = 65_536) -> Iterator[Block]:
         ids, storage, hashes = self._id_map(), self._storage(), self._hashes()  # views: nothing copied
         for start in range(0, len(ids), rows):
             yield ids[start : start + rows], storage[start : start + rows], hashes[start : start + rows]
 
-    def bulk_load(self, expected: int, batches: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> int:
+    def bulk_load(self, expected: int, batches: Iterable[Block]) -> int:
         """Stream straight into preallocated FAISS storage: peak memory ~1x the vectors, not 2x."""
         if len(self) or expected <= 0:
             return super().bulk_load(expected, batches)
         inner = faiss.downcast_index(self.index.index)
         inner.codes.resize(_capacity(expected) * self.dim * 4)  # shrunk to `filled` below; the capacity stays
         xb = faiss.rev_swig_ptr(inner.get_xb(), expected * self.dim).reshape(expected, self.dim)
-        all_ids = np.empty(expected, dtype=np.int64)
+        all_ids: Ids = np.empty(expected, dtype=np.int64)
         self._hbuf = np.zeros(_capacity(expected), dtype=np.uint64)
         filled = 0
-        overflow: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        overflow: list[Block] = []
         for ids, vectors, hashes in batches:
             room = min(len(ids), expected - filled)
             xb[filled : filled + room] = vectors[:room]
@@ -178,15 +191,17 @@ class FlatIndex(VectorIndex):
             self.add(ids, vectors, hashes)
         return filled + sum(len(ids) for ids, _, _ in overflow)
 
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+    def search(
+        self, queries: npt.ArrayLike, k: int, allowed: npt.ArrayLike | None = None, ef_search: int | None = None
+    ) -> tuple[Scores, Ids]:
+        q = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         if len(self) == 0 or k <= 0:
-            m = len(queries)
-            return np.full((m, max(k, 0)), -np.inf, dtype=np.float32), np.full((m, max(k, 0)), -1, dtype=np.int64)
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
-        scores, ids = self.index.search(queries, k, params=params)
+            return no_hits(len(q), k)
+        if allowed is None:
+            scores, ids = self.index.search(q, k)
+        else:
+            sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+            scores, ids = self.index.search(q, k, params=faiss.SearchParameters(sel=sel))
         return scores, ids
 
     def write(self, directory: Path) -> list[str]:
@@ -195,7 +210,7 @@ class FlatIndex(VectorIndex):
         return ["index.faiss", HASHES_FILE]
 
     @classmethod
-    def read_verified(cls, directory: Path, dim: int, params: dict, files: dict) -> FlatIndex:
+    def read_verified(cls, directory: Path, dim: int, params: Mapping[str, Any], files: Mapping[str, Any]) -> FlatIndex:
         """Read index.faiss in one pass, straight into storage with headroom, checking its
         size and xxh3 (as recorded in the manifest's `files`) on the way.
 
@@ -206,28 +221,8 @@ class FlatIndex(VectorIndex):
         checksum + faiss.read_index).
         """
         path = directory / "index.faiss"
-        info = files.get("index.faiss") or {}
-        size = path.stat().st_size
         with open(path, "rb", buffering=0) as fh:
-            head = fh.read(2 * _HEADER.size + 8)
-            if len(head) < 2 * _HEADER.size + 8:
-                raise UnsupportedLayout("file shorter than its headers")
-            outer, inner_h = _HEADER.unpack_from(head, 0), _HEADER.unpack_from(head, _HEADER.size)
-            (n_floats,) = struct.unpack_from("<Q", head, 2 * _HEADER.size)
-            n = outer[2]
-            if (
-                (outer[0], inner_h[0]) != (b"IxM2", b"IxFI")
-                or outer[1] != dim
-                or inner_h[1] != dim
-                or inner_h[2] != n
-                or outer[6] != _METRIC_INNER_PRODUCT
-                or inner_h[6] != _METRIC_INNER_PRODUCT
-                or n < 0
-                or n_floats != n * dim
-                or size != len(head) + n * dim * 4 + 8 + n * 8
-                or size != info.get("size")
-            ):
-                raise UnsupportedLayout("not a plain IndexIDMap2(IndexFlatIP) file of the recorded size")
+            head, n = _read_header(fh, dim, files)
             digest = xxhash.xxh3_64(head)
             index = cls(dim)
             flat = faiss.downcast_index(index.index.index)
@@ -246,7 +241,7 @@ class FlatIndex(VectorIndex):
                 _read_into(fh, memoryview(ids.view(np.uint8)), digest)
             if fh.read(1):
                 raise UnsupportedLayout("trailing bytes")
-        if digest.hexdigest() != info.get("xxh3"):
+        if digest.hexdigest() != (files.get("index.faiss") or {}).get("xxh3"):
             raise ChecksumMismatch("index.faiss checksum does not match the manifest (corrupt)")
         flat.ntotal = n
         index.index.ntotal = n
@@ -259,7 +254,23 @@ class FlatIndex(VectorIndex):
         return index
 
     @classmethod
-    def read(cls, directory: Path, dim: int, params: dict) -> FlatIndex:
+    def read_members(cls, directory: Path, dim: int, files: Mapping[str, Any]) -> tuple[Ids, Hashes]:
+        """The ids at the end of index.faiss and hashes.npy, without reading the vectors."""
+        try:
+            with open(directory / "index.faiss", "rb", buffering=0) as fh:
+                head, n = _read_header(fh, dim, files)
+                fh.seek(len(head) + n * dim * 4)
+                count = fh.read(8)
+                data = fh.read(n * 8)
+            if len(count) != 8 or struct.unpack("<Q", count)[0] != n or len(data) != n * 8:
+                raise UnsupportedLayout("id block does not match the vector count")
+            ids: Ids = np.frombuffer(data, dtype="<i8").astype(np.int64)
+        except UnsupportedLayout:
+            ids = cls.read(directory, dim, {}).content_hashes()[0]
+        return ids, read_hashes(directory, len(ids))
+
+    @classmethod
+    def read(cls, directory: Path, dim: int, params: Mapping[str, Any]) -> FlatIndex:
         # read_index already returns the concrete class; a downcast wrapper would not own the memory
         index = faiss.read_index(str(directory / "index.faiss"))
         if not isinstance(index, faiss.IndexIDMap2) or index.d != dim:
@@ -269,15 +280,42 @@ class FlatIndex(VectorIndex):
         return cls(dim, index, read_hashes(directory, int(index.ntotal)))
 
 
-def read_hashes(directory: Path, count: int) -> np.ndarray:
+def read_hashes(directory: Path, count: int) -> Hashes:
     """The row hashes saved beside the vectors (one per position); checked against the vector count."""
-    hashes = np.load(directory / HASHES_FILE, allow_pickle=False)
+    hashes: Hashes = np.load(directory / HASHES_FILE, allow_pickle=False)
     if hashes.dtype != np.uint64 or hashes.shape != (count,):
         raise ValueError(f"{HASHES_FILE} holds {hashes.dtype}{hashes.shape}, expected uint64 ({count},)")
     return hashes
 
 
-def _read_into(fh, target: memoryview, digest) -> None:
+def _read_header(fh: io.FileIO, dim: int, files: Mapping[str, Any]) -> tuple[bytes, int]:
+    """(the header bytes, the vector count) of a plain IndexIDMap2(IndexFlatIP) file of the size the
+    manifest records; UnsupportedLayout for anything else."""
+    info = files.get("index.faiss") or {}
+    size = os.fstat(fh.fileno()).st_size
+    head = fh.read(2 * _HEADER.size + 8)
+    if len(head) < 2 * _HEADER.size + 8:
+        raise UnsupportedLayout("file shorter than its headers")
+    outer, inner_h = _HEADER.unpack_from(head, 0), _HEADER.unpack_from(head, _HEADER.size)
+    (n_floats,) = struct.unpack_from("<Q", head, 2 * _HEADER.size)
+    n = int(outer[2])
+    if (
+        (outer[0], inner_h[0]) != (b"IxM2", b"IxFI")
+        or outer[1] != dim
+        or inner_h[1] != dim
+        or inner_h[2] != n
+        or outer[6] != _METRIC_INNER_PRODUCT
+        or inner_h[6] != _METRIC_INNER_PRODUCT
+        or n < 0
+        or n_floats != n * dim
+        or size != len(head) + n * dim * 4 + 8 + n * 8
+        or size != info.get("size")
+    ):
+        raise UnsupportedLayout("not a plain IndexIDMap2(IndexFlatIP) file of the recorded size")
+    return head, n
+
+
+def _read_into(fh: io.FileIO, target: memoryview, digest: Any) -> None:
     """Fill `target` from `fh` in blocks, hashing each (xxhash releases the GIL)."""
     done, total = 0, len(target)
     while done < total:

@@ -5,46 +5,78 @@ an id selector, and the engine compacts (rebuilds) once tombstones pile up.
 Positions in the graph are mapped to chunk ids by `labels`; an updated chunk
 gets a new position and its old one becomes a tombstone, so one chunk id never
 has two live vectors.
+
+Delete means gone, for tombstones too. A tombstone's vector is overwritten
+with zeros the moment it is removed, in the storage FAISS searches and saves,
+so the next snapshot (and this process's memory) no longer holds its bytes.
+Why overwrite, not compact before every save: compaction is a rebuild of the
+whole graph (~18 s at 100k on this machine, minutes at 1M), which a trickle
+of deletes would then pay every snapshot interval; zeroing costs O(removed).
+What the zeroed node keeps is its place in the graph: its links to live
+neighbours, which route searches through it. A zero vector scores 0 against
+every query, as an unrelated vector would, so it still routes (slightly
+worse, bounded by the compaction threshold) and is never returned (the
+selector excludes it). The links say only "near these live chunks" — no more
+than those chunks' own vectors, which are in the index anyway — and they go
+with the next compaction (COMPACT_FRACTION of the graph, or any rebuild).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any, TypedDict
 
 import faiss
 import numpy as np
+import numpy.typing as npt
 
-from docqa.index.base import VectorIndex
+from docqa.index.base import Block, Hashes, Ids, Scores, VectorIndex, Vectors, empty_ids, no_hits
 
 COMPACT_FRACTION = 0.2
+COMPACT_MIN_TOMBSTONES = 1000
+DEFAULT_M = 32
+DEFAULT_EF_CONSTRUCTION = 80
+DEFAULT_EF_SEARCH = 64
+FILES = ("index.faiss", "labels.npy", "alive.npy", "hashes.npy")
 
 
 class HnswIndex(VectorIndex):
     kind = "hnsw"
+    BUILD_PARAMS = ("m", "ef_construction")
 
     def __init__(
         self,
         dim: int,
-        m: int = 32,
-        ef_construction: int = 80,
-        ef_search: int = 128,
-        index: faiss.Index | None = None,
-        labels: np.ndarray | None = None,
-        alive: np.ndarray | None = None,
-        hashes: np.ndarray | None = None,
+        m: int = DEFAULT_M,
+        ef_construction: int = DEFAULT_EF_CONSTRUCTION,
+        ef_search: int = DEFAULT_EF_SEARCH,
+        index: Any = None,
+        labels: Ids | None = None,
+        alive: npt.NDArray[np.bool_] | None = None,
+        hashes: Hashes | None = None,
     ) -> None:
         super().__init__(dim)
-        self.m, self.ef_construction, self.ef_search = m, ef_construction, ef_search
+        self.m, self.ef_construction, self.ef_search = int(m), int(ef_construction), int(ef_search)
         if index is None:
-            index = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = ef_construction
+            index = faiss.IndexHNSWFlat(dim, self.m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = self.ef_construction
         self.index = index
-        self.index.hnsw.efSearch = ef_search
-        self.labels = labels if labels is not None else np.empty(0, dtype=np.int64)
-        self.alive = alive if alive is not None else np.empty(0, dtype=bool)
-        self.hashes = hashes if hashes is not None else np.empty(0, dtype=np.uint64)  # row hash by position
-        self._pos = {int(label): i for i, label in enumerate(self.labels) if self.alive[i]}
-        self._bitmap: np.ndarray | None = None
+        self.index.hnsw.efSearch = self.ef_search
+        self.labels: Ids = labels if labels is not None else empty_ids()
+        self.alive: npt.NDArray[np.bool_] = alive if alive is not None else np.empty(0, dtype=bool)
+        self.hashes: Hashes = hashes if hashes is not None else np.empty(0, dtype=np.uint64)  # by position
+        self._pos = {int(label): i for i, label in enumerate(self.labels.tolist()) if self.alive[i]}
+        self._changed()
+
+    @classmethod
+    def create(cls, dim: int, params: Mapping[str, Any]) -> HnswIndex:
+        return cls(dim, **_known(params))
+
+    def _changed(self) -> None:
+        """Drop what searches cache about the live set (called on every add/remove, under the write lock)."""
+        self._lookup: tuple[Ids, Ids] | None = None  # live ids sorted, and their positions
+        self._search_params: dict[int, tuple[Any, ...]] = {}  # ef -> (params, objects they point into)
 
     def __len__(self) -> int:
         return len(self._pos)
@@ -53,12 +85,13 @@ class HnswIndex(VectorIndex):
     def tombstones(self) -> int:
         return int(len(self.labels) - len(self._pos))
 
-    @property
-    def needs_compaction(self) -> bool:
-        return self.tombstones > max(1000, COMPACT_FRACTION * len(self.labels))
+    def compaction_due(self, removed: int = 0, added: int = 0) -> bool:
+        size = len(self.labels) + added
+        return self.tombstones + removed > max(COMPACT_MIN_TOMBSTONES, COMPACT_FRACTION * size)
 
-    def _add(self, ids: np.ndarray, vectors: np.ndarray, hashes: np.ndarray) -> None:
-        dup = [int(i) for i in ids if int(i) in self._pos]
+    # --- writes ---
+    def _add(self, ids: Ids, vectors: Vectors, hashes: Hashes) -> None:
+        dup = [i for i in ids.tolist() if i in self._pos]
         if dup:
             raise ValueError(f"ids already present: {dup[:5]}")
         start = len(self.labels)
@@ -68,94 +101,164 @@ class HnswIndex(VectorIndex):
         self.hashes = np.concatenate([self.hashes, hashes])
         for offset, chunk_id in enumerate(ids.tolist()):
             self._pos[chunk_id] = start + offset
-        self._bitmap = None
+        self._changed()
 
-    def _remove(self, ids: np.ndarray) -> None:
-        for chunk_id in ids.tolist():
-            pos = self._pos.pop(int(chunk_id), None)
-            if pos is not None:
-                self.alive[pos] = False
-        self._bitmap = None
+    def _remove(self, ids: Ids) -> None:
+        """Tombstone the positions and overwrite their vectors with zeros (see the module docstring)."""
+        gone = [p for p in (self._pos.pop(i, None) for i in ids.tolist()) if p is not None]
+        if gone:
+            positions = np.asarray(gone, dtype=np.int64)
+            self.alive[positions] = False
+            self._storage()[positions] = 0.0
+        self._changed()
 
-    def _vectors_at(self, positions: np.ndarray) -> np.ndarray:
-        if len(positions) == 0:
-            return np.empty((0, self.dim), dtype=np.float32)
+    # --- reads ---
+    def _storage(self) -> Vectors:
         storage = faiss.downcast_index(self.index.storage)
         n = int(storage.ntotal)
-        xb = faiss.rev_swig_ptr(storage.get_xb(), n * self.dim).reshape(n, self.dim)
-        return xb[positions].copy()
+        if n == 0:
+            return np.empty((0, self.dim), dtype=np.float32)
+        xb: Vectors = faiss.rev_swig_ptr(storage.get_xb(), n * self.dim).reshape(n, self.dim)
+        return xb
 
-    def get(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        found = [(int(i), self._pos[int(i)]) for i in np.asarray(ids).tolist() if int(i) in self._pos]
-        if not found:
-            return np.empty(0, dtype=np.int64), np.empty((0, self.dim), dtype=np.float32)
-        present = np.array([f[0] for f in found], dtype=np.int64)
-        return present, self._vectors_at(np.array([f[1] for f in found], dtype=np.int64))
+    def _vectors_at(self, positions: Ids) -> Vectors:
+        if len(positions) == 0:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return self._storage()[positions].copy()
 
-    def hashes_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        found = [(int(i), self._pos[int(i)]) for i in np.asarray(ids).tolist() if int(i) in self._pos]
-        present = np.array([f[0] for f in found], dtype=np.int64)
-        return present, self.hashes[np.array([f[1] for f in found], dtype=np.int64)]
+    def _positions(self, ids: npt.ArrayLike) -> tuple[Ids, Ids]:
+        """(present ids, their positions) among `ids`, in the order given: one sorted lookup, no Python loop."""
+        if self._lookup is None:
+            live = np.flatnonzero(self.alive)
+            order = np.argsort(self.labels[live], kind="stable")
+            self._lookup = (self.labels[live][order], live[order].astype(np.int64))
+        keys, positions = self._lookup
+        wanted = np.asarray(ids, dtype=np.int64).ravel()
+        if len(keys) == 0 or len(wanted) == 0:
+            return empty_ids(), empty_ids()
+        at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        hit = keys[at] == wanted
+        return wanted[hit], positions[at[hit]]
 
-    def content_hashes(self) -> tuple[np.ndarray, np.ndarray]:
+    def get(self, ids: npt.ArrayLike) -> tuple[Ids, Vectors]:
+        present, positions = self._positions(ids)
+        return present, self._vectors_at(positions)
+
+    def hashes_of(self, ids: npt.ArrayLike) -> tuple[Ids, Hashes]:
+        present, positions = self._positions(ids)
+        return present, self.hashes[positions]
+
+    def content_hashes(self) -> tuple[Ids, Hashes]:
         positions = np.flatnonzero(self.alive)
         return self.labels[positions].copy(), self.hashes[positions].copy()
 
-    def content_blocks(self, rows: int = 65_536):
+    def content_blocks(self, rows: int = 65_536) -> Iterator[Block]:
         positions = np.flatnonzero(self.alive)
         for start in range(0, len(positions), rows):
             block = positions[start : start + rows]  # one block of vectors copied at a time, not all of them
             yield self.labels[block], self._vectors_at(block), self.hashes[block]
 
-    def contents(self) -> tuple[np.ndarray, np.ndarray]:
+    def contents(self) -> tuple[Ids, Vectors]:
         positions = np.flatnonzero(self.alive)
         return self.labels[positions].copy(), self._vectors_at(positions)
 
-    def _selector_bitmap(self, allowed: np.ndarray | None) -> np.ndarray:
-        if allowed is None:
-            if self._bitmap is None:
-                self._bitmap = np.packbits(self.alive, bitorder="little")
-            return self._bitmap
-        mask = np.zeros(len(self.labels), dtype=bool)
-        positions = [self._pos[int(i)] for i in np.asarray(allowed).tolist() if int(i) in self._pos]
-        mask[positions] = True
-        return np.packbits(mask, bitorder="little")
+    # --- search ---
+    def _params_for(self, ef: int, allowed: npt.ArrayLike | None) -> tuple[Any, ...]:
+        """SearchParametersHNSW for one search, with the objects it points into (kept alive by the caller).
 
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
-        m = len(queries)
+        Unfiltered searches reuse one cached set per ef; with no tombstones they need no selector at all
+        (the per-visited-node membership test is most of what a filtered search costs over raw FAISS).
+        """
+        if allowed is None:
+            cached = self._search_params.get(ef)
+            if cached is not None:
+                return cached
+            if self.tombstones == 0:
+                made: tuple[Any, ...] = (faiss.SearchParametersHNSW(efSearch=ef),)
+            else:
+                made = self._selected(ef, self.alive)
+            self._search_params[ef] = made
+            return made
+        mask = np.zeros(len(self.labels), dtype=bool)
+        mask[self._positions(allowed)[1]] = True
+        return self._selected(ef, mask)
+
+    def _selected(self, ef: int, mask: npt.NDArray[np.bool_]) -> tuple[Any, ...]:
+        bitmap = np.packbits(mask, bitorder="little")
+        sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bitmap))
+        return faiss.SearchParametersHNSW(sel=sel, efSearch=ef), sel, bitmap
+
+    def search(
+        self, queries: npt.ArrayLike, k: int, allowed: npt.ArrayLike | None = None, ef_search: int | None = None
+    ) -> tuple[Scores, Ids]:
+        q = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         if len(self) == 0 or k <= 0:
-            return np.full((m, max(k, 0)), -np.inf, dtype=np.float32), np.full((m, max(k, 0)), -1, dtype=np.int64)
-        bitmap = self._selector_bitmap(allowed)
-        sel = faiss.IDSelectorBitmap(len(self.labels), faiss.swig_ptr(bitmap))
-        params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.ef_search, k))
-        scores, positions = self.index.search(queries, k, params=params)
-        ids = np.where(positions >= 0, self.labels[np.clip(positions, 0, None)], -1)
+            return no_hits(len(q), k)
+        held = self._params_for(max(int(ef_search or self.ef_search), k), allowed)
+        scores, positions = self.index.search(q, k, params=held[0])
+        ids: Ids = np.where(positions >= 0, self.labels[np.maximum(positions, 0)], -1)
         return scores, ids
 
-    def params(self) -> dict:
+    # --- parameters ---
+    def params(self) -> dict[str, Any]:
         return {"m": self.m, "ef_construction": self.ef_construction, "ef_search": self.ef_search}
 
+    @classmethod
+    def build_params(cls, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        params = params or {}
+        return {
+            "m": int(params.get("m", DEFAULT_M)),
+            "ef_construction": int(params.get("ef_construction", DEFAULT_EF_CONSTRUCTION)),
+        }
+
+    def set_query_params(self, params: Mapping[str, Any]) -> None:
+        if params.get("ef_search") is not None:
+            self.ef_search = int(params["ef_search"])
+            self.index.hnsw.efSearch = self.ef_search
+            self._search_params = {}
+
+    # --- persistence ---
     def write(self, directory: Path) -> list[str]:
         faiss.write_index(self.index, str(directory / "index.faiss"))
         np.save(directory / "labels.npy", self.labels, allow_pickle=False)
         np.save(directory / "alive.npy", self.alive, allow_pickle=False)
         np.save(directory / "hashes.npy", self.hashes, allow_pickle=False)
-        return ["index.faiss", "labels.npy", "alive.npy", "hashes.npy"]
+        return list(FILES)
 
     @classmethod
-    def read(cls, directory: Path, dim: int, params: dict) -> HnswIndex:
+    def read(cls, directory: Path, dim: int, params: Mapping[str, Any]) -> HnswIndex:
         index = faiss.read_index(str(directory / "index.faiss"))
-        labels = np.load(directory / "labels.npy", allow_pickle=False)
-        alive = np.load(directory / "alive.npy", allow_pickle=False)
-        hashes = np.load(directory / "hashes.npy", allow_pickle=False)
+        labels, alive, hashes = _read_arrays(directory)
         if not isinstance(index, faiss.IndexHNSWFlat) or index.d != dim:
             raise ValueError("index.faiss is not an HNSW index of the expected dimension")
-        if (
-            int(index.ntotal) != len(labels)
-            or len(labels) != len(alive)
-            or hashes.shape != (len(labels),)
-            or hashes.dtype != np.uint64
-        ):
+        if int(index.ntotal) != len(labels):
             raise ValueError("hnsw snapshot files disagree with each other")
-        return cls(dim, index=index, labels=labels.astype(np.int64), alive=alive.astype(bool), hashes=hashes, **params)
+        return cls(dim, index=index, labels=labels, alive=alive, hashes=hashes, **_known(params))
+
+    @classmethod
+    def read_members(cls, directory: Path, dim: int, files: Mapping[str, Any]) -> tuple[Ids, Hashes]:
+        labels, alive, hashes = _read_arrays(directory)
+        return labels[alive], hashes[alive]
+
+
+class _Params(TypedDict, total=False):
+    m: int
+    ef_construction: int
+    ef_search: int
+
+
+def _known(params: Mapping[str, Any]) -> _Params:
+    known = _Params()
+    for key in ("m", "ef_construction", "ef_search"):
+        if params.get(key) is not None:
+            known[key] = int(params[key])
+    return known
+
+
+def _read_arrays(directory: Path) -> tuple[Ids, npt.NDArray[np.bool_], Hashes]:
+    labels = np.load(directory / "labels.npy", allow_pickle=False)
+    alive = np.load(directory / "alive.npy", allow_pickle=False)
+    hashes = np.load(directory / "hashes.npy", allow_pickle=False)
+    if len(labels) != len(alive) or hashes.shape != (len(labels),) or hashes.dtype != np.uint64:
+        raise ValueError("hnsw snapshot files disagree with each other")
+    return labels.astype(np.int64), alive.astype(bool), hashes

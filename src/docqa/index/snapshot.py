@@ -9,7 +9,12 @@ between the two renames), then .old; a candidate counts only if its manifest
 parses, matches what the caller expects and every file matches its recorded
 size and xxh3 checksum (checked before FAISS parses it; the flat index reads
 and checks its file in one pass). Nothing torn, truncated or foreign is loaded
-as good.
+as good. Then, still under the writers' lock (so no save is under way in any
+process and every temporary is a dead one): the loaded candidate, if it is not
+the current directory, is renamed into place, and every other temporary and
+.old directory is removed — after choosing, because a complete temporary left
+by a kill between the two renames may be the only whole snapshot. A check
+(`tidy=False`) reads under a shared lock and changes nothing.
 No pickle: FAISS's own format plus .npy arrays with allow_pickle=False.
 """
 
@@ -21,71 +26,50 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import xxhash
-
-from docqa import __version__, fsutil
+from docqa import fsutil
 from docqa.index import digest as dg
-from docqa.index.base import VectorIndex
+from docqa.index.base import Hashes, Ids, VectorIndex
 from docqa.index.factory import INDEX_TYPES, read_index
 from docqa.index.flat import ChecksumMismatch, UnsupportedLayout
+from docqa.index.manifest import (
+    FORMAT_VERSION,
+    MANIFEST,
+    Expectation,
+    Manifest,
+    RejectionKind,
+    SnapshotRejected,
+    file_checksum,
+    settings_changed,
+    validate,
+)
 
-FORMAT_VERSION = 2  # 2: per-row hashes as the database defines them (hashes.npy) and the manifest's row_hash
-MANIFEST = "manifest.json"
-
-
-@dataclass
-class Manifest:
-    db_identity: str
-    collection: str
-    applied_seq: int
-    model: str
-    dim: int
-    index_type: str
-    count: int
-    digest: str
-    row_hash: str = ""
-    metric: str = "inner_product"
-    index_params: dict = field(default_factory=dict)
-    files: dict = field(default_factory=dict)
-    format_version: int = FORMAT_VERSION
-    created_at: str = ""
-    docqa_version: str = __version__
-
-    @classmethod
-    def from_json(cls, text: str) -> Manifest:
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("manifest is not a JSON object")
-        known = {f for f in cls.__dataclass_fields__}
-        missing = {
-            "db_identity",
-            "collection",
-            "applied_seq",
-            "model",
-            "dim",
-            "index_type",
-            "count",
-            "digest",
-        } - data.keys()
-        if missing:
-            raise ValueError(f"manifest lacks {sorted(missing)}")
-        return cls(**{k: v for k, v in data.items() if k in known})
+__all__ = [
+    "FORMAT_VERSION",
+    "MANIFEST",
+    "Expectation",
+    "Loaded",
+    "Manifest",
+    "SnapshotRejected",
+    "file_checksum",
+    "load",
+    "members",
+    "peek",
+    "save",
+    "settings_changed",
+    "validate",
+]
 
 
-@dataclass
-class Expectation:
-    collection: str
-    model: str
-    dim: int
-    index_type: str
-    row_hash: str
-
-
-class SnapshotRejected(Exception):
-    """Why a snapshot on disk was not loaded (the engine then rebuilds)."""
+@dataclass(frozen=True)
+class Loaded:
+    index: VectorIndex
+    manifest: Manifest
+    source: str  # the directory it was read from, before any rename into place
+    swept: tuple[str, ...] = ()  # stale temporaries and .old directories removed (or, for a check, left)
 
 
 def collection_dir(root: Path, collection: str) -> Path:
@@ -95,18 +79,6 @@ def collection_dir(root: Path, collection: str) -> Path:
 def locked(root: Path, collection: str) -> contextlib.AbstractContextManager[None]:
     """Serialise snapshot writers across processes (CLI next to a running service)."""
     return fsutil.locked(Path(root) / f".{collection}.lock")
-
-
-def file_checksum(path: Path) -> str:
-    """xxh3-64 of a file, read into one reused buffer (a fresh 16 MB bytes per
-    read cost page faults: 1.5-4x slower on a 1.5 GB index)."""
-    h = xxhash.xxh3_64()
-    with open(path, "rb", buffering=0) as fh:
-        buf = bytearray(max(1, min(8 << 20, os.fstat(fh.fileno()).st_size)))
-        view = memoryview(buf)
-        while n := fh.readinto(buf):
-            h.update(view[:n])
-    return h.hexdigest()
 
 
 def save(
@@ -162,41 +134,15 @@ def save(
 
 def _candidates(root: Path, collection: str) -> list[Path]:
     current = collection_dir(root, collection)
-    temps = sorted(root.glob(f"{collection}.tmp-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    temps = sorted(root.glob(f"{collection}.tmp-*"), key=_mtime, reverse=True)
     return [p for p in [current, *temps, root / f"{collection}.old"] if p.is_dir()]
 
 
-def validate(directory: Path, expect: Expectation, checksums: bool = True) -> Manifest:
+def _mtime(path: Path) -> float:
     try:
-        manifest = Manifest.from_json((directory / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SnapshotRejected(f"{directory.name}: no manifest (incomplete snapshot)") from None
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise SnapshotRejected(f"{directory.name}: unreadable manifest: {exc}") from None
-    if manifest.format_version != FORMAT_VERSION:
-        raise SnapshotRejected(f"snapshot format {manifest.format_version}, expected {FORMAT_VERSION}")
-    for what, got, want in (
-        ("collection", manifest.collection, expect.collection),
-        ("model", manifest.model, expect.model),
-        ("dim", manifest.dim, expect.dim),
-        ("index type", manifest.index_type, expect.index_type),
-        ("row hash", manifest.row_hash, expect.row_hash),
-    ):
-        if got != want:
-            raise SnapshotRejected(f"snapshot {what} is {got!r}, expected {want!r}")
-    if not manifest.files:
-        raise SnapshotRejected("manifest lists no files")
-    for name, info in manifest.files.items():
-        path = directory / name
-        if not path.is_file():
-            raise SnapshotRejected(f"{name} is missing")
-        if path.stat().st_size != info.get("size"):
-            raise SnapshotRejected(
-                f"{name} is {path.stat().st_size} bytes, manifest says {info.get('size')} (truncated?)"
-            )
-        if checksums and file_checksum(path) != info.get("xxh3"):
-            raise SnapshotRejected(f"{name} checksum does not match the manifest (corrupt)")
-    return manifest
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile (a check reads without the writers' lock)
+        return 0.0
 
 
 def _read_checked(directory: Path, manifest: Manifest) -> VectorIndex:
@@ -205,10 +151,10 @@ def _read_checked(directory: Path, manifest: Manifest) -> VectorIndex:
     An index type with `read_verified` (flat) reads and checks its file in one
     pass; otherwise each file is checksummed, then handed to FAISS.
     """
-    reader = getattr(INDEX_TYPES.get(manifest.index_type), "read_verified", None)
-    if reader is not None:
+    cls = INDEX_TYPES.get(manifest.index_type)
+    if cls is not None:
         try:
-            index = reader(directory, manifest.dim, manifest.index_params, manifest.files)
+            index = cls.read_verified(directory, manifest.dim, manifest.index_params, manifest.files)
         except ChecksumMismatch as exc:
             raise SnapshotRejected(str(exc)) from None
         except UnsupportedLayout:
@@ -234,27 +180,110 @@ def peek(root: Path, expect: Expectation) -> Manifest | None:
     return None
 
 
-def load(root: Path, expect: Expectation) -> tuple[VectorIndex, Manifest]:
-    """Load the newest valid snapshot, or raise SnapshotRejected saying why none was."""
-    reasons = []
-    for directory in _candidates(Path(root), expect.collection):
+def load(root: Path, expect: Expectation, *, tidy: bool = True) -> Loaded:
+    """Load the newest valid snapshot, or raise SnapshotRejected saying why none was.
+
+    tidy (a sync): under the writers' lock, rename what was loaded into place and remove every stale
+    temporary and .old directory. tidy=False (a check): under a shared lock, touch nothing; `swept`
+    then lists what a sync would remove.
+    """
+    root = Path(root)
+    with locked(root, expect.collection) if tidy else _reading(root, expect.collection):
+        index, manifest, chosen, why = _first_valid(root, expect)
+        swept = _sweep(root, expect.collection, chosen, dry_run=not tidy)
+    if index is None or manifest is None or chosen is None:
+        raise SnapshotRejected(why[0], why[1], swept)
+    index.set_query_params(expect.index_params)
+    return Loaded(index, manifest, chosen.name, swept)
+
+
+def members(root: Path, expect: Expectation) -> tuple[Ids, Hashes] | None:
+    """(ids, row hashes) of the snapshot on disk, of whatever index type or parameters, without its vectors:
+    what a forced rebuild replaces when no index is in memory. None when no whole snapshot adds up."""
+    root = Path(root)
+    with _reading(root, expect.collection):
+        for directory in _candidates(root, expect.collection):
+            try:
+                m = validate(directory, expect, checksums=False, settings=False)
+                ids, hashes = INDEX_TYPES[m.index_type].read_members(directory, m.dim, m.files)
+            except Exception:  # not a readable snapshot: try the next one
+                continue
+            if len(ids) == len(hashes) == m.count and dg.combine(hashes) == dg.from_hex(m.digest):
+                return ids, hashes
+    return None
+
+
+def _first_valid(
+    root: Path, expect: Expectation
+) -> tuple[VectorIndex | None, Manifest | None, Path | None, tuple[str, RejectionKind]]:
+    reasons: list[str] = []
+    kinds: list[RejectionKind] = []
+    for directory in _candidates(root, expect.collection):
         try:
             manifest = validate(directory, expect, checksums=False)
             index = _read_checked(directory, manifest)
         except SnapshotRejected as exc:
-            reasons.append(str(exc))
+            reasons.append(exc.message)
+            kinds.append(exc.kind)
             continue
         except Exception as exc:  # faiss raises RuntimeError on garbage
             reasons.append(
                 f"{directory.name}: cannot read index: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
             )
+            kinds.append("invalid")
             continue
+        problem = ""
         if len(index) != manifest.count:
-            reasons.append(f"{directory.name}: index holds {len(index)} vectors, manifest says {manifest.count}")
+            problem = f"{directory.name}: index holds {len(index)} vectors, manifest says {manifest.count}"
+        else:
+            index.digest = dg.from_hex(manifest.digest)
+            if index.recompute_digest() != index.digest:  # hashes.npy must sum to the manifest's digest (<1 ms at 1M)
+                problem = f"{directory.name}: the row hashes do not add up to the manifest's digest"
+        if problem:
+            reasons.append(problem)
+            kinds.append("invalid")
             continue
-        index.digest = dg.from_hex(manifest.digest)
-        if index.recompute_digest() != index.digest:  # hashes.npy must sum to what the manifest records (<1 ms at 1M)
-            reasons.append(f"{directory.name}: the row hashes do not add up to the manifest's digest")
-            continue
-        return index, manifest
-    raise SnapshotRejected("; ".join(reasons) if reasons else "no snapshot on disk")
+        return index, manifest, directory, ("", "invalid")
+    if not collection_dir(root, expect.collection).exists() and all(k == "incomplete" for k in kinds):
+        return None, None, None, ("snapshot missing", "missing")
+    return None, None, None, ("; ".join(reasons), kinds[0] if kinds else "invalid")
+
+
+def _sweep(root: Path, collection: str, chosen: Path | None, dry_run: bool) -> tuple[str, ...]:
+    """Put `chosen` (the loaded candidate) in place and remove every other temporary and .old directory.
+
+    Call under the writers' lock only: then no save is running anywhere, so each temporary is a dead one.
+    """
+    current = collection_dir(root, collection)
+    stale = [p for p in [*root.glob(f"{collection}.tmp-*"), root / f"{collection}.old"] if p.is_dir()]
+    if chosen is not None and chosen != current:
+        stale.remove(chosen)
+        if not dry_run:
+            if current.exists():  # rejected, and replaced by the whole snapshot just loaded
+                shutil.rmtree(current)
+            chosen.rename(current)
+            fsutil.fsync_dir(root)
+    if not dry_run:
+        for path in stale:
+            shutil.rmtree(path, ignore_errors=True)
+    return tuple(sorted(p.name for p in stale))
+
+
+@contextlib.contextmanager
+def _reading(root: Path, collection: str) -> Iterator[None]:
+    """A shared lock on the writers' lock file, when it exists (creating it would be a write)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    try:
+        fd = os.open(Path(root) / f".{collection}.lock", os.O_RDONLY)
+    except OSError:  # no writer ever ran here: nothing to wait for
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
