@@ -136,7 +136,7 @@ def secured(tmp_path):
         yield c
 
 
-def test_writes_need_the_api_key_reads_do_not(secured):
+def test_with_a_key_every_api_route_needs_one_and_writes_need_the_admin_key(secured):
     body = {"document_id": "d", "chunks": [{"index": 0, "content": TOPICS[0]}]}
     error = assert_error(secured.post("/api/v1/index/", json=body), 401, "unauthorized")
     assert "X-API-Key" in error["message"]
@@ -147,10 +147,15 @@ def test_writes_need_the_api_key_reads_do_not(secured):
     assert_error(secured.post("/api/v1/index/rebuild-from-db"), 401)
     assert_error(secured.post("/api/v1/index/upload", files={"file": ("a.txt", b"hello")}), 401)
     assert secured.post("/api/v1/index/rebuild-from-db", headers={"X-API-Key": "s3cret-key"}).status_code == 200
-    assert secured.post("/api/v1/search/", json={"query": "espresso"}).status_code == 200
-    assert secured.get("/api/v1/search/stats").status_code == 200
-    assert secured.get("/api/v1/index/status/d").status_code == 200
-    assert secured.get("/health").status_code == 200
+    assert_error(secured.post("/api/v1/search/", json={"query": "espresso"}), 401, "unauthorized")
+    assert_error(secured.get("/api/v1/search/stats"), 401, "unauthorized")
+    assert_error(secured.get("/api/v1/index/status/d"), 401, "unauthorized")
+    assert_error(secured.get("/api/v1/qa/ask", params={"question": "espresso?"}), 401, "unauthorized")
+    admin = {"X-API-Key": "s3cret-key"}
+    assert secured.post("/api/v1/search/", json={"query": "espresso"}, headers=admin).json()["total_results"] == 1
+    assert secured.get("/api/v1/index/status/d", headers=admin).json()["status"] == "indexed"
+    assert secured.get("/health").status_code == 200 and secured.get("/health/ready").status_code == 200
+    assert secured.get("/metrics").status_code == 200
     assert secured.delete("/api/v1/index/d", headers={"Authorization": "Bearer s3cret-key"}).status_code == 200
 
 
@@ -191,7 +196,7 @@ def test_a_bug_is_a_logged_json_500(tmp_path, caplog):
     app.add_api_route("/boom", broken)
     from fastapi.testclient import TestClient
 
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False, base_url="http://localhost") as client:
         error = assert_error(client.get("/boom"), 500, "internal_error")
     assert "deliberate bug" not in error["message"]
     assert any(r.exc_info and "deliberate bug" in str(r.exc_info[1]) for r in caplog.records)

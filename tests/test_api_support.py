@@ -36,6 +36,8 @@ def running(settings: Settings, store: Any = None) -> Iterator[TestClient]:
     logger = logging.getLogger("docqa")
     level = logger.level
     logger.setLevel(logging.INFO)
+    if not settings.allowed_hosts and settings.host == "127.0.0.1":  # the test client's Host, beside the default names
+        settings = settings.replace(allowed_hosts=("testserver", "localhost", "127.0.0.1"))
     app = create_app(settings, store)
     try:
         with TestClient(app, raise_server_exceptions=True) as client:

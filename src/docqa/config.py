@@ -81,7 +81,10 @@ class Settings(BaseModel):
     # service
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8003
-    api_key: str = ""
+    api_key: str = ""  # the admin key: writes, deletes, rebuilds (and reads); with any key set, every /api route needs one
+    read_api_key: str = ""  # a key for reads only (search, ask, status, stats)
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()  # Host header names accepted; () = the bind address and
+    # localhost names (any host when bound beyond loopback); add the names a load balancer uses
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     max_upload_bytes: Positive = 50 * 1024 * 1024
     webhook_url: str = ""
@@ -99,7 +102,7 @@ class Settings(BaseModel):
     hybrid_keyword_weight: NonNegative = 1.0
     rrf_k: Annotated[int, Field(ge=0)] = 60
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -49,6 +49,13 @@ class Unauthorized(DocqaError):
     http_status = 401
 
 
+class Forbidden(DocqaError):
+    """A valid key that may not do this (a read key on a write route), or a request from a host or origin not allowed."""
+
+    code = "forbidden"
+    http_status = 403
+
+
 class ParseError(DocqaError):
     """A document could not be read (unreadable, encrypted, empty, mislabelled)."""
 

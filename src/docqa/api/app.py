@@ -11,20 +11,27 @@ snapshot).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from docqa.api import errors, routes_index, routes_ops, routes_qa, routes_search, routes_upload, routes_web
 from docqa.api.metrics import HttpMetricsMiddleware, Metrics
 from docqa.api.routes_ops import app_version
+from docqa.api.security import LOOPBACK_HOSTS, HostOriginGuard, keys_enabled
 from docqa.app import Docqa, Runtime
 from docqa.config import Settings
+from docqa.logging import get_logger, log_event
+
+log = get_logger("docqa.api")
 
 
 class BodyLimit:
@@ -63,6 +70,31 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
+def _without_security(app: FastAPI) -> dict[str, Any]:
+    """The schema says what is enforced: with no key set, no route asks for one."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                operation.pop("security", None)
+        schema.get("components", {}).pop("securitySchemes", None)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def warn_if_open(settings: Settings) -> None:
+    """Loudly, when the service is reachable beyond this machine and needs no key."""
+    if keys_enabled(settings) or settings.host in LOOPBACK_HOSTS or settings.host.startswith("127."):
+        return
+    log_event(
+        log,
+        f"Serving on {settings.host} without an API key: anyone who can reach this port can read, change and "
+        "delete every document. Set DOCQA_API_KEY (admin) and DOCQA_READ_API_KEY (reads).",
+        logging.WARNING,
+        host=settings.host,
+    )
+
+
 def create_app(settings: Settings | None = None, library: Docqa | None = None) -> FastAPI:
     """Build the app. `library`: an already-open Docqa (tests, embedding hosts); otherwise the lifespan opens one."""
     settings = settings or Settings.from_env()
@@ -97,7 +129,11 @@ def create_app(settings: Settings | None = None, library: Docqa | None = None) -
             allow_headers=["*"],
             expose_headers=["*"],
         )
+    app.add_middleware(HostOriginGuard, settings=settings)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     for module in (routes_index, routes_upload, routes_search, routes_qa, routes_ops, routes_web):
         app.include_router(module.router)
+    if not keys_enabled(settings):
+        app.openapi = lambda: _without_security(app)  # type: ignore[method-assign]
+    warn_if_open(settings)
     return app

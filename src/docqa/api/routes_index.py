@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path
 from fastapi.concurrency import run_in_threadpool
 
-from docqa.api.deps import RuntimeDep, require_api_key
+from docqa.api.deps import RuntimeDep
 from docqa.api.schemas import (
     DOCUMENT_ID_PATTERN,
     ERROR_RESPONSES,
@@ -24,6 +24,7 @@ from docqa.api.schemas import (
     RebuildResponse,
     SyncReportOut,
 )
+from docqa.api.security import require_admin_key, require_read_key
 from docqa.errors import SyncFailed
 from docqa.logging import get_logger, log_event
 from docqa.types import ChunkInput
@@ -31,7 +32,8 @@ from docqa.types import ChunkInput
 log = get_logger("docqa.api.index")
 
 router = APIRouter(prefix="/api/v1/index", tags=["index"], responses=ERROR_RESPONSES)
-write = [Depends(require_api_key)]
+write = [Depends(require_admin_key)]
+read = [Depends(require_read_key)]
 
 
 def _document_metadata(body: IndexRequest) -> dict[str, Any]:
@@ -98,7 +100,9 @@ async def index_document(body: IndexRequest, runtime: RuntimeDep) -> IndexRespon
 DocumentIdPath = Path(pattern=DOCUMENT_ID_PATTERN, description="Document id")
 
 
-@router.get("/status/{document_id}", response_model=DocumentStatus, summary="Indexing status of a document")
+@router.get(
+    "/status/{document_id}", response_model=DocumentStatus, dependencies=read, summary="Indexing status of a document"
+)
 async def document_status(runtime: RuntimeDep, document_id: str = DocumentIdPath) -> DocumentStatus:
     doc = await run_in_threadpool(runtime.opened().get_document, document_id)
     indexed = doc.status == "indexed"

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from docqa.api.deps import RuntimeDep
 from docqa.api.schemas import DOCUMENT_ID_PATTERN, ERROR_RESPONSES, check_text
 from docqa.api.schemas_qa import AskResponse
+from docqa.api.security import require_read_key
 from docqa.errors import InvalidInput
 from docqa.limits import MAX_ASK_K, MAX_QUESTION_CHARS
 
-router = APIRouter(prefix="/api/v1/qa", tags=["qa"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/v1/qa", tags=["qa"], responses=ERROR_RESPONSES, dependencies=[Depends(require_read_key)]
+)
 
 
 def _document_ids(values: list[str]) -> list[str]:

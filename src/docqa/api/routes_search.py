@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from docqa.api.deps import MetricsDep, RuntimeDep
@@ -19,12 +19,15 @@ from docqa.api.schemas_search import (
     SuggestResponse,
     _SearchBody,
 )
+from docqa.api.security import require_read_key
 from docqa.app import Runtime
 from docqa.errors import InvalidInput
 from docqa.limits import MAX_SUGGEST
 from docqa.types import SearchFilters, SearchHit
 
-router = APIRouter(prefix="/api/v1/search", tags=["search"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/v1/search", tags=["search"], responses=ERROR_RESPONSES, dependencies=[Depends(require_read_key)]
+)
 
 
 @router.post("/", response_model=SearchResponse, summary="Semantic (vector), keyword or hybrid search")

@@ -20,8 +20,9 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from docqa.api.deps import RuntimeDep, require_api_key
+from docqa.api.deps import RuntimeDep
 from docqa.api.schemas import DOCUMENT_ID_PATTERN, ERROR_RESPONSES, UploadResponse, check_json, check_text
+from docqa.api.security import require_admin_key
 from docqa.errors import InvalidInput, ParseError, PayloadTooLarge, UnsupportedType
 from docqa.logging import get_logger, log_event
 
@@ -121,7 +122,7 @@ async def _file_bytes(form: FormData, limit: int) -> tuple[str, bytes, str | Non
 @router.post(
     "/upload",
     response_model=UploadResponse,
-    dependencies=[Depends(require_api_key)],
+    dependencies=[Depends(require_admin_key)],
     openapi_extra={"requestBody": _FORM_SCHEMA},
     summary="Upload a file and index it",
 )

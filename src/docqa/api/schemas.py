@@ -76,6 +76,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, text in {
         400: "Malformed request",
         401: "Missing or wrong API key",
+        403: "A read key on a write route, or a Host / Origin not served",
         404: "Not found",
         405: "Method not allowed",
         413: "Payload too large",
