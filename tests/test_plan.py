@@ -1,6 +1,6 @@
 """The sync decision rules, without I/O."""
 
-from docqa.sync.plan import Action, StartFacts, final_status, plan_repair, plan_start, plan_verify
+from docqa.sync.plan import Action, StartFacts, check_reason, final_status, plan_repair, plan_start, plan_verify
 
 
 def facts(**kw) -> StartFacts:
@@ -43,9 +43,31 @@ def test_compacted_log_rebuilds():
 
 
 def test_otherwise_catch_up():
-    d = plan_start(facts())
-    assert d.action is Action.CATCH_UP and "2 change" in d.reason
-    assert plan_start(facts(applied_seq=12)).reason == ""
+    assert plan_start(facts()).action is Action.CATCH_UP
+    assert plan_start(facts(applied_seq=12)).action is Action.CATCH_UP
+
+
+def test_a_missing_snapshot_is_reported_as_missing():
+    d = plan_start(facts(has_index=False, snapshot_problem="snapshot missing", snapshot_kind="missing"))
+    assert d.action is Action.REBUILD and d.reason == "snapshot missing" and d.cause == "missing"
+    d = plan_start(
+        facts(has_index=False, snapshot_problem="index parameters changed: m 32 -> 16", snapshot_kind="settings")
+    )
+    assert d.cause == "settings" and "m 32 -> 16" in d.reason
+    d = plan_start(
+        facts(has_index=False, snapshot_problem="index.faiss checksum does not match", snapshot_kind="invalid")
+    )
+    assert d.cause == "invalid"
+    assert plan_start(facts(mode="force")).cause == "forced"
+
+
+def test_check_reason_says_what_a_sync_would_do():
+    assert check_reason("in_sync") == ""
+    assert check_reason("caught_up", pending=3, added=2, removed=1) == "would catch up 3 change(s) (+2 -1)"
+    assert check_reason("repaired", repair=2, why="count differs").startswith("would repair 2 id(s): count differs")
+    said = check_reason("repaired", pending=1, removed=1, repair=2, why="x")
+    assert said.endswith("(after it would catch up 1 change(s) (+0 -1))")
+    assert check_reason("rebuilt", pending=4, why="snapshot missing") == "would rebuild: snapshot missing"
 
 
 def test_verify_compares_count_and_digest():
@@ -61,10 +83,10 @@ def test_repair_below_threshold_rebuild_above():
 
 
 def test_final_status():
-    assert final_status(True, 0, 0, 0) == "rebuilt"
-    assert final_status(False, 2, 0, 0) == "repaired"
-    assert final_status(False, 0, 1, 0) == "caught_up"
-    assert final_status(False, 0, 0, 0) == "in_sync"
+    assert final_status(True, 0, 0) == "rebuilt"
+    assert final_status(False, 2, 0) == "repaired"
+    assert final_status(False, 0, 1) == "caught_up"  # changes applied, even ones that cancel out
+    assert final_status(False, 0, 0) == "in_sync"
 
 
 def test_diff_rows_finds_missing_extra_and_changed_ids_in_any_order():
