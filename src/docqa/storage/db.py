@@ -68,11 +68,15 @@ class Connection:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        if self.is_pg:
-            with self.raw.cursor() as cur:
-                cur.executemany(self._sql(sql), rows)
-        else:
-            self.raw.executemany(sql, rows)
+        try:
+            if self.is_pg:
+                with self.raw.cursor() as cur:
+                    cur.executemany(self._sql(sql), rows)
+            else:
+                self.raw.executemany(sql, rows)
+        except Exception as exc:  # a full disk or a lost server mid-batch is the same 503 as in execute()
+            raise_if_unavailable(exc)
+            raise
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return list(self.execute(sql, params).fetchall())
@@ -122,13 +126,16 @@ class Connection:
 
 # Subclasses of OperationalError that say nothing about the server being gone.
 _NOT_AN_OUTAGE = {"QueryCanceled", "LockNotAvailable"}
+# Errors that are not OperationalError but mean the same to a writer: the database takes no writes now.
+_REFUSES_WRITES = {"ReadOnlySqlTransaction"}  # a hot standby, or default_transaction_read_only
 
 
 def raise_if_unavailable(exc: Exception) -> None:
     """OperationalError / InterfaceError of either driver, subclasses included (psycopg raises
     AdminShutdown, CrashShutdown, ... after a server restart), mean the database went away."""
     lineage = {cls.__name__ for cls in type(exc).__mro__}
-    if lineage & {"OperationalError", "InterfaceError"} and not lineage & _NOT_AN_OUTAGE and "locked" not in str(exc):
+    outage = lineage & {"OperationalError", "InterfaceError"} and not lineage & _NOT_AN_OUTAGE
+    if (outage or lineage & _REFUSES_WRITES) and "locked" not in str(exc):
         name = type(exc).__name__
         raise DatabaseUnavailable(
             f"database unavailable: {str(exc).strip().splitlines()[0] if str(exc) else name}"

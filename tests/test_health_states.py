@@ -1,0 +1,106 @@
+"""Each state of the health model, reached for real through the running service."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from docqa.app import Docqa
+from docqa.config import Settings
+from docqa.embedders.hash import HashEmbedder
+from docqa.storage import vectors
+from tests.helpers import TOPICS, RawSQL, make_chunks
+from tests.test_api_support import assert_error, fast, index_doc, running, search, wait_for
+
+
+class SlowToLoad(HashEmbedder):
+    """A model whose first use blocks until `loaded` is set, like a lazy model loading from disk."""
+
+    def __init__(self) -> None:
+        super().__init__(dim=384)
+        self.loaded = threading.Event()
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.loaded.wait(10)
+        return super().embed(texts)
+
+
+def open_library(settings: Settings, embedder=None) -> Docqa:
+    library = Docqa.open(settings, embedder=embedder or HashEmbedder())
+    library.sync()
+    return library
+
+
+def test_warming_up_until_the_model_is_loaded_then_healthy(settings):
+    embedder = SlowToLoad()
+    library = open_library(settings, embedder)
+    with running(fast(settings), library) as client:
+        body = client.get("/health").json()
+        assert (body["status"], body["ready"]) == ("warming_up", False), body
+        assert "loading the embedding model" in body["reason"]
+        assert client.get("/health/ready").status_code == 503
+        assert 'docqa_health_state{state="warming_up"} 1.0' in client.get("/metrics").text
+        embedder.loaded.set()
+        wait_for(lambda: client.get("/health").json()["status"] == "healthy")
+        assert client.get("/health/ready").status_code == 200
+    library.close()
+
+
+def test_writes_failing_while_the_database_refuses_writes_and_healthy_once_one_succeeds(settings):
+    """A full disk: every write fails, reads keep working; /health says so and stays ready for reads."""
+    pg = settings.database_url.startswith("postgres")
+    library = open_library(settings)
+    with running(fast(settings), library) as client:
+        index_doc(client, "before", TOPICS[:2])
+        with library.db.connection() as conn:  # the pool hands this connection out next (LIFO)
+            if pg:  # a database that takes no writes (a standby, a read-only default)
+                conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            else:  # a full disk
+                conn.execute(f"PRAGMA max_page_count = {int(conn.scalar('PRAGMA page_count'))}")
+        big = {"document_id": "big", "chunks": [{"index": i, "content": TOPICS[i % 10] * 40} for i in range(40)]}
+        error = assert_error(client.post("/api/v1/index/", json=big), 503, "database_unavailable")
+        why = "read-only" if pg else "full"
+        assert why in error["message"]
+        body = client.get("/health").json()
+        assert (body["status"], body["ready"]) == ("writes_failing", True), body
+        assert why in body["reason"]
+        assert search(client, TOPICS[1], limit=1)["results"][0]["document_id"] == "before"  # reads still work
+        with library.db.connection() as conn:
+            conn.execute(
+                "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE" if pg else "PRAGMA max_page_count = 1073741823"
+            )
+        index_doc(client, "after", TOPICS[2:4])
+        assert client.get("/health").json()["status"] == "healthy"
+    library.close()
+
+
+def test_repairing_while_drift_is_being_repaired(settings, monkeypatch):
+    library = open_library(settings)
+    library.add_document(make_chunks(TOPICS), document_id="doc")
+    entered, release = threading.Event(), threading.Event()
+    fetch = vectors.fetch_vectors
+
+    def held_fetch(*args, **kwargs):  # type: ignore[no-untyped-def]
+        entered.set()
+        release.wait(10)
+        return fetch(*args, **kwargs)
+
+    with running(fast(settings), library) as client:
+        assert client.get("/health").json()["status"] == "healthy"
+        raw = RawSQL(settings.database_url)
+        victim = int(raw.scalar("SELECT min(id) FROM chunks"))
+        raw.update_embedding_silently(victim, np.ones(384, dtype=np.float32) / np.sqrt(384))
+        raw.close()
+        monkeypatch.setattr(vectors, "fetch_vectors", held_fetch)
+        repair = threading.Thread(target=library.sync)
+        repair.start()
+        assert entered.wait(10)
+        body = client.get("/health").json()
+        assert (body["status"], body["ready"]) == ("repairing", True), body
+        assert "1 id(s) differ" in body["reason"]
+        release.set()
+        repair.join(10)
+        assert library.engine.last_report is not None and library.engine.last_report.status == "repaired"
+        assert client.get("/health").json()["status"] == "healthy"
+    library.close()
