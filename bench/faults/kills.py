@@ -264,7 +264,7 @@ def trial_serve(fx: Fixture, data: Path, rng: random.Random, trial: Trial) -> No
             return
         present = [a["document_id"] for a in fx.acks]
         writer = Writer(base, acks, rng.randrange(1 << 30), f"s{trial.seed}", present, max_ops=500)
-        trial.window_s = 3.0
+        trial.window_s = 2.5
         trial.kill_at_s = rng.uniform(0.05, trial.window_s)
         writer.start()
         time.sleep(trial.kill_at_s)

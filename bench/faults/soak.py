@@ -59,7 +59,7 @@ def run_soak(work: Path, minutes: float = 30.0, db: str = "sqlite", index: str =
             pause_s=0.05,
             target_docs=len(present) + 40,
         )
-        reader = Reader(base, seed + 1, max_ops=int(minutes * 60 * 200), deadline=end, pause_s=0.005)
+        reader = Reader(base, seed + 1, max_ops=int(minutes * 60 * 200), deadline=end, pause_s=0.05)
         rss: list[tuple[float, int]] = [(0.0, procs.rss_kb(proc.pid))]
         writer.start()
         reader.start()
