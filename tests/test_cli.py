@@ -79,9 +79,9 @@ def test_check_exits_non_zero_on_drift_and_changes_nothing(cli, db_url):
     raw.update_embedding_silently(cid, np.ones(384, dtype=np.float32) / np.sqrt(384))
     raw.close()
     code, out, _ = cli("sync", "--check", "--json")
-    assert code == 1 and json.loads(out)["status"] == "degraded"
-    code, out, _ = cli("sync", "--check", "--json")  # still drifted: check repaired nothing
-    assert code == 1
+    assert code == 1 and json.loads(out)["status"] == "repaired" and json.loads(out)["sync_performed"] is False
+    code, out, _ = cli("sync", "--check")  # still drifted: check repaired nothing
+    assert code == 1 and "would repair" in out
     code, out, _ = cli("sync", "--json")
     assert code == 0 and json.loads(out)["status"] == "repaired"
     assert cli("sync", "--check")[0] == 0
@@ -154,3 +154,18 @@ def test_limits_and_read_your_writes_mean_what_they_mean_over_http(cli):
     for command in (("search", "rice"), ("ask", "how long does rice cook?")):
         code, _, err = cli(*command, "--min-seq", "999999")
         assert code == 2 and "min_seq 999999 is ahead of the change log" in err
+
+
+def test_check_after_plain_sql_changes_says_what_a_sync_would_do_and_exits_1(cli, db_url, tmp_path):
+    cli("ingest", str(SAMPLES / "recipe-collection.txt"), str(SAMPLES / "history-of-millbrook.txt"))
+    assert cli("sync", "--check")[0] == 0  # ingest left the index provably in sync on disk
+    snapshot = sorted((p.relative_to(tmp_path), p.stat().st_mtime_ns) for p in (tmp_path / "data").rglob("*"))
+    raw = RawSQL(db_url)
+    raw.delete_chunk(raw.scalar("SELECT min(id) FROM chunks"))
+    raw.close()
+    code, out, _ = cli("sync", "--check")
+    assert code == 1 and out.startswith("caught_up") and "would catch up 1 change" in out, out
+    after = sorted((p.relative_to(tmp_path), p.stat().st_mtime_ns) for p in (tmp_path / "data").rglob("*"))
+    data_files = [p for p in after if "docqa.db" not in str(p[0])]
+    assert data_files == [p for p in snapshot if "docqa.db" not in str(p[0])]  # no snapshot file touched
+    assert cli("sync")[0] == 0 and cli("sync", "--check")[0] == 0

@@ -14,7 +14,11 @@ from docqa.types import SearchFilters
 
 @click.command()
 @click.option("--force", is_flag=True, help="Rebuild the index from the database.")
-@click.option("--check", is_flag=True, help="Change nothing; exit 1 unless the index is provably in sync.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Change nothing (no file, no index); exit 1 unless the index is provably in sync, saying what a sync would do.",
+)
 @click.option(
     "--deep",
     is_flag=True,
@@ -32,12 +36,8 @@ def sync(obj: CliContext, force: bool, check: bool, deep: bool, as_json: bool) -
     if as_json:
         emit_json(report.to_dict())
     else:
-        click.echo(
-            f"{report.status}: DB {report.db_count} embeddings, index {report.index_count} vectors, "
-            f"applied seq {report.applied_seq}, +{report.added} -{report.removed} repaired {report.repaired} "
-            f"in {report.duration_ms:.0f} ms" + (f" ({report.reason})" if report.reason else "")
-        )
-    if report.status == "degraded":
+        click.echo(report.describe())
+    if report.status == "degraded" or (check and report.status != "in_sync"):
         raise SystemExit(1)
 
 
