@@ -86,7 +86,7 @@ def test_non_finite_metadata_is_rejected(client):
 
 def test_malformed_json_is_a_422(client):
     response = client.post("/api/v1/search/", content=b"{not json", headers={"content-type": "application/json"})
-    assert_error(response, 422, "validation_error")
+    assert_error(response, 422, "invalid_json")
 
 
 def test_unknown_route_and_wrong_method(client):
@@ -200,3 +200,27 @@ def test_a_bug_is_a_logged_json_500(tmp_path, caplog):
         error = assert_error(client.get("/boom"), 500, "internal_error")
     assert "deliberate bug" not in error["message"]
     assert any(r.exc_info and "deliberate bug" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_a_body_that_is_not_json_is_named_as_such(client):
+    error = assert_error(
+        client.post("/api/v1/search/", content=b"not json", headers={"Content-Type": "application/json"}),
+        422,
+        "invalid_json",
+    )
+    assert error["details"] == {"field": "body"} and "not valid JSON" in error["message"]
+    for media in ("text/plain", "application/x-www-form-urlencoded"):
+        error = assert_error(
+            client.post("/api/v1/index/", content=b"query=x", headers={"Content-Type": media}),
+            415,
+            "unsupported_media_type",
+        )
+        assert media in error["message"] and "application/json" in error["message"]
+    error = assert_error(client.post("/api/v1/search/", json=[1, 2]), 422, "validation_error")
+    assert error["details"]["errors"][0]["field"] == "body"
+
+
+def test_the_status_route_without_an_id_is_a_clear_error_not_a_bare_redirect(client):
+    response = client.get("/api/v1/index/status/", follow_redirects=False)
+    error = assert_error(response, 422, "invalid_input")
+    assert "document id is required" in error["message"] and error["details"] == {"field": "document_id"}

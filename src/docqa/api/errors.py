@@ -73,6 +73,24 @@ async def docqa_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    raw = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in raw):
+        where = next((e.get("ctx", {}).get("error", "") for e in raw if e.get("type") == "json_invalid"), "")
+        return error_response(  # 422 as FastAPI (and so the original service) answers it, saying what is wrong
+            422,
+            "invalid_json",
+            f"the request body is not valid JSON{': ' + str(where) if where else ''}",
+            {"field": "body"},
+        )
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body_expected = any(tuple(e.get("loc", ()))[:1] == ("body",) for e in raw)
+    if body_expected and request.method in ("POST", "PUT", "PATCH") and media != "application/json":
+        return error_response(
+            415,
+            "unsupported_media_type",
+            f"this route takes a JSON body: send Content-Type: application/json (got {media or 'none'})",
+            {"content_type": media},
+        )
     errors = field_errors(exc)
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     return error_response(422, "validation_error", f"invalid request: {summary}", {"errors": errors})

@@ -25,7 +25,7 @@ from docqa.api.schemas import (
     SyncReportOut,
 )
 from docqa.api.security import require_admin_key, require_read_key
-from docqa.errors import SyncFailed
+from docqa.errors import InvalidInput, SyncFailed
 from docqa.logging import get_logger, log_event
 from docqa.types import ChunkInput
 
@@ -98,6 +98,12 @@ async def index_document(body: IndexRequest, runtime: RuntimeDep) -> IndexRespon
 
 
 DocumentIdPath = Path(pattern=DOCUMENT_ID_PATTERN, description="Document id")
+
+
+@router.get("/status/", include_in_schema=False)
+async def document_status_without_id() -> None:
+    """Without this, `GET /status/` would be a bare 307 towards a route that does not exist."""
+    raise InvalidInput("a document id is required: GET /api/v1/index/status/{document_id}", field="document_id")
 
 
 @router.get(
