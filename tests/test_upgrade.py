@@ -145,3 +145,19 @@ def test_sqlite_orphans_left_under_the_old_schema_are_removed_by_the_upgrade(tmp
         raw.close()
     finally:
         store.close()
+
+
+def test_a_database_from_a_newer_docqa_is_refused_by_name(db_url, tmp_path):
+    """The other direction: a schema this code does not know is SchemaTooNew, and nothing is changed."""
+    from docqa.errors import SchemaTooNew
+    from docqa.storage.db import Database
+
+    _open(tmp_path, db_url).close()
+    db = Database(db_url)
+    with db.connection() as conn:
+        newer = len(migrate.migrations_for(conn)) + 1
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(newer),))
+        with pytest.raises(SchemaTooNew, match=f"schema version {newer} is newer"):
+            migrate.migrate(conn)
+        assert migrate.schema_version(conn) == newer
+    db.close()

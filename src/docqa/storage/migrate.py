@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 
+from docqa.errors import SchemaTooNew
 from docqa.storage import schema_pg, schema_sqlite
 from docqa.storage.db import Connection
 
@@ -36,10 +37,10 @@ def migrate(conn: Connection) -> int:
         current = int(conn.scalar("SELECT value FROM meta WHERE key = 'schema_version'", default=0))
         steps = migrations_for(conn)
         if current > len(steps):
-            from docqa.errors import DocqaError
-
-            raise DocqaError(
-                f"database schema version {current} is newer than this docqa understands ({len(steps)}); upgrade docqa"
+            raise SchemaTooNew(
+                f"database schema version {current} is newer than this docqa understands ({len(steps)}); upgrade docqa",
+                schema_version=current,
+                supported=len(steps),
             )
         for version in range(current + 1, len(steps) + 1):
             for statement in steps[version - 1]:
