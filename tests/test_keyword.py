@@ -221,3 +221,19 @@ def test_selective_filter_below_the_overfetched_top_list(store) -> None:
     assert len(hits) == 5 and {h.document_id for h in hits} <= set(inside)
     assert hits == sorted(hits, key=lambda h: -h.score)
     assert len(keyword(store, "gecko", k=60)) == 60
+
+
+def test_cjk_words_inside_a_sentence_are_found(store) -> None:
+    """東京 inside 東京は日本の首都です: no spaces, two characters; word and trigram tokenizers both miss it."""
+    texts = ["東京は日本の首都です。人口が多い都市です。", "大阪は食べ物で有名な都市です。", "서울은 한국의 수도입니다", "Kyoto temples"]
+    for i, text in enumerate(texts):
+        store.add_document(make_chunks([text]), document_id=f"cjk{i}")
+    assert [h.content for h in keyword(store, "東京")][:1] == [texts[0]]
+    assert [h.content for h in keyword(store, "首都")][0] == texts[0]
+    assert [h.content for h in keyword(store, "有名な")] == [texts[1]]  # 有名 and 名な: only the Osaka chunk
+    assert [h.content for h in keyword(store, "수도")] == [texts[2]]
+    assert keyword(store, "京") and keyword(store, "北京") == []  # one character; a word that is not there
+    mixed = [h.content for h in keyword(store, "Kyoto 東京")]
+    assert set(mixed[:2]) == {texts[0], texts[3]}  # both rankings fused
+    assert [h.content for h in keyword(store, "東京", document_ids=("cjk1",))] == []  # filters apply
+    assert [h.content for h in store.search("東京", mode="hybrid", k=1)] == [texts[0]]

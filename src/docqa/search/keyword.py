@@ -23,7 +23,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from docqa.search.cjk import split_cjk
 from docqa.search.filters import filter_clause
+from docqa.search.hybrid import rrf_fuse
+from docqa.search.stopwords import STOP_WORDS
 from docqa.storage.db import Connection
 from docqa.types import SearchFilters
 
@@ -33,158 +36,6 @@ MAX_TERM_CHARS = 64
 HEADING_WEIGHT = 0.5
 # ts_rank weights are {D, C, B, A}; the schema stores the heading as A, text as D.
 _PG_WEIGHTS = f"'{{1.0, 1.0, 1.0, {HEADING_WEIGHT}}}'"
-
-STOP_WORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "aren",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "cannot",
-        "could",
-        "did",
-        "didn",
-        "do",
-        "does",
-        "doesn",
-        "doing",
-        "don",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "isn",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "let",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "ought",
-        "our",
-        "ours",
-        "ourselves",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "themselves",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "yourself",
-        "yourselves",
-        "s",
-        "t",
-        "ll",
-        "re",
-        "ve",
-        "d",
-        "m",
-        "tell",
-        "please",
-        "know",
-        "need",
-        "want",
-        "get",
-        "got",
-    ]
-)
 
 
 def query_terms(text: str) -> list[str]:
@@ -207,11 +58,28 @@ def tsquery_text(terms: list[str]) -> str:
 def keyword_ranking(
     conn: Connection, collection: str, query: str, limit: int, filters: SearchFilters | None = None
 ) -> tuple[list[int], list[float]]:
-    """Chunk ids and scores for `query`, best first, at most `limit`, filters applied in SQL."""
-    terms = query_terms(query)
-    if not terms or limit < 1:
+    """Chunk ids and scores for `query`, best first, at most `limit`, filters applied in SQL.
+
+    CJK runs of the query are matched as bigram substrings (search/cjk.py); a query mixing them
+    with other words fuses the two rankings by reciprocal rank."""
+    other, grams = split_cjk(query)
+    terms = query_terms(other)
+    if (not terms and not grams) or limit < 1:
         return [], []
     where, params = _filter_sql(conn, filters or SearchFilters())
+    rankings = []
+    if terms:
+        rankings.append(_word_ranking(conn, collection, terms, limit, where, params))
+    if grams:
+        rankings.append(_substring_ranking(conn, collection, grams, limit, where, params))
+    if len(rankings) == 1:
+        return rankings[0]
+    return rrf_fuse([r[0] for r in rankings], [1.0, 1.0], limit=limit)
+
+
+def _word_ranking(
+    conn: Connection, collection: str, terms: list[str], limit: int, where: str, params: list[Any]
+) -> tuple[list[int], list[float]]:
     if conn.is_pg:
         sql = (
             f"SELECT c.id, ts_rank({_PG_WEIGHTS}::float4[], c.tsv, q.q, 1) AS score "
@@ -222,6 +90,23 @@ def keyword_ranking(
         rows = conn.fetchall(sql, [tsquery_text(terms), collection, *params, limit])
     else:
         rows = _sqlite_ranking(conn, collection, fts5_query(terms), limit, where, params)
+    return [int(r[0]) for r in rows], [float(r[1]) for r in rows]
+
+
+def _substring_ranking(
+    conn: Connection, collection: str, grams: list[str], limit: int, where: str, params: list[Any]
+) -> tuple[list[int], list[float]]:
+    """Chunks holding the bigrams, by occurrences (a bigram found more often counts more), then id."""
+    find = "strpos(c.text, ?) > 0" if conn.is_pg else "instr(c.text, ?) > 0"
+    occurrences = " + ".join(
+        "(length(c.text) - length(replace(c.text, CAST(? AS TEXT), ''))) / length(CAST(? AS TEXT))" for _ in grams
+    )
+    rows = conn.fetchall(
+        f"SELECT c.id, ({occurrences}) AS score FROM chunks c JOIN documents d ON d.id = c.document_id "
+        f"WHERE c.collection = ? AND d.status = 'indexed' AND ({' OR '.join(find for _ in grams)}){where} "
+        "ORDER BY score DESC, c.id LIMIT ?",
+        [*(x for g in grams for x in (g, g)), collection, *grams, *params, limit],
+    )
     return [int(r[0]) for r in rows], [float(r[1]) for r in rows]
 
 
