@@ -157,3 +157,32 @@ def test_unknown_rows_of_another_model_are_not_indexed(settings, opened):
     finally:
         raw.close()
         worker.stop()
+
+
+def test_the_default_verification_interval_follows_what_a_verification_costs(settings):
+    from docqa.sync.worker import verify_interval
+
+    adaptive = settings.replace(verify_interval_s=0.0, verify_budget=0.05)
+    assert verify_interval(adaptive, None) == adaptive.verify_min_interval_s  # nothing measured yet: soon
+    assert verify_interval(adaptive, 0.01) == adaptive.verify_min_interval_s  # cheap: as often as allowed
+    assert verify_interval(adaptive, 1.0) == pytest.approx(20.0)  # 1 s of work per 20 s = 5% of a core
+    assert verify_interval(adaptive, 60.0) == adaptive.verify_max_interval_s  # bounded
+    assert verify_interval(settings.replace(verify_interval_s=42.0), 1.0) == 42.0  # a setting wins
+
+
+def test_with_default_settings_drift_no_trigger_saw_is_found_within_seconds(settings, opened):
+    """A change that bypassed the change log (triggers dropped) is repaired by the next verification."""
+    assert settings.verify_interval_s == 0.0  # the default: adaptive
+    victim = opened.search(TOPICS[2], k=1)[0].chunk_id
+    worker = started(settings, opened, poll_interval_s=0.05)
+    raw = RawSQL(settings.database_url)
+    try:
+        wait_for(lambda: opened.engine.last_report is not None, timeout_s=5.0)
+        new_vector = random_unit(1, seed=12)[0]
+        raw.update_embedding_silently(victim, new_vector)
+        wait_for(lambda: opened.engine.last_report.status == "repaired", timeout_s=15.0)
+        assert opened.search(new_vector, k=1)[0].chunk_id == victim
+        assert worker.state()["verify_every_s"] <= settings.verify_max_interval_s
+    finally:
+        raw.close()
+        worker.stop()

@@ -67,12 +67,15 @@ class Settings(BaseModel):
     repair_max_fraction: Annotated[float, Field(ge=0, le=1)] = 0.10  # repair by id up to this share, else rebuild
     startup_sync_timeout_s: Annotated[float, Field(gt=0)] = 120.0
     poll_interval_s: Annotated[float, Field(gt=0)] = 0.25  # change-log follow interval (SQLite; PG uses LISTEN too)
-    verify_interval_s: Annotated[float, Field(gt=0)] = 600.0  # full digest verification while running
+    verify_interval_s: NonNegative = 0.0  # full verification while running; 0: adaptive, from what one costs:
+    verify_budget: Annotated[float, Field(gt=0, le=1)] = 0.05  # ... at most this share of one core
+    verify_min_interval_s: Annotated[float, Field(gt=0)] = 2.0  # ... but not more often than this
+    verify_max_interval_s: Annotated[float, Field(gt=0)] = 300.0  # ... nor less often than this
     deep_verify_interval_s: NonNegative = 86_400.0  # ... also re-hashing the index's own vectors; 0: never
     snapshot_interval_s: NonNegative = 30.0  # at most one snapshot save per interval after catch-ups
     change_log_retention: Positive = 1_000_000  # keep at most this many change rows
     retry_initial_s: Annotated[float, Field(gt=0)] = 0.5  # degraded: first retry delay, doubled up to retry_max_s
-    retry_max_s: Annotated[float, Field(gt=0)] = 30.0
+    retry_max_s: Annotated[float, Field(gt=0)] = 1.0  # so a service is healthy within ~1 s of the database returning
 
     # chunking
     chunk_max_tokens: Annotated[int, Field(ge=16)] = 200
@@ -81,7 +84,9 @@ class Settings(BaseModel):
     # service
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8003
-    api_key: str = ""  # the admin key: writes, deletes, rebuilds (and reads); with any key set, every /api route needs one
+    api_key: str = (
+        ""  # the admin key: writes, deletes, rebuilds (and reads); with any key set, every /api route needs one
+    )
     read_api_key: str = ""  # a key for reads only (search, ask, status, stats)
     allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()  # Host header names accepted; () = the bind address and
     # localhost names (any host when bound beyond loopback); add the names a load balancer uses
