@@ -1,5 +1,5 @@
 """The HTTP service: `create_app(settings, library=None)` builds the FastAPI app."""
 
-from docqa.api.app import create_app
+from docqa.api.factory import create_app
 
 __all__ = ["create_app"]
