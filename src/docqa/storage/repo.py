@@ -148,12 +148,6 @@ def list_documents(conn: Connection, collection: str, limit: int = 1000, offset:
     return [_doc(r[:11], int(r[11])) for r in rows]
 
 
-def list_sources(conn: Connection, collection: str) -> dict[str, str]:
-    """source -> document id, for every document of the collection that has a source."""
-    rows = conn.fetchall("SELECT source, id FROM documents WHERE collection = ? AND source <> ''", (collection,))
-    return {r[0]: r[1] for r in rows}
-
-
 def upsert_document(
     conn: Connection,
     *,
@@ -191,13 +185,6 @@ def upsert_document(
     owner = conn.scalar("SELECT collection FROM documents WHERE id = ?", (document_id,))
     if owner != collection:
         raise InvalidInput(f"document {document_id} belongs to collection {owner!r}, not {collection!r}")
-
-
-def set_document_status(conn: Connection, document_id: str, status: str, error: str | None = None) -> None:
-    conn.execute(
-        "UPDATE documents SET status = ?, error = ?, updated_at = ? WHERE id = ?",
-        (status, error, now_iso(), document_id),
-    )
 
 
 def delete_document(conn: Connection, document_id: str) -> int:
@@ -314,8 +301,3 @@ def get_chunks(conn: Connection, ids: Iterable[int]) -> dict[int, tuple[ChunkRec
         for r in rows:
             out[int(r[0])] = (_chunk(r[:14]), _doc(r[14:]))
     return out
-
-
-def document_chunks(conn: Connection, document_id: str) -> list[ChunkRecord]:
-    rows = conn.fetchall(f"SELECT {CHUNK_COLUMNS} FROM chunks WHERE document_id = ? ORDER BY ordinal", (document_id,))
-    return [_chunk(r) for r in rows]
