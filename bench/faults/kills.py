@@ -68,6 +68,18 @@ class Fixture:
     ingest_s: float = 0.0
     sync_s: float = 0.0
     save_s: float = 0.0  # how long the snapshot's temporary directory exists during `sync --force`
+    seen: dict[str, list[float]] = field(default_factory=dict)  # durations of runs that ended before their kill
+
+    def window(self, kind: str) -> float:
+        """The duration to draw kill moments from: the median of the measurement and the last runs that
+        finished before their kill (the machine's load moves durations by 2x; a stale, too long window would
+        make kills land after the end)."""
+        measured = self.ingest_s if kind == "ingest" else self.sync_s
+        recent = self.seen.get(kind, [])[-4:]
+        return statistics.median([measured, *recent]) if recent else measured
+
+    def finished(self, kind: str, seconds: float) -> None:
+        self.seen.setdefault(kind, []).append(seconds)
 
 
 def _json_out(ran: procs.Ran) -> dict:
@@ -187,8 +199,8 @@ def trial_ingest(fx: Fixture, data: Path, rng: random.Random, trial: Trial) -> N
     trial._pg = name  # type: ignore[attr-defined]
     env = procs.env_for(url, data, fx.index)
     acks = list(fx.acks)
-    trial.window_s = fx.ingest_s
-    trial.kill_at_s = rng.uniform(0, fx.ingest_s)
+    trial.window_s = fx.window("ingest")
+    trial.kill_at_s = rng.uniform(0, trial.window_s)
     t0 = time.monotonic()
     for batch in fx.ingest_batches:
         proc = procs.start(["ingest", str(batch), "--recursive", "--json"], env, data.parent / "ingest.out")
@@ -203,6 +215,8 @@ def trial_ingest(fx: Fixture, data: Path, rng: random.Random, trial: Trial) -> N
         out = json.loads(_last_json(data.parent / "ingest.out"))
         acks += seed_acks(out["documents"], start=len(acks) + 10_000)
         (data.parent / "ingest.out").unlink()
+    if not trial.killed:
+        fx.finished("ingest", time.monotonic() - t0)
     _restart_sync(trial, url, data, fx.index)
     _verify(trial, url, data, fx.index, acks, restarted=trial.restart_status != "failed")
 
@@ -217,20 +231,24 @@ def trial_sync(fx: Fixture, data: Path, rng: random.Random, trial: Trial) -> Non
     url, name = fx.template.clone(data)
     trial._pg = name  # type: ignore[attr-defined]
     env = procs.env_for(url, data, fx.index)
-    d = fx.sync_s
+    d = fx.window("sync")
     trial.window_s = d
     draw = rng.random()
+    t0 = time.monotonic()
     proc = procs.start(["sync", "--force"], env)
     if draw < 0.25 and fx.save_s > 0:  # a quarter: inside the save, timed from its temporary directory appearing
         trial.mode = "in-save"
         delay = rng.uniform(0, fx.save_s)
-        _, first, _, trial.killed = _watch_save(proc, data, kill_after=delay)
+        total, first, _, trial.killed = _watch_save(proc, data, kill_after=delay)
         trial.kill_at_s = round((first or 0) + delay, 4)
+        if not trial.killed:
+            fx.finished("sync", total)
     else:  # a quarter in the last 30% of the duration, half anywhere
         trial.mode = "last-30%" if draw < 0.5 else "uniform"
         trial.kill_at_s = rng.uniform(0.7 * d, d) if draw < 0.5 else rng.uniform(0, d)
         try:
             proc.wait(trial.kill_at_s)
+            fx.finished("sync", time.monotonic() - t0)
         except Exception:
             pass
     trial.killed = procs.kill9(proc) or trial.killed
