@@ -9,7 +9,9 @@ ways a search can reach that same graph:
     engine   docqa SyncEngine.search(q, k)            (plus the readers-writer lock)
 
 and, with 1% of the rows tombstoned, `raw` with a bitmap IDSelector against
-the wrapper (which must filter them). Variants are interleaved in rounds so
+the wrapper (which must filter them); and a search allowed 10% of the ids
+(a metadata filter: the wrapper maps ids to positions per call, raw FAISS gets
+the bitmap ready-made). Variants are interleaved in rounds so
 machine load hits them alike; p50/mean per query in microseconds, the
 docqa/raw ratio, and recall@k against brute force are printed and written
 to bench/results/hnsw-query-<n>.json.
@@ -112,7 +114,7 @@ def main() -> int:
     vecs = clustered(args.n, dim, seed=1)
     queries = clustered(args.queries, dim, seed=2)
     truth = np.argsort(-(queries @ vecs.T), axis=1)[:, :k]
-    ids = np.arange(args.n, dtype=np.int64) * 7 + 3  # chunk ids are not positions
+    ids = np.arange(args.n, dtype=np.int64) * 2 + 3  # chunk ids are not positions (a sequence with gaps)
     truth_ids = ids[truth]
 
     t0 = time.perf_counter()
@@ -167,6 +169,20 @@ def main() -> int:
             return scores, np.where(pos >= 0, ids[np.maximum(pos, 0)], -1)
 
         variants |= {"raw_tombstoned": raw_tomb, "index_tombstoned": lambda q, i=tomb: i.search(q, k)}
+        # filtered to 10% of the ids (a metadata filter): the wrapper maps the allowed ids to positions per call,
+        # raw FAISS is handed the bitmap ready-made
+        allowed = ids[::10].copy()
+        fmask = np.zeros(args.n, dtype=bool)
+        fmask[::10] = True
+        fbitmap = np.packbits(fmask, bitorder="little")
+        fsel = faiss.IDSelectorBitmap(args.n, faiss.swig_ptr(fbitmap))
+        fparams = faiss.SearchParametersHNSW(sel=fsel, efSearch=max(ef, k))
+
+        def raw_filtered(q, fparams=fparams):
+            scores, pos = raw.search(q, k, params=fparams)
+            return scores, np.where(pos >= 0, ids[np.maximum(pos, 0)], -1)
+
+        variants |= {"raw_filtered": raw_filtered, "index_filtered": lambda q, i=index, a=allowed: i.search(q, k, a)}
         times: dict[str, list[float]] = {name: [] for name in variants}
         for fn in variants.values():  # warm up
             time_queries(fn, queries[:50])
@@ -181,9 +197,8 @@ def main() -> int:
             }
         for name in ("index", "engine"):
             case[f"{name}/raw"] = round(case[name]["p50_us"] / case["raw"]["p50_us"], 3)
-        case["index_tombstoned/raw_tombstoned"] = round(
-            case["index_tombstoned"]["p50_us"] / case["raw_tombstoned"]["p50_us"], 3
-        )
+        for name in ("tombstoned", "filtered"):
+            case[f"index_{name}/raw_{name}"] = round(case[f"index_{name}"]["p50_us"] / case[f"raw_{name}"]["p50_us"], 3)
         case["recall"] = round(recall(variants["engine"], queries, truth_ids, k), 4)
         results["cases"].append(case)
         print(
@@ -191,6 +206,8 @@ def main() -> int:
             f"({case['index/raw']:.2f}x)  engine {case['engine']['p50_us']:>7.1f} ({case['engine/raw']:.2f}x)  "
             f"| 1% tombstoned: raw {case['raw_tombstoned']['p50_us']:>7.1f}  index "
             f"{case['index_tombstoned']['p50_us']:>7.1f} ({case['index_tombstoned/raw_tombstoned']:.2f}x)  "
+            f"| 10% filter: raw {case['raw_filtered']['p50_us']:>7.1f}  index {case['index_filtered']['p50_us']:>7.1f} "
+            f"({case['index_filtered/raw_filtered']:.2f}x)  "
             f"| recall@{k} {case['recall']:.3f}"
         )
     results["loadavg_end"] = os.getloadavg()[0]

@@ -80,3 +80,21 @@ def test_changed_index_type_is_reported_and_rebuilt(settings):
     assert report.status == "rebuilt" and report.reason == "index type changed: flat -> hnsw", report
     assert report.index_count == 10
     again.close()
+
+
+def test_id_lookups_and_filters_agree_with_brute_force_for_dense_and_sparse_ids():
+    vecs = random_unit(3000, dim=32, seed=4)
+    for ids in (np.arange(3000, dtype=np.int64) * 2 + 1, np.arange(3000, dtype=np.int64) * 1_000_003 + 7):
+        index = HnswIndex(32, m=8, ef_construction=40, ef_search=200)
+        index.add(ids, vecs, ids.astype(np.uint64))
+        index.remove(ids[:100])  # tombstones
+        asked = np.concatenate([ids[50:150], [-1, 0, 10**15]])  # some removed, some never there
+        present, hashes = index.hashes_of(asked)
+        assert present.tolist() == ids[100:150].tolist() and hashes.tolist() == ids[100:150].tolist()
+        got_ids, got = index.get(ids[[500, 7, 2999]])
+        assert got_ids.tolist() == ids[[500, 2999]].tolist() and np.array_equal(got, vecs[[500, 2999]])
+        allowed = ids[100::7]
+        _, hits = index.search(vecs[:20], 5, allowed=allowed, ef_search=3000)  # exhaustive breadth: exact
+        keep = np.isin(ids, allowed)
+        truth = ids[keep][np.argsort(-(vecs[:20] @ vecs[keep].T), axis=1)[:, :5]]
+        assert hits.tolist() == truth.tolist()

@@ -38,6 +38,7 @@ COMPACT_MIN_TOMBSTONES = 1000
 DEFAULT_M = 32
 DEFAULT_EF_CONSTRUCTION = 80
 DEFAULT_EF_SEARCH = 64
+DIRECT_LOOKUP_FACTOR = 4  # an id -> position table while the largest id is under 4x the live count
 FILES = ("index.faiss", "labels.npy", "alive.npy", "hashes.npy")
 
 
@@ -75,7 +76,7 @@ class HnswIndex(VectorIndex):
 
     def _changed(self) -> None:
         """Drop what searches cache about the live set (called on every add/remove, under the write lock)."""
-        self._lookup: tuple[Ids, Ids] | None = None  # live ids sorted, and their positions
+        self._lookup: tuple[Ids, Ids, npt.NDArray[np.int32] | None] | None = None  # see _positions
         self._search_params: dict[int, tuple[Any, ...]] = {}  # ef -> (params, objects they point into)
 
     def __len__(self) -> int:
@@ -127,18 +128,42 @@ class HnswIndex(VectorIndex):
         return self._storage()[positions].copy()
 
     def _positions(self, ids: npt.ArrayLike) -> tuple[Ids, Ids]:
-        """(present ids, their positions) among `ids`, in the order given: one sorted lookup, no Python loop."""
+        """(present ids, their positions) among `ids`, in the order given, without a Python loop.
+
+        Chunk ids come from a database sequence, so they are usually dense: then a direct id -> position
+        table (int32, built once per change of the index) answers with one gather; else a sorted lookup.
+        """
         if self._lookup is None:
-            live = np.flatnonzero(self.alive)
-            order = np.argsort(self.labels[live], kind="stable")
-            self._lookup = (self.labels[live][order], live[order].astype(np.int64))
-        keys, positions = self._lookup
+            self._lookup = self._build_lookup()
+        keys, positions, direct = self._lookup
         wanted = np.asarray(ids, dtype=np.int64).ravel()
         if len(keys) == 0 or len(wanted) == 0:
             return empty_ids(), empty_ids()
+        if direct is not None:
+            inside = (wanted >= 0) & (wanted < len(direct))
+            if not inside.all():
+                wanted = wanted[inside]
+            found = direct[wanted]
+            hit = found >= 0
+            return wanted[hit], found[hit].astype(np.int64)
         at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
         hit = keys[at] == wanted
         return wanted[hit], positions[at[hit]]
+
+    def _build_lookup(self) -> tuple[Ids, Ids, npt.NDArray[np.int32] | None]:
+        live = np.flatnonzero(self.alive).astype(np.int64)
+        order = np.argsort(self.labels[live], kind="stable")
+        keys, positions = self.labels[live][order], live[order]
+        direct = None
+        if (
+            len(keys)
+            and keys[0] >= 0
+            and keys[-1] < DIRECT_LOOKUP_FACTOR * len(keys) + 1024
+            and len(self.labels) < 2**31
+        ):
+            direct = np.full(int(keys[-1]) + 1, -1, dtype=np.int32)
+            direct[keys] = positions
+        return keys, positions, direct
 
     def get(self, ids: npt.ArrayLike) -> tuple[Ids, Vectors]:
         present, positions = self._positions(ids)
