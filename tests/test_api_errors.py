@@ -79,9 +79,15 @@ def test_index_validation_names_the_field(client, body, field):
 
 
 def test_non_finite_metadata_is_rejected(client):
-    raw = b'{"chunks": [{"index": 0, "content": "x", "metadata": {"v": NaN}}]}'
-    response = client.post("/api/v1/index/", content=raw, headers={"content-type": "application/json"})
-    assert response.status_code == 422, response.text
+    before = client.get("/api/v1/search/stats").json()["total_chunks"]
+    for number in (b"NaN", b"Infinity", b"-Infinity"):
+        raw = b'{"document_id": "nan", "chunks": [{"index": 0, "content": "x", "metadata": {"v": ' + number + b"}}]}"
+        response = client.post("/api/v1/index/", content=raw, headers={"content-type": "application/json"})
+        error = assert_error(response, 422, "validation_error")
+        assert error["details"]["errors"][0]["field"] == "chunks.0.metadata"
+        assert "finite" in error["message"]
+    assert client.get("/api/v1/search/stats").json()["total_chunks"] == before
+    assert_error(client.get("/api/v1/index/status/nan"), 404)
 
 
 def test_malformed_json_is_a_422(client):

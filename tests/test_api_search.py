@@ -192,8 +192,18 @@ def test_ask_answers_with_cited_sources(client):
     ],
 )
 def test_odd_queries_are_answered(client, mode, query):
+    """Text that is syntax in FTS5 or tsquery is only ever words: answered, never an error or a 500."""
     response = client.post("/api/v1/search/", json={"query": query, "mode": mode, "limit": 5})
     assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["query"], body["mode"]) == (query, mode)
+    results = body["results"]
+    assert len(results) == body["total_results"] <= 5
+    if mode == "vector":
+        assert len(results) == 5  # the corpus holds more than five chunks: a vector search always fills k
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+    assert len({r["chunk_id"] for r in results}) == len(results) and all(r["content"] for r in results)
 
 
 @pytest.mark.parametrize(

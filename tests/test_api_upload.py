@@ -99,8 +99,16 @@ def test_oversized_upload_is_413_without_reading_it_all(client):
 
 def test_just_under_the_limit_is_accepted(client):
     data = (b"the quick brown fox jumps over the lazy dog. " * (LIMIT // 45))[: LIMIT - 10]
-    response = upload(client, "fox.txt", data)
+    response = upload(client, "fox.txt", data, document_id="just-under")
     assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] in ("added", "updated") and body["document_id"] == "just-under" and body["chunks"] > 1
+    status = client.get("/api/v1/index/status/just-under").json()
+    assert (status["status"], status["chunks_total"], status["filename"]) == ("indexed", body["chunks"], "fox.txt")
+    hits = search(
+        client, "quick brown fox lazy dog", limit=5, min_seq=body["seq"], filters={"document_id": "just-under"}
+    )
+    assert hits["results"] and all(h["document_id"] == "just-under" for h in hits["results"])
 
 
 @pytest.mark.parametrize(

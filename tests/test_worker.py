@@ -52,8 +52,19 @@ def test_applies_rows_written_by_another_program(settings, opened):
 
 
 def test_listens_on_postgres_and_polls_on_sqlite(settings, opened):
-    worker = SyncWorker(settings, lambda: opened.engine)
-    assert worker.notifications == ("listen" if opened.db.is_pg else "poll")
+    """PostgreSQL: with polling slowed to 30 s, only LISTEN/NOTIFY can bring a plain-SQL write in within seconds."""
+    pg = opened.db.is_pg
+    worker = started(settings, opened, poll_interval_s=30.0 if pg else 0.05)
+    raw = RawSQL(settings.database_url)
+    try:
+        assert worker.state()["notifications"] == ("listen" if pg else "poll")
+        wait_for(lambda: worker.running and opened.engine.last_report is not None)
+        chunk = raw.insert_chunk(raw.insert_document(), "written by another program", random_unit(1, seed=5)[0])
+        wait_for(lambda: len(opened.engine) == 5, timeout_s=10.0)
+        assert opened.search(random_unit(1, seed=5)[0], k=1)[0].chunk_id == chunk
+    finally:
+        raw.close()
+        worker.stop()
 
 
 def test_periodic_verification_repairs_silent_drift_and_compacts_the_log(settings, opened):
@@ -151,9 +162,15 @@ def test_unknown_rows_of_another_model_are_not_indexed(settings, opened):
     worker = started(settings, opened, poll_interval_s=0.05)
     raw = RawSQL(settings.database_url)
     try:
-        raw.insert_chunk(raw.insert_document(), "other model", HashEmbedder(dim=8).embed(["x"])[0], model="hash-8")
-        time.sleep(0.4)
-        assert len(opened.engine) == 4
+        other = raw.insert_chunk(
+            raw.insert_document(), "other model", HashEmbedder(dim=8).embed(["x"])[0], model="hash-8"
+        )
+        after = raw.insert_chunk(raw.insert_document(), "the same model, later", random_unit(1, seed=6)[0])
+        wait_for(lambda: len(opened.engine) == 5, timeout_s=10.0)  # the worker applied the log past both rows
+        assert opened.engine.applied_seq >= int(raw.scalar("SELECT max(seq) FROM index_changes"))
+        assert opened.search(random_unit(1, seed=6)[0], k=5)[0].chunk_id == after
+        assert other not in {h.chunk_id for h in opened.search(random_unit(1, seed=6)[0], k=5)}
+        assert opened.stats().indexable_chunks == 5 and opened.stats().total_chunks == 6
     finally:
         raw.close()
         worker.stop()
