@@ -29,7 +29,7 @@ from docqa.app.stats import IndexState, Stats, collect_stats, index_state
 from docqa.config import Settings
 from docqa.embedders import Embedder, get_embedder
 from docqa.errors import DatabaseUnavailable, InvalidInput, ServiceDegraded
-from docqa.eval.qa_eval import evaluate_qa
+from docqa.eval.qa_eval import Unanswerable, evaluate_qa
 from docqa.eval.runner import EvalTarget, Question, evaluate
 from docqa.index.threads import use_search_threads
 from docqa.ingest.batch import IngestSummary, Progress, ingest_paths
@@ -311,9 +311,13 @@ class Docqa:
         return evaluate(self._eval_target(), questions, modes, k, progress)
 
     def evaluate_answers(
-        self, questions: Sequence[Question], unanswerable: Sequence[str], progress: Callable[[int], None] | None = None
+        self,
+        questions: Sequence[Question],
+        unanswerable: Sequence[Unanswerable | str],
+        progress: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
-        """Answer quality on labelled questions, and refusals on questions the corpus cannot answer."""
+        """Answer quality on labelled questions (key phrase, length, citation, false refusals; per split),
+        and refusals on questions the corpus cannot answer; with one row per question."""
         return evaluate_qa(self._eval_target(), questions, unanswerable, progress)
 
     def _eval_target(self) -> EvalTarget:

@@ -1,15 +1,37 @@
-"""`docqa eval QUESTIONS.jsonl`: retrieval quality per search mode."""
+"""`docqa eval QUESTIONS.jsonl`: retrieval quality per search mode, and answer quality with --qa."""
 
 from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
 
 from docqa.cli.context import CliContext, emit_json, pass_ctx
 from docqa.limits import MAX_SEARCH_K
+
+Tick = Callable[[int], None]
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, enabled: bool) -> Iterator[Tick | None]:
+    """A progress bar on stderr (rich when installed, else click's); None when disabled."""
+    if not enabled or total <= 0:
+        yield None
+        return
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    except ImportError:  # rich is optional: fall back to click's bar
+        with click.progressbar(length=total, label="evaluating", file=sys.stderr) as bar:
+            yield bar.update
+        return
+    columns = (TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("evaluating", total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 @click.command(name="eval")
@@ -30,15 +52,34 @@ from docqa.limits import MAX_SEARCH_K
     type=click.Path(path_type=Path, dir_okay=False),
     help="JSON lines of questions the corpus cannot answer (default: the shipped set); with --qa.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the full report (metrics, label problems, ranks) as JSON.")
+@click.option(
+    "--split",
+    type=click.Choice(["all", "tune", "heldout"]),
+    default="all",
+    show_default=True,
+    help="Which half of a dev set to run (questions carry a `split` field); all also reports each half.",
+)
+@click.option("--label", help="Name of the corpus in the report (default: the collection name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report (metrics, per-question rows) as JSON.")
 @pass_ctx
 def eval_(
-    obj: CliContext, questions: Path | None, modes: str, k: int, with_qa: bool, unanswerable: Path | None, as_json: bool
+    obj: CliContext,
+    questions: Path | None,
+    modes: str,
+    k: int,
+    with_qa: bool,
+    unanswerable: Path | None,
+    split: str,
+    label: str | None,
+    as_json: bool,
 ) -> None:
     """Score search modes on labelled questions: recall@1/5/10, MRR, nDCG@10 (and answers with --qa).
 
     QUESTIONS is a JSON-lines file with question, expected_filename and
-    optionally expected_passage (default: the shipped set over samples/).
+    optionally key_phrase (the words a correct answer must contain) or
+    expected_passage, and split (tune or heldout). Default: the shipped set
+    over samples/. With --qa: key phrase in answer, answer length p50/p95,
+    top citation from the expected file, unanswerable refused, false refusals.
     """
     from docqa.app import (
         DEFAULT_QUESTIONS,
@@ -50,22 +91,19 @@ def eval_(
     )
 
     selected = parse_modes(modes)
-    items = load_questions(questions or DEFAULT_QUESTIONS)
-    refusals = load_unanswerable(unanswerable or DEFAULT_UNANSWERABLE) if with_qa else []
+    items = load_questions(questions or DEFAULT_QUESTIONS, split=split)
+    refusals = load_unanswerable(unanswerable or DEFAULT_UNANSWERABLE, split=split) if with_qa else []
     library = obj.library()
     total = len(items) * (len(selected) + int(with_qa)) + len(refusals)
-    bar = click.progressbar(length=total, label="evaluating", file=sys.stderr) if sys.stderr.isatty() else None
-    with bar or contextlib.nullcontext():
-        tick = bar.update if bar else None
+    with progress_bar(total, enabled=sys.stderr.isatty() and not as_json) as tick:
         report = library.evaluate(items, selected, k, progress=tick)
         if with_qa:
             report["qa"] = library.evaluate_answers(items, refusals, progress=tick)
+    report = {"corpus": label or report["collection"], "split": split, **report}
     if as_json:
         emit_json(report)
         return
     click.echo(format_table(report))
-    if with_qa:
-        click.echo("qa: " + ", ".join(f"{key} {value}" for key, value in report["qa"].items()))
     for problem in report["label_problems"]:
         click.echo(f"label problem {problem['id']}: {problem['reason']} ({problem['expected_filename']})", err=True)
 

@@ -53,3 +53,17 @@ def summarize(runs: Sequence[tuple[Sequence[bool], int]]) -> dict[str, float]:
         "mrr": round(mean([reciprocal_rank(r) for r, _ in runs]), 4),
         "ndcg@10": round(mean([ndcg_at(r, 10, n) for r, n in runs]), 4),
     }
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The nearest-rank percentile (`q` in 0..100): the smallest value with at least q% of values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def share(flags: Sequence[bool]) -> float | None:
+    """The fraction of true flags, rounded; None for no flags (a metric with nothing to measure)."""
+    return round(sum(1 for f in flags if f) / len(flags), 4) if flags else None
