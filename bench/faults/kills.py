@@ -281,20 +281,26 @@ def trial_serve(fx: Fixture, data: Path, rng: random.Random, trial: Trial) -> No
             trial.problems.append(f"service did not become healthy: {log.read_text()[-500:]}")
             return
         present = [a["document_id"] for a in fx.acks]
-        writer = Writer(base, acks, rng.randrange(1 << 30), f"s{trial.seed}", present, max_ops=500)
+        # two clients, each owning half of the documents: up to two requests in flight at the kill
+        writers = [
+            Writer(base, acks, rng.randrange(1 << 30), f"s{trial.seed}{tag}", present[k::2], max_ops=500)
+            for k, tag in enumerate("ab")
+        ]
         trial.window_s = 2.5
         trial.kill_at_s = rng.uniform(0.05, trial.window_s)
-        writer.start()
+        for writer in writers:
+            writer.start()
         time.sleep(trial.kill_at_s)
     finally:
         trial.killed = procs.kill9(proc)
         trial.killed_in_save = _temporaries(data) > 0 or (data / "index" / "default.old").exists()
-    writer.join(30)
-    trial.writes_sent = writer.ops
+    for writer in writers:
+        writer.join(30)
+    trial.writes_sent = sum(w.ops for w in writers)
     trial.writes_acked = sum(1 for r in acks.records if r.get("phase") == "acked") - len(fx.acks)
-    trial.http_5xx = sum(n for code, n in writer.codes.items() if code >= 500)
+    trial.http_5xx = sum(n for w in writers for code, n in w.codes.items() if code >= 500)
     if trial.http_5xx:
-        trial.problems.append(f"5xx during writes: {writer.five_xx[:3]}")
+        trial.problems.append(f"5xx during writes: {[x for w in writers for x in w.five_xx][:3]}")
     proc, base = procs.serve(url, data, fx.index, log, snapshot_interval_s=interval)
     try:
         t0 = time.perf_counter()
