@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 PORT    ?= 8003
 export DOCQA_DATA_DIR ?= ./data
 
-.PHONY: run test bench venv clean lint
+.PHONY: run test bench venv clean lint eval
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# The QA dev set (bench/qa_dev): a fresh index of its corpus with the default embedder, both halves scored;
+# the report goes to bench/results/qa-dev-<date>.json. EVAL_ARGS="--commit HEAD" scores a clean export instead.
+eval: $(STAMP)
+	$(BIN)/python bench/qa_dev/run_eval.py $(EVAL_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,131 @@
+"""`make eval`: the QA dev set end to end, through the docqa command line.
+
+    .venv/bin/python bench/qa_dev/run_eval.py                 # the working tree's code
+    .venv/bin/python bench/qa_dev/run_eval.py --commit HEAD   # a clean export of a commit (others' edits left out)
+
+A fresh data directory under a temporary folder (SQLite), `docqa ingest` of
+bench/qa_dev/corpus with the settings' default embedder (`Settings().embedder`,
+whatever it is today: DOCQA_* variables are removed from the environment, so
+every other setting is a default too), then one `docqa eval --qa --json` over
+both halves (tune and heldout, each reported on its own). The report, with the
+commit, the embedder and the times taken, goes to bench/results/qa-dev-<date>.json;
+the table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from docqa.eval.report import format_table
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def code_under_test(commit: str | None, scratch: Path) -> tuple[dict[str, str], dict[str, object]]:
+    """The environment to run docqa with, and what it is: the working tree, or a clean export of `commit`."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("DOCQA_")}
+    if commit is None:
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src").splitlines()
+        return env, {"commit": git("rev-parse", "--short", "HEAD"), "tree": "working", "dirty_src": dirty}
+    sha = git("rev-parse", "--short", commit)
+    export = scratch / "src-export"
+    export.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", sha, "src"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(export)], input=archive, check=True)
+    env["PYTHONPATH"] = str(export / "src")
+    return env, {"commit": sha, "tree": f"clean export of {sha}", "dirty_src": []}
+
+
+def default_embedder(env: dict[str, str]) -> str:
+    """`Settings().embedder` as the code under test defines it."""
+    probe = "from docqa.config import Settings; print(Settings().embedder)"
+    return subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def docqa(base: list[str], args: list[str], env: dict[str, str], cwd: Path) -> str:
+    command = [*base, *args]
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stderr.strip()}")
+    return done.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--commit", help="evaluate a clean export of this commit instead of the working tree")
+    parser.add_argument("--embedder", help="default: Settings().embedder of the code under test")
+    parser.add_argument("--out", type=Path, help="report path (default bench/results/qa-dev-<date>.json)")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="docqa-qa-dev-") as scratch_name:
+        scratch = Path(scratch_name)
+        env, code = code_under_test(args.commit, scratch)
+        embedder = args.embedder or default_embedder(env)
+        data = scratch / "data"
+        base = [
+            sys.executable,
+            "-m",
+            "docqa.cli.main",
+            "--data-dir",
+            str(data),
+            "--db",
+            f"sqlite:///{data / 'docqa.db'}",
+        ]
+        base += ["--embedder", embedder]
+        print(f"ingesting {HERE / 'corpus'} with {embedder} ({code['tree']}) ...", flush=True)
+        t0 = time.perf_counter()
+        ingest = docqa(base, ["ingest", str(HERE / "corpus"), "--recursive"], env, scratch).strip()
+        ingest_s = time.perf_counter() - t0
+        print(ingest.splitlines()[-1] if ingest else "(no ingest output)", f"[{ingest_s:.0f} s]", flush=True)
+        eval_args = ["eval", str(HERE / "questions.jsonl"), "--unanswerable", str(HERE / "unanswerable.jsonl")]
+        eval_args += ["--qa", "--split", "all", "--label", "qa_dev", "--json"]
+        print("evaluating both halves ...", flush=True)
+        t1 = time.perf_counter()
+        report = json.loads(docqa(base, eval_args, env, scratch))
+        eval_s = time.perf_counter() - t1
+    today = dt.date.today().isoformat()
+    report["run"] = {
+        "date": today,
+        **code,
+        "embedder_setting": embedder,
+        "command": "make eval" + (f" EVAL_ARGS='--commit {args.commit}'" if args.commit else ""),
+        "docqa_commands": [
+            " ".join(["docqa", "ingest", "bench/qa_dev/corpus", "--recursive"]),
+            " ".join(["docqa", *eval_args]),
+        ],
+        "ingest_output": ingest,
+        "ingest_s": round(ingest_s, 1),
+        "eval_s": round(eval_s, 1),
+        "total_s": round(time.perf_counter() - started, 1),
+        "cpus": os.cpu_count(),
+    }
+    out = args.out or RESULTS / f"qa-dev-{today}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(format_table(report))
+    run = report["run"]
+    print(
+        f"commit {run['commit']} ({run['tree']}); ingest {run['ingest_s']} s, eval {run['eval_s']} s, total {run['total_s']} s"
+    )
+    print(f"report: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
