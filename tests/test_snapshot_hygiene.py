@@ -149,3 +149,24 @@ def test_info_logs_of_the_engine_and_the_index_carry_no_document_or_query_text(s
     for record in mine:
         blob = json.dumps({k: str(v) for k, v in vars(record).items()}) + record.getMessage()
         assert "zebra-quokka" not in blob and "xylophone" not in blob, record.getMessage()
+
+
+def test_an_hnsw_snapshot_saved_with_tombstoned_vectors_is_scrubbed_on_the_next_start(settings):
+    """Snapshots written before tombstones were zeroed (the previous release) still hold deleted vectors:
+    loading one zeroes them and saves it again, with nothing else to do."""
+    hnsw = settings.replace(index_type="hnsw")
+    store = open_store(hnsw)
+    store.sync()
+    docs = add_docs(store, 2)
+    store.delete_document(docs[0][0])
+    index = store.engine._index
+    dead = np.flatnonzero(~index.alive)
+    index._storage()[dead] = docs[0][1]  # as the previous release left them
+    store.engine._held.dirty = True
+    store.close()
+    assert files_holding(settings.data_dir, docs[0][1])
+
+    again = open_store(hnsw)
+    assert again.sync().status == "in_sync"
+    assert files_holding(settings.data_dir, docs[0][1]) == []
+    again.close()

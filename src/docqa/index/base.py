@@ -51,6 +51,9 @@ class VectorIndex(ABC):
     def __init__(self, dim: int) -> None:
         self.dim = dim
         self.digest = 0
+        # set by `read` when the index it read differs from its files in a way the next snapshot must
+        # carry (HNSW: tombstoned vectors an older version saved, zeroed now): the loader saves it again
+        self.rewrite_due = False
 
     @classmethod
     def create(cls, dim: int, params: Mapping[str, Any]) -> VectorIndex:

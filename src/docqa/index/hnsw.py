@@ -258,7 +258,12 @@ class HnswIndex(VectorIndex):
             raise ValueError("index.faiss is not an HNSW index of the expected dimension")
         if int(index.ntotal) != len(labels):
             raise ValueError("hnsw snapshot files disagree with each other")
-        return cls(dim, index=index, labels=labels, alive=alive, hashes=hashes, **_known(params))
+        loaded = cls(dim, index=index, labels=labels, alive=alive, hashes=hashes, **_known(params))
+        dead = np.flatnonzero(~alive)
+        if len(dead) and np.any(loaded._storage()[dead]):  # saved before tombstones were zeroed: zero them now
+            loaded._storage()[dead] = 0.0
+            loaded.rewrite_due = True
+        return loaded
 
     @classmethod
     def read_members(cls, directory: Path, dim: int, files: Mapping[str, Any]) -> tuple[Ids, Hashes]:

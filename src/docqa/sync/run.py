@@ -27,7 +27,17 @@ from docqa.sync import events
 from docqa.sync.events import log
 from docqa.sync.loading import SnapshotLoad
 from docqa.sync.pending import Pending, read_pending
-from docqa.sync.plan import Action, Decision, StartFacts, check_reason, diff_rows, plan_repair, plan_start, plan_verify
+from docqa.sync.plan import (
+    Action,
+    Decision,
+    StartFacts,
+    check_reason,
+    diff_rows,
+    final_status,
+    plan_repair,
+    plan_start,
+    plan_verify,
+)
 from docqa.sync.state import EngineConfig, IndexHolder
 from docqa.types import SyncReport
 
@@ -91,7 +101,7 @@ class SyncRun:
                     pending.apply(changing)
             self.holder.set_applied(self.top)
         if self.mode == "catch_up":
-            return self.report("caught_up" if pending.count else "in_sync", pending.count > 0, len(index), len(index))
+            return self.report(final_status(False, 0, pending.count), pending.count > 0, len(index), len(index))
         if index.compaction_due(*((len(pending.present), len(pending.ids)) if check else (0, 0))):
             return self.rebuild(Decision(Action.REBUILD, "compacting HNSW tombstones", events.COMPACTION))
         return self.verify(index, pending, db_side or self._db_digest())
@@ -106,7 +116,7 @@ class SyncRun:
         mismatched = self._self_check(index, pending.touched if check else None) if self.deep else empty_ids()
         if verdict.action is Action.IN_SYNC and not len(mismatched):
             events.in_sync(cfg.collection, self.deep)
-            status = "caught_up" if pending.count else "in_sync"
+            status = final_status(False, 0, pending.count)
             if check:
                 return self.report(status, False, db_side.count, len(index), reason=self._would(status))
             reason = f"{pending.count} change(s) applied" if pending.count else ""
@@ -273,7 +283,8 @@ def adopt(holder: IndexHolder, loading: SnapshotLoad, collection: str) -> None:
     if loaded is None or loading.adopted:
         return
     loading.adopted = True
-    holder.install(loaded.index, loaded.manifest.db_identity, loaded.manifest.applied_seq, dirty=False)
+    dirty = loaded.index.rewrite_due  # the next save writes what was fixed in memory (deleted vectors zeroed)
+    holder.install(loaded.index, loaded.manifest.db_identity, loaded.manifest.applied_seq, dirty=dirty)
     log_event(
         log,
         "FAISS index loaded from disk",
