@@ -5,6 +5,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
+from docqa.ingest.limits import check_text_length
+
 SectionKind = str  # "heading" | "paragraph" | "list" | "code" | "table"
 SECTION_KINDS = ("heading", "paragraph", "list", "code", "table")
 
@@ -55,13 +57,16 @@ class TextBuilder:
 
     Blocks are separated by a blank line (or a single newline when the caller
     asks, e.g. between list items or table rows), so section offsets are exact
-    by construction.
+    by construction. With `max_chars`, text past that length is refused
+    (PayloadTooLarge naming `max_text_chars`) as soon as it is added.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, filename: str = "", max_chars: int | None = None) -> None:
         self._parts: list[str] = []
         self._length = 0
         self.sections: list[Section] = []
+        self._filename = filename
+        self._max_chars = max_chars
 
     @property
     def length(self) -> int:
@@ -70,6 +75,8 @@ class TextBuilder:
     def _write(self, piece: str) -> None:
         self._parts.append(piece)
         self._length += len(piece)
+        if self._max_chars is not None:
+            check_text_length(self._length, self._filename, self._max_chars)
 
     def separate(self, separator: str = "\n\n") -> None:
         if self._length:

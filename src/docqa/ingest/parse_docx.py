@@ -4,6 +4,14 @@ Paragraph styles decide the kind: `Title` and `Heading N` are headings
 (Title is level 1 and Heading N is level N + 1 when the document uses a
 Title; otherwise Heading N is level N), list styles and numbered paragraphs
 are list items, everything else is a paragraph.
+
+The package is checked before python-docx opens it (zip_limits: member
+count, inflated size and compression ratio), python-docx parses its XML with
+entity resolution off (`resolve_entities=False`; tests/test_parse_limits.py
+checks that it stays off), and the extracted text is bounded by
+`max_text_chars`. Table cells are read from the XML directly, not through
+python-docx's `row.cells`, which repeats a cell once per grid column it spans
+(a 36 KB file declaring `gridSpan` 20,000,000 ran for minutes).
 """
 
 from __future__ import annotations
@@ -16,12 +24,15 @@ from collections.abc import Iterator
 import docx
 from docx.document import Document
 from docx.opc.exceptions import PackageNotFoundError
-from docx.table import Table
+from docx.oxml.table import CT_Tc
+from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
-from docqa.errors import ParseError
+from docqa.errors import DocqaError, ParseError
 from docqa.ingest.document import CT_DOCX, ParsedDocument, TextBuilder
+from docqa.ingest.limits import DEFAULT_LIMITS, ParseLimits
 from docqa.ingest.parse_text import default_title
+from docqa.ingest.zip_limits import check_inflation, open_archive
 
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.I)
 _SPACES = re.compile(r"[ \t\u00a0]+")
@@ -75,22 +86,35 @@ def _blocks(document: Document) -> Iterator[Paragraph | Table]:
             yield Table(child, document)
 
 
+def _cell_text(tc: CT_Tc, table: Table) -> str:
+    return _SPACES.sub(" ", _Cell(tc, table).text.replace("\n", " ")).strip()
+
+
 def _table_text(table: Table) -> str:
+    """One line per row, cells joined by " | "; a merged cell's text once per row it spans."""
     rows: list[str] = []
-    for row in table.rows:
+    above: dict[int, str] = {}  # grid column -> text of the cell there in the previous row
+    for tr in table._tbl.tr_lst:
+        column = tr.grid_before
+        current: dict[int, str] = {}
         cells: list[str] = []
-        for cell in row.cells:
-            text = _SPACES.sub(" ", cell.text.replace("\n", " ")).strip()
+        for tc in tr.tc_lst:
+            text = above.get(column, "") if tc.vMerge == "continue" else _cell_text(tc, table)
+            current[column] = text
             if not cells or text != cells[-1]:  # merged cells repeat their text
                 cells.append(text)
+            column += max(tc.grid_span, 1)
+        above = current
         if any(cells):
             rows.append(" | ".join(cells))
     return "\n".join(rows)
 
 
-def parse_docx(data: bytes, filename: str) -> ParsedDocument:
+def parse_docx(data: bytes, filename: str, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedDocument:
+    with open_archive(data, filename, limits) as archive:
+        check_inflation(archive, data, filename, limits)
     document = _open(data, filename)
-    out = TextBuilder()
+    out = TextBuilder(filename, limits.max_text_chars)
     try:
         blocks = list(_blocks(document))
         styles = [_style_name(b) for b in blocks if isinstance(b, Paragraph)]
@@ -114,7 +138,7 @@ def parse_docx(data: bytes, filename: str) -> ParsedDocument:
             else:
                 out.add(text, "paragraph")
                 previous_kind = "paragraph"
-    except ParseError:
+    except DocqaError:
         raise
     except Exception as exc:  # damaged XML inside an otherwise valid package
         raise ParseError(

@@ -3,6 +3,9 @@
 Recognized blocks: ATX (`## x`) and setext headings, fenced code, pipe
 tables, lists, and paragraphs (block quotes count as paragraphs). Front
 matter (`---` ... `---` at the very top) supplies the title when it has one.
+HTML embedded in Markdown is kept as source text and never parsed, so it
+costs nothing beyond its length (bounded by `max_text_chars`); no depth check
+is needed here.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from docqa.ingest.document import CT_MARKDOWN, ParsedDocument, Section
+from docqa.ingest.limits import DEFAULT_LIMITS, ParseLimits, check_text_length
 from docqa.ingest.parse_text import decode_text, default_title
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
@@ -197,8 +201,9 @@ def markdown_sections(text: str) -> tuple[list[Section], str]:
     return scanner.run(), scanner.front_title
 
 
-def parse_markdown(data: bytes, filename: str) -> ParsedDocument:
+def parse_markdown(data: bytes, filename: str, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedDocument:
     text = decode_text(data, filename)
+    check_text_length(len(text), filename, limits.max_text_chars)
     sections, front_title = markdown_sections(text)
     title = front_title
     if not title:

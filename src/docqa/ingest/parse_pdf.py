@@ -4,6 +4,7 @@ Each page's text is pypdf's own extraction. When pypdf's text visitor saw
 the same text (the usual case), its font sizes and baselines are used to
 split the page into paragraphs (by vertical gaps) and to mark lines set in
 a larger font as headings. Otherwise each page falls back to plain blocks.
+Decompression and text are bounded per document (pdf_limits.StreamBudget).
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import io
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pypdf import PageObject, PdfReader
-from pypdf.errors import DependencyError
+from pypdf.errors import DependencyError, LimitReachedError
 
-from docqa.errors import ParseError
+from docqa.errors import DocqaError, ParseError
 from docqa.ingest.document import CT_PDF, ParsedDocument, Section
+from docqa.ingest.limits import DEFAULT_LIMITS, ParseLimits
 from docqa.ingest.parse_text import LIST_ITEM as _LIST_ITEM
 from docqa.ingest.parse_text import default_title, plain_sections
+from docqa.ingest.pdf_limits import StreamBudget
 from docqa.ingest.segment import trim
 
 _SPACES = re.compile(r"[ \t]+")
@@ -34,7 +38,7 @@ class _Line:
     y: float | None
 
 
-def _open(data: bytes, filename: str) -> PdfReader:
+def _open(data: bytes, filename: str, budget: StreamBudget) -> PdfReader:
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
@@ -47,8 +51,10 @@ def _open(data: bytes, filename: str) -> PdfReader:
             if not opened:
                 raise ParseError(f"{filename}: PDF is encrypted with a password", filename=filename)
         return reader
-    except ParseError:
+    except DocqaError:
         raise
+    except LimitReachedError as exc:
+        raise budget.error(exc, "the PDF's cross-reference data") from exc
     except Exception as exc:  # pypdf raises nearly any type on damaged input
         raise ParseError(f"{filename}: not a readable PDF ({type(exc).__name__}: {exc})", filename=filename) from exc
 
@@ -61,11 +67,12 @@ class _Page:
     lines: list[_Line] | None  # None when the text visitor disagreed with the text
 
 
-def _extract(page: PageObject) -> tuple[str, list[_Line] | None]:
+def _extract(page: PageObject, spend: Callable[[int], None]) -> tuple[str, list[_Line] | None]:
     """The page text, and per-line font size and baseline when they can be trusted."""
     pieces: list[tuple[str, float, float | None]] = []
 
     def visit(piece: str, cm: list[float], tm: list[float], _font: object, size: float) -> None:
+        spend(len(piece))
         scale = abs(tm[3] * cm[3]) or abs(tm[0] * cm[0]) or 1.0
         y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5] if piece.strip() else None
         pieces.append((piece, float(size) * scale, y))
@@ -175,16 +182,24 @@ def _page_sections(page: _Page, fonts: _Fonts) -> list[Section]:
     return sections
 
 
-def _read_pages(reader: PdfReader, filename: str) -> list[_Page]:
+def _read_pages(reader: PdfReader, filename: str, budget: StreamBudget) -> list[_Page]:
     try:
         page_objects = list(reader.pages)
+    except LimitReachedError as exc:
+        raise budget.error(exc, "the page tree") from exc
     except Exception as exc:  # pypdf raises many types on a broken page tree
         raise ParseError(f"{filename}: not a readable PDF (broken page tree: {exc})", filename=filename) from exc
     pages: list[_Page] = []
     position = 0
     for number, page_object in enumerate(page_objects, start=1):
         try:
-            text, lines = _extract(page_object)
+            budget.account(page_object, number)
+            with budget.applied():
+                text, lines = _extract(page_object, budget.spend_text)
+        except DocqaError:
+            raise
+        except LimitReachedError as exc:
+            raise budget.error(exc, f"page {number}") from exc
         except Exception as exc:  # a damaged content stream can raise nearly anything inside pypdf
             raise ParseError(
                 f"{filename}: could not extract text from page {number} ({type(exc).__name__}: {exc})",
@@ -193,21 +208,25 @@ def _read_pages(reader: PdfReader, filename: str) -> list[_Page]:
             ) from exc
         if pages:
             position += 2  # the blank line that separates pages
+            budget.spend_text(2)
         pages.append(_Page(number, text, position, lines))
         position += len(text)
     return pages
 
 
-def parse_pdf(data: bytes, filename: str) -> ParsedDocument:
+def parse_pdf(data: bytes, filename: str, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedDocument:
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged files are reported as ParseError instead
-    reader = _open(data, filename)
-    pages = _read_pages(reader, filename)
+    budget = StreamBudget(filename, limits)
+    with budget.applied():
+        reader = _open(data, filename, budget)
+        pages = _read_pages(reader, filename, budget)
+        title = _metadata_title(reader)
     text = "\n\n".join(page.text for page in pages)
     if not text.strip():
         raise ParseError(f"{filename}: PDF has no extractable text (scanned images or empty pages?)", filename=filename)
     fonts = _fonts(pages)
     sections = [section for page in pages if page.text.strip() for section in _page_sections(page, fonts)]
-    title = _metadata_title(reader) or next((s.title for s in sections if s.kind == "heading"), "")
+    title = title or next((s.title for s in sections if s.kind == "heading"), "")
     return ParsedDocument(
         text=text,
         content_type=CT_PDF,

@@ -12,6 +12,7 @@ from pathlib import PurePath
 
 from docqa.errors import ParseError
 from docqa.ingest.document import CT_TEXT, ParsedDocument, Section
+from docqa.ingest.limits import DEFAULT_LIMITS, ParseLimits, check_text_length
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -118,8 +119,9 @@ def first_line_title(text: str, filename: str) -> str:
     return default_title(filename)
 
 
-def parse_plain(data: bytes, filename: str) -> ParsedDocument:
+def parse_plain(data: bytes, filename: str, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedDocument:
     text = decode_text(data, filename)
+    check_text_length(len(text), filename, limits.max_text_chars)
     sections = plain_sections(text)
     headings = [s for s in sections if s.kind == "heading"]
     if sections and sections[0].kind == "heading":

@@ -1,8 +1,10 @@
 """Entry points: pick the parser by what the bytes are, then parse.
 
 Every failure is a DocqaError: ParseError (unreadable, encrypted, empty,
-corrupt), UnsupportedType (binary content of a type we do not read) or
-PayloadTooLarge (parse_file over its size limit). Messages name the file.
+corrupt, nested too deeply), UnsupportedType (binary content of a type we do
+not read) or PayloadTooLarge (parse_file over its size limit, or a document
+that would inflate past a ParseLimits limit). Messages name the file, and a
+limit's message names the limit.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from docqa.errors import DocqaError, ParseError, PayloadTooLarge
 from docqa.ingest.document import CT_DOCX, CT_HTML, CT_MARKDOWN, CT_PDF, CT_TEXT, ParsedDocument
+from docqa.ingest.limits import DEFAULT_LIMITS, ParseLimits
 from docqa.ingest.parse_docx import parse_docx
 from docqa.ingest.parse_html import parse_html
 from docqa.ingest.parse_markdown import parse_markdown
@@ -21,7 +24,7 @@ from docqa.ingest.sniff import sniff
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
-_PARSERS: dict[str, Callable[[bytes, str], ParsedDocument]] = {
+_PARSERS: dict[str, Callable[[bytes, str, ParseLimits], ParsedDocument]] = {
     CT_TEXT: parse_plain,
     CT_MARKDOWN: parse_markdown,
     CT_HTML: parse_html,
@@ -30,13 +33,16 @@ _PARSERS: dict[str, Callable[[bytes, str], ParsedDocument]] = {
 }
 
 
-def parse_bytes(data: bytes, filename: str, content_type_hint: str | None = None) -> ParsedDocument:
+def parse_bytes(
+    data: bytes, filename: str, content_type_hint: str | None = None, limits: ParseLimits | None = None
+) -> ParsedDocument:
     """Parse one document held in memory. `filename` is used for messages and as a type hint."""
+    limits = limits or DEFAULT_LIMITS
     if not data:
         raise ParseError(f"{filename}: file is empty (no text to extract)", filename=filename)
-    content_type = sniff(data, filename, content_type_hint)
+    content_type = sniff(data, filename, content_type_hint, limits)
     try:
-        return _PARSERS[content_type](data, filename)
+        return _PARSERS[content_type](data, filename, limits)
     except DocqaError:
         raise
     except RecursionError as exc:
@@ -47,7 +53,12 @@ def parse_bytes(data: bytes, filename: str, content_type_hint: str | None = None
         ) from exc
 
 
-def parse_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, content_type_hint: str | None = None) -> ParsedDocument:
+def parse_file(
+    path: Path,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    content_type_hint: str | None = None,
+    limits: ParseLimits | None = None,
+) -> ParsedDocument:
     """Read and parse one file, refusing files larger than `max_bytes`."""
     path = Path(path)
     name = path.name
@@ -70,4 +81,4 @@ def parse_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, content_type_hint
         raise ParseError(f"{name}: cannot read file ({exc.strerror or exc})", filename=name) from exc
     if len(data) > max_bytes:  # grew while we looked
         raise PayloadTooLarge(f"{name}: file is over the {max_bytes}-byte limit", filename=name, limit=max_bytes)
-    return parse_bytes(data, name, content_type_hint)
+    return parse_bytes(data, name, content_type_hint, limits)

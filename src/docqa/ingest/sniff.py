@@ -7,13 +7,13 @@ the supported formats is refused as UnsupportedType, whatever its name says.
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from pathlib import PurePath
 
 from docqa.errors import ParseError, UnsupportedType
 from docqa.ingest.document import CT_DOCX, CT_HTML, CT_MARKDOWN, CT_PDF, CT_TEXT
+from docqa.ingest.limits import DEFAULT_LIMITS, ParseLimits
+from docqa.ingest.zip_limits import open_archive
 
 SUPPORTED = (CT_TEXT, CT_MARKDOWN, CT_HTML, CT_PDF, CT_DOCX)
 
@@ -80,12 +80,9 @@ def looks_binary(data: bytes) -> bool:
     return controls > max(2, len(sample) // 100)
 
 
-def _zip_kind(data: bytes, filename: str) -> str:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise ParseError(f"{filename}: not a readable DOCX/zip file ({exc})", filename=filename) from exc
+def _zip_kind(data: bytes, filename: str, limits: ParseLimits) -> str:
+    with open_archive(data, filename, limits) as archive:  # checks the member count before listing them
+        names = set(archive.namelist())
     if "word/document.xml" in names:
         return CT_DOCX
     if "xl/workbook.xml" in names or "ppt/presentation.xml" in names:
@@ -96,13 +93,15 @@ def _zip_kind(data: bytes, filename: str) -> str:
     raise UnsupportedType(f"{filename}: a zip archive that is not a Word (.docx) document", filename=filename)
 
 
-def sniff(data: bytes, filename: str, content_type_hint: str | None = None) -> str:
+def sniff(
+    data: bytes, filename: str, content_type_hint: str | None = None, limits: ParseLimits = DEFAULT_LIMITS
+) -> str:
     """Return the content type `data` really has (one of SUPPORTED) or raise."""
     head = data[:1024]
     if head.lstrip().startswith(b"%PDF-") or (b"%PDF-" in head and looks_binary(data)):
         return CT_PDF
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        return _zip_kind(data, filename)
+        return _zip_kind(data, filename, limits)
     for signature, what in _BINARY_SIGNATURES.items():
         if head.startswith(signature):
             raise UnsupportedType(f"{filename}: unsupported file type ({what})", filename=filename)
