@@ -60,7 +60,9 @@ class DocumentRecord:
     chunks_total: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """`document_id`, as every face names it (the attribute is `id`)."""
+        d = asdict(self)
+        return {"document_id": d.pop("id"), **d}
 
 
 @dataclass
@@ -74,6 +76,19 @@ class WriteResult:
     unchanged: int = 0
     seq: int = 0
     status: str = "indexed"
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """What a delete did. `seq` is the change-log position to pass as `min_seq`."""
+
+    document_id: str
+    chunks_deleted: int
+    vectors_deleted: int
+    seq: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "status": "deleted"}
 
 
 @dataclass
