@@ -59,7 +59,7 @@ def run_campaign(
     kinds: list[str],
     seed: int,
     work: Path,
-    docs: int = 300,
+    docs: int = 150,
     out: Path | None = None,
     deadline: float | None = None,
     echo=print,
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", choices=["flat", "hnsw", "both"], default="both")
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated subset of ingest,sync,serve")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--docs", type=int, default=300, help="generated documents in the template (plus samples/)")
+    parser.add_argument("--docs", type=int, default=150, help="generated documents in the template (plus samples/)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--work", type=Path, help="working folder (default: a new temporary one)")
     parser.add_argument("--deadline", help="stop starting trials after this local time, HH:MM")

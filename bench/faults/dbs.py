@@ -33,7 +33,7 @@ def create_pg(template: str | None = None, admin_dsn: str = PG_ADMIN_DSN) -> str
     name = PREFIX + uuid.uuid4().hex[:12]
     with _admin(admin_dsn) as conn:
         if template:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         else:
             conn.execute(f'CREATE DATABASE "{name}"')
     return name

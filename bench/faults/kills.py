@@ -89,7 +89,7 @@ def _json_out(ran: procs.Ran) -> dict:
 
 
 def build_fixture(
-    work: Path, db: str, index: str, docs: int, seed: int, batches: int = 3, batch_docs: int = 12, measure_runs: int = 3
+    work: Path, db: str, index: str, docs: int, seed: int, batches: int = 2, batch_docs: int = 8, measure_runs: int = 3
 ) -> Fixture:
     """Template: samples/ plus `docs` generated documents ingested and synced; ingest batches beside it."""
     src = work / "corpus"
@@ -103,10 +103,8 @@ def build_fixture(
     template = Template(db, folder)
     folder.mkdir(parents=True, exist_ok=True)
     env = procs.env_for(template.url, folder, index)
-    documents = []
-    for part in ("samples", "generated"):
-        out = _json_out(procs.run(["ingest", str(src / part), "--recursive", "--json"], env, timeout=600))
-        documents += out["documents"]
+    out = _json_out(procs.run(["ingest", str(src / "samples"), str(src / "generated"), "--json"], env, timeout=600))
+    documents = out["documents"]
     ran = procs.run(["sync"], env)
     if ran.rc != 0:
         raise RuntimeError(f"template sync failed: {ran.stderr[-2000:]}")
