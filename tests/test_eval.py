@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from docqa.errors import InvalidInput
 from docqa.eval.metrics import first_relevant_rank, hit_at, ndcg_at, reciprocal_rank, summarize
-from docqa.eval.runner import DEFAULT_QUESTIONS, Question, chunk_is_relevant, evaluate, load_questions, parse_modes
+from docqa.eval.runner import DEFAULT_QUESTIONS, Question, chunk_is_relevant, load_questions, parse_modes
 from tests.helpers import make_chunks
 
 
@@ -95,7 +95,7 @@ def test_evaluate_on_a_tiny_corpus(store) -> None:
         Question("q3", "bicycle chains lubricated", "bike.txt"),  # any chunk of bike.txt
         Question("q4", "grind beans", "coffee.txt", "a passage that is nowhere"),
     ]
-    report = evaluate(store, questions, ["keyword", "hybrid"], k=10)
+    report = store.evaluate(questions, ["keyword", "hybrid"], k=10)
     assert report["questions"] == 4 and report["embedder"] == "hash-384"
     assert [p["id"] for p in report["label_problems"]] == ["q4"]
     kw = report["modes"]["keyword"]
@@ -139,7 +139,7 @@ def test_eval_and_ask_commands(store, tmp_path: Path) -> None:
 
 
 def test_answer_quality_report(store) -> None:
-    from docqa.eval.qa_eval import DEFAULT_UNANSWERABLE, evaluate_qa, load_unanswerable, word_recall
+    from docqa.eval.qa_eval import DEFAULT_UNANSWERABLE, load_unanswerable, word_recall
 
     tiny_corpus(store)
     store.settings = store.settings.replace(qa_min_score=0.25)
@@ -147,15 +147,23 @@ def test_answer_quality_report(store) -> None:
         Question("q1", "When should bicycle chains be lubricated?", "bike.txt", "lubricated after rain"),
         Question("q2", "descaling the espresso machine with citric acid", "coffee.txt", "citric acid"),
     ]
-    report = evaluate_qa(store, questions, ["Who won the football world cup in 1998?"])
-    assert report == {
+    report = store.evaluate_answers(questions, ["Who won the football world cup in 1998?"])
+    summary = {k: v for k, v in report.items() if not k.startswith("per_")}
+    assert summary == {
         "floor": 0.25,
         "questions": 2,
         "unanswerable": 1,
+        "key_phrase_in_answer": 1.0,
+        "answer_chars_p50": 58,
+        "answer_chars_p95": 65,
+        "top_citation_expected_file": 1.0,
+        "unanswerable_refused": 1.0,
+        "false_refusals": 0.0,
         "answered": 1.0,
         "cited_relevant": 1.0,
         "passage_recall": 1.0,
-        "unanswerable_refused": 1.0,
     }
+    assert [row["key_phrase_hit"] for row in report["per_question"]] == [True, True]
+    assert report["per_unanswerable"][0]["refused"] is True
     assert word_recall("after the rain", "Clean it after rain.") == pytest.approx(2 / 3)
     assert len(load_unanswerable(DEFAULT_UNANSWERABLE)) >= 20

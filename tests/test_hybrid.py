@@ -139,7 +139,7 @@ def test_filters_return_limit_results_when_enough_match(store, mode: str) -> Non
         ).document_id
         for i in range(12)
     ]
-    store.catch_up()
+    store.sync("catch_up")
     query = "chain lubricant"
     unfiltered = store.search(query, mode=mode, k=10)
     assert not {h.document_id for h in unfiltered} & set(wanted)  # the filtered docs are not in the plain top 10
@@ -180,9 +180,8 @@ def test_per_query_weights_override_the_settings(store) -> None:
     rare_query, rare_target = cases[0]  # built so the keyword side finds it first and the vector side does not
 
     def top(weights):
-        return store.search(rare_query, mode="hybrid", k=5, vector_weight=weights[0], keyword_weight=weights[1])[
-            0
-        ].content
+        vector, keyword = weights or (None, None)
+        return store.search(rare_query, mode="hybrid", k=5, vector_weight=vector, keyword_weight=keyword)[0].content
 
     assert top((0.0, 1.0)) == rare_target
     assert top((1.0, 0.0)) != rare_target

@@ -179,6 +179,7 @@ class Database:
                 raw.execute("PRAGMA synchronous=NORMAL")
                 raw.execute("PRAGMA foreign_keys=ON")
                 raw.execute("PRAGMA busy_timeout=30000")
+                raw.execute("PRAGMA secure_delete=ON")  # a deleted document's text and vectors leave the file
         except Exception as exc:
             if isinstance(exc, DatabaseUnavailable):
                 raise
