@@ -39,8 +39,7 @@ def _save_forever(settings: Settings, ready) -> None:
     store.sync()
     ready.set()
     while True:
-        store.engine._held.dirty = True  # as after a catch-up: every pass writes a whole snapshot
-        store.engine.save()
+        store.engine.save(force=True)  # as after a catch-up: every pass writes a whole snapshot
 
 
 @pytest.mark.slow

@@ -40,7 +40,7 @@ def test_ef_search_of_the_settings_applies_to_a_loaded_snapshot(settings):
     wider = open_store(first.replace(hnsw_ef_search=256))
     report = wider.sync()
     assert report.status == "in_sync", report  # a query-time value: no rebuild
-    assert wider.engine._index.ef_search == 256
+    assert wider.engine.index.ef_search == 256
     wider.close()
 
 

@@ -115,7 +115,7 @@ def test_deleted_vectors_are_in_no_file_once_the_next_snapshot_is_saved(settings
     report = store.sync()
     assert report.status == "caught_up" and report.index_count == 40, report
     if index_type == "hnsw":
-        assert store.engine._index.tombstones == 21  # still in the graph, as tombstones
+        assert store.engine.index.tombstones == 21  # still in the graph, as tombstones
     store.save()
 
     gone = np.vstack([docs[0][1], old_vector[None, :]])
@@ -159,10 +159,10 @@ def test_an_hnsw_snapshot_saved_with_tombstoned_vectors_is_scrubbed_on_the_next_
     store.sync()
     docs = add_docs(store, 2)
     store.delete_document(docs[0][0])
-    index = store.engine._index
+    index = store.engine.index
     dead = np.flatnonzero(~index.alive)
-    index._storage()[dead] = docs[0][1]  # as the previous release left them
-    store.engine._held.dirty = True
+    index.raw_vectors()[dead] = docs[0][1]  # as the previous release left them
+    store.engine.save(force=True)
     store.close()
     assert files_holding(settings.data_dir, docs[0][1])
 

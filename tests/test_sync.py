@@ -327,7 +327,7 @@ def test_hnsw_index_tombstones_and_compacts(settings):
     raw.close()
     report = store.sync()
     assert report.status == "caught_up" and report.index_count == 20
-    assert store.engine._index.tombstones == 20
+    assert store.engine.index.tombstones == 20
     store.close()
     again = open_store(hnsw)
     assert again.sync().status == "in_sync"
@@ -401,23 +401,16 @@ def test_deep_check_finds_a_vector_that_does_not_match_its_kept_hash(settings, i
     store.sync()
     fill(store, 2)
     store.sync()
-    index = store.engine._index
+    index = store.engine.index
     ids, vectors = index.contents()
     victim, right = int(ids[3]), vectors[3].copy()
-    if index_type == "flat":
-        index._storage()[3] = vectors[4]
-    else:
-        storage = index.index.storage
-        import faiss
-
-        xb = faiss.rev_swig_ptr(faiss.downcast_index(storage).get_xb(), storage.ntotal * index.dim)
-        xb.reshape(-1, index.dim)[index._pos[victim]] = vectors[4]
+    index.raw_vectors()[index.rows_of([victim])] = vectors[4]  # a vector swapped under its kept hash
     assert store.sync().status == "in_sync"  # hashes still agree: invisible to the digest
     checked = store.sync("check", deep=True)
     assert checked.status == "repaired" and not checked.sync_performed and "do not match" in checked.reason
     report = store.sync(deep=True)
     assert report.status == "repaired" and report.repaired == 1, report
-    got_ids, got = store.engine._index.get(np.array([victim]))
+    got_ids, got = store.engine.index.get(np.array([victim]))
     assert got_ids.tolist() == [victim] and np.array_equal(got[0], right)
     assert store.sync(deep=True).status == "in_sync"
     store.close()

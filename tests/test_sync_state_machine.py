@@ -151,7 +151,7 @@ class SyncMachine(RuleBasedStateMachine):
             batches = list(vectors.stream_vectors(conn, "default", "hash-384", DIM))
         ids = np.concatenate([b[0] for b in batches]) if batches else np.empty(0, np.int64)
         vecs = np.concatenate([b[1] for b in batches]) if batches else np.empty((0, DIM), np.float32)
-        index = self.store.engine._index
+        index = self.store.engine.index
         # the row hashes the index holds are the backend's hash of the DB's bytes, recomputed here independently
         expected_hashes = rowhash.rows(self.store.db.is_pg, ids, vecs)
         idx_ids, idx_hashes = index.content_hashes()

@@ -88,10 +88,10 @@ def test_periodic_verification_repairs_silent_drift_and_compacts_the_log(setting
 
 
 def test_deep_verification_runs_on_its_own_interval(settings, opened):
-    index = opened.engine._index
+    index = opened.engine.index
     ids, vectors = index.contents()
     victim = int(ids[0])
-    index._storage()[0] = vectors[1]  # a vector that no longer matches the hash kept with it
+    index.raw_vectors()[index.rows_of([victim])] = vectors[1]  # a vector that no longer matches its kept hash
     before = opened.engine.last_report
     worker = started(settings, opened, verify_interval_s=0.1, deep_verify_interval_s=3600.0, poll_interval_s=0.05)
     try:
@@ -104,7 +104,7 @@ def test_deep_verification_runs_on_its_own_interval(settings, opened):
     try:
         wait_for(lambda: opened.engine.last_report.status == "repaired", timeout_s=5.0)
         assert opened.engine.last_report.repaired == 1
-        got_ids, got = opened.engine._index.get([victim])
+        got_ids, got = opened.engine.index.get([victim])
         assert got_ids.tolist() == [victim] and (got[0] == vectors[0]).all()
     finally:
         worker.stop()

@@ -115,6 +115,24 @@ class VectorIndex(ABC):
     def contents(self) -> tuple[Ids, Vectors]:
         """All (ids, vectors) currently in the index."""
 
+    def raw_vectors(self) -> Vectors:
+        """The vectors as FAISS holds them, by position, writable (tombstoned rows included).
+
+        A seam for fault-injection tests and diagnostics only: writing here changes vectors under
+        the row hashes kept with them (a bookkeeping bug, a flipped bit), which only the deep
+        check can see. The engine never writes through it."""
+        return self._storage()
+
+    def rows_of(self, ids: npt.ArrayLike) -> Ids:
+        """The row of each present id in `raw_vectors()`, in the order given (absent ids left out)."""
+        return self._rows_of(np.asarray(ids, dtype=np.int64).reshape(-1))
+
+    @abstractmethod
+    def _storage(self) -> Vectors: ...
+
+    @abstractmethod
+    def _rows_of(self, ids: Ids) -> Ids: ...
+
     @abstractmethod
     def search(
         self, queries: npt.ArrayLike, k: int, allowed: npt.ArrayLike | None = None, ef_search: int | None = None

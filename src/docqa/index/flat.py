@@ -132,6 +132,10 @@ class FlatIndex(VectorIndex):
         xb: Vectors = faiss.rev_swig_ptr(inner.get_xb(), n * self.dim).reshape(n, self.dim)
         return xb
 
+    def _rows_of(self, ids: Ids) -> Ids:
+        where = {int(chunk_id): row for row, chunk_id in enumerate(self._id_map().tolist())}
+        return np.array([where[i] for i in ids.tolist() if i in where], dtype=np.int64)
+
     def get(self, ids: npt.ArrayLike) -> tuple[Ids, Vectors]:
         wanted = np.asarray(ids, dtype=np.int64)
         if len(wanted) == 0 or len(self) == 0:

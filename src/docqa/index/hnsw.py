@@ -165,6 +165,9 @@ class HnswIndex(VectorIndex):
             direct[keys] = positions
         return keys, positions, direct
 
+    def _rows_of(self, ids: Ids) -> Ids:
+        return np.array([self._pos[i] for i in ids.tolist() if i in self._pos], dtype=np.int64)
+
     def get(self, ids: npt.ArrayLike) -> tuple[Ids, Vectors]:
         present, positions = self._positions(ids)
         return present, self._vectors_at(positions)

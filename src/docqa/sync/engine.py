@@ -66,11 +66,16 @@ class SyncEngine:
         return len(self._held)
 
     @property
-    def _index(self) -> VectorIndex | None:  # tests and tools look inside; nothing writes through it
+    def index(self) -> VectorIndex | None:
+        """The index as it stands, for inspection (tests, tools, the independent checker's peers).
+
+        Read it; never change it through this handle: the engine is its only writer, and a
+        change made here is exactly the drift the next verification will find and repair."""
         return self._held.index
 
     @property
-    def _dirty(self) -> bool:
+    def dirty(self) -> bool:
+        """The index changed since its snapshot was last written or loaded."""
         return self._held.dirty
 
     @property
@@ -206,13 +211,14 @@ class SyncEngine:
         if held.dirty and (force or time.monotonic() - held.last_save >= self.cfg.snapshot_interval_s):
             self._save_now()
 
-    def save(self) -> bool:
-        """Write a snapshot of the index if it changed since the last one was written or loaded.
+    def save(self, force: bool = False) -> bool:
+        """Write a snapshot of the index if it changed since the last one was written or loaded
+        (always, with `force`, when there is an index).
 
         Returns whether one was written. Waits for a running sync: the snapshot is consistent
         (only a sync changes the index, and none runs while it is written)."""
         with self._sync_lock:
-            if not self._held.dirty:
+            if not (self._held.dirty or (force and self._held.index is not None)):
                 return False
             self._save_now()
             return True
