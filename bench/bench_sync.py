@@ -10,8 +10,8 @@ dropped at the end unless --keep). Every measured case runs in a fresh
 subprocess (bench/sync_cases.py) so peak RSS is per case. Cases, per backend:
 
   original  the original approach (JSON text, json.loads per row) at each --original size
-  rebuild   Store.sync("force") at each size (repeated --repeat times; median reported)
-  startup   Store.open + sync("auto") on an in-sync snapshot: load, checksum, digest-verify
+  rebuild   Docqa.sync("force") at each size (repeated --repeat times; median reported)
+  startup   Docqa.open + sync("auto") on an in-sync snapshot: load, checksum, digest-verify
   idle      sync("catch_up") with nothing to do (median of 200): must not grow with N
   catchup   10k plain-SQL changes (5k inserts, 3k updates, 2k deletes) -> sync("catch_up"),
             then 10k more -> sync("auto") (catch-up + full digest verification),

@@ -3,7 +3,7 @@
     .venv/bin/python bench/sync_cases.py CASE --db URL --data-dir DIR --n N
 
 prints one line `RESULT {json}`. Peak RSS is the child's own (/proc VmHWM,
-reset with clear_refs after imports and Store.open where the kernel allows),
+reset with clear_refs after imports and Docqa.open where the kernel allows),
 so every case reports the memory it needed above its baseline and in total.
 Timings of the engine's steps are taken by wrapping its functions (inclusive
 times; a nested step is also counted in its caller; at startup the snapshot

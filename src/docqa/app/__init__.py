@@ -37,5 +37,3 @@ __all__ = [
     "parse_modes",
     "reembed",
 ]
-
-Store = Docqa  # the name before 0.2; kept until callers have moved

@@ -2,7 +2,7 @@
 
 Writes never touch the FAISS index: the change-log triggers record them and
 the sync engine picks them up. A document and its chunks are written in one
-transaction by the caller (see `Store`), so a reader never sees half of one.
+transaction by the caller (see `ingest/writer.py`), so a reader never sees half of one.
 """
 
 from __future__ import annotations
