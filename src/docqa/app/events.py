@@ -15,6 +15,10 @@ def drift_found(report: SyncReport) -> str | None:
         return None
     if report.status == "repaired":
         return "repaired"
-    if report.status == "rebuilt" and report.cause not in ("forced", "settings", "compaction") and (report.added or report.removed):
+    if (
+        report.status == "rebuilt"
+        and report.cause not in ("forced", "settings", "compaction")
+        and (report.added or report.removed)
+    ):
         return "rebuilt"
     return None
