@@ -76,6 +76,7 @@ class WriteResult:
     unchanged: int = 0
     seq: int = 0
     status: str = "indexed"
+    outcome: str = "added"  # added | updated | unchanged (the same content and metadata were already stored)
 
 
 @dataclass(frozen=True)

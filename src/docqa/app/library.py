@@ -27,12 +27,13 @@ import numpy.typing as npt
 
 from docqa.app.stats import IndexState, Stats, collect_stats, index_state
 from docqa.config import Settings
-from docqa.embedders import Embedder, get_embedder
+from docqa.embedders import Embedder, embedder_for_collection
 from docqa.errors import DatabaseUnavailable, InvalidInput, ServiceDegraded
 from docqa.eval.qa_eval import Unanswerable, evaluate_qa
 from docqa.eval.runner import EvalTarget, Question, evaluate
 from docqa.index.threads import use_search_threads
 from docqa.ingest.batch import IngestSummary, Progress, ingest_paths
+from docqa.ingest.identity import document_identity
 from docqa.ingest.parsers import DEFAULT_MAX_BYTES
 from docqa.ingest.pipeline import ChunkingConfig, IngestContext, IngestOutcome, check_supported, ingest_bytes
 from docqa.ingest.writer import DocumentWriter
@@ -63,15 +64,25 @@ class Docqa:
     def open(cls, settings: Settings, embedder: Embedder | None = None, db: Database | None = None) -> Docqa:
         """Connect, migrate, bind the collection to its embedder. Does not sync: call `sync()`.
 
-        Raises EmbedderMismatch when the collection was built with another embedder.
+        Without an explicit choice (`embedder`, or `settings.embedder`), an existing collection opens
+        with the embedder it was built with (recorded with it) and a new one with
+        `settings.default_embedder`. An explicit choice the collection was not built with raises
+        EmbedderMismatch naming the `docqa reembed --to NAME` that switches it.
         """
+        owned = db is None
         db = db or Database(settings.resolved_database_url)
-        embedder = embedder or get_embedder(settings)
-        with db.connection() as conn:
-            migrate(conn)
-            if repo.get_collection(conn, settings.collection) is not None:
-                with conn.transaction():
+        try:
+            with db.connection() as conn:
+                migrate(conn)
+                bound = repo.get_collection(conn, settings.collection)
+            embedder = embedder_for_collection(settings, bound, embedder)
+            if bound is not None:
+                with db.connection() as conn, conn.transaction():
                     repo.ensure_collection(conn, settings.collection, embedder.model_id, embedder.dim)
+        except BaseException:
+            if owned:
+                db.close()
+            raise
         return cls(settings, db, embedder)
 
     # --- what the collection is ------------------------------------------------
@@ -160,6 +171,7 @@ class Docqa:
         with self._writing():
             result = self.writer.write(
                 chunks,
+                identity=document_identity(document_id=document_id, source=source),
                 document_id=document_id,
                 filename=filename,
                 source=source,
@@ -249,7 +261,7 @@ class Docqa:
         return self.writer.get_document(document_id)
 
     def find_by_source(self, source: str) -> DocumentRecord | None:
-        return self.writer.find_document(source=source)
+        return self.writer.find_document(identity=document_identity(source=source))
 
     def list_documents(self, limit: int = 1000, offset: int = 0) -> list[DocumentRecord]:
         with self.db.connection() as conn:

@@ -1,9 +1,11 @@
-"""Ingest files and folders: walk, batch embeddings across files, prune, report.
+"""Ingest files and folders: walk, prepare, embed and write in overlapping stages, prune, report.
 
-Files are read one at a time (memory stays bounded on a large folder); the
-chunks of several small files share one model batch. Each document commits
-on its own, so an interrupted run loses nothing already committed and the
-next run resumes: unchanged files are skipped by content hash.
+Files are prepared (read, parsed, chunked) one at a time on one thread while
+the model embeds the previous ones on another and this thread writes the
+ones before (ingest/stages.py: bounded queues, so memory stays bounded on a
+large folder); the chunks of several files share one embedder call. Each
+document commits on its own, so an interrupted run loses nothing already
+committed and the next run resumes: unchanged files are skipped by content hash.
 """
 
 from __future__ import annotations
@@ -17,16 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from docqa.errors import DocqaError, InvalidInput, PayloadTooLarge
+from docqa.ingest.identity import document_identity
 from docqa.ingest.parsers import DEFAULT_MAX_BYTES
 from docqa.ingest.pipeline import (
     IngestContext,
     IngestOutcome,
-    PreparedDocument,
     embed_prepared,
     prepare,
     write_prepared,
 )
 from docqa.ingest.sniff import type_from_name
+from docqa.ingest.stages import run_stages
 from docqa.storage import repo
 
 EMBED_BATCH_CHUNKS = 256
@@ -35,6 +38,11 @@ MAX_PENDING_FILES = 64
 
 @dataclass
 class Progress:
+    """Where a run stands: files and bytes written (or decided), chunks seen and embedded.
+
+    Rates count from the moment the model was ready (`model_ready_at`, else the start), so the
+    seconds a lazy model takes to load are not averaged into chunks/s or the ETA."""
+
     files_total: int
     bytes_total: int
     files_done: int = 0
@@ -42,20 +50,31 @@ class Progress:
     chunks: int = 0
     embedded: int = 0
     started: float = field(default_factory=time.monotonic)
+    model_ready_at: float | None = None
+    bytes_at_ready: int = 0
 
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
     @property
+    def working_s(self) -> float:
+        """Seconds since the model was ready (or since the start, when no model had to load)."""
+        return time.monotonic() - (self.model_ready_at or self.started)
+
+    @property
     def chunks_per_s(self) -> float:
-        return self.embedded / self.elapsed if self.elapsed > 0 else 0.0
+        return self.embedded / self.working_s if self.embedded and self.working_s > 0 else 0.0
 
     @property
     def eta_s(self) -> float | None:
-        if not self.bytes_done or self.bytes_done >= self.bytes_total:
+        done = self.bytes_done - self.bytes_at_ready
+        if done <= 0 or self.bytes_done >= self.bytes_total:
             return None
-        return self.elapsed * (self.bytes_total - self.bytes_done) / self.bytes_done
+        return self.working_s * (self.bytes_total - self.bytes_done) / done
+
+    def model_ready(self) -> None:
+        self.model_ready_at, self.bytes_at_ready = time.monotonic(), self.bytes_done
 
 
 @dataclass
@@ -148,33 +167,33 @@ def ingest_paths(
     files, skipped = discover(paths, recursive, pattern, exclude)
     summary = IngestSummary(skipped=skipped)
     progress = Progress(files_total=len(files), bytes_total=sum(_size(f) for f in files) or 1)
-    pending: list[PreparedDocument] = []
     started = time.monotonic()
 
-    def flush() -> None:
-        if not pending:
-            return
-        counts = embed_prepared(ctx, pending)
-        for i, prepared in enumerate(pending):
-            outcome = write_prepared(ctx, prepared, counts[i])
-            summary.outcomes.append(outcome)
-            progress.embedded += outcome.embedded
-        pending.clear()
+    def load_model() -> None:
+        ctx.writer.embedder.load()
+        progress.model_ready()
 
-    for file in files:
-        outcome_or_doc = _prepare_file(ctx, file, metadata, max_bytes)
-        progress.files_done += 1
-        progress.bytes_done += _size(file)
-        if isinstance(outcome_or_doc, IngestOutcome):
-            summary.outcomes.append(outcome_or_doc)
+    staged = run_stages(
+        files,
+        lambda file: _prepare_file(ctx, file, metadata, max_bytes),
+        lambda docs: embed_prepared(ctx, docs),
+        load_model=load_model,
+        window_chunks=EMBED_BATCH_CHUNKS,
+        window_files=MAX_PENDING_FILES,
+    )
+    for item in staged:
+        if item.prepared is not None:
+            outcome = write_prepared(ctx, item.prepared, item.embedded)
+            progress.chunks += len(item.prepared.chunks)
+            progress.embedded += outcome.embedded
         else:
-            pending.append(outcome_or_doc)
-            progress.chunks += len(outcome_or_doc.chunks)
-            if sum(len(p.chunks) for p in pending) >= EMBED_BATCH_CHUNKS or len(pending) >= MAX_PENDING_FILES:
-                flush()
+            assert item.outcome is not None
+            outcome = item.outcome
+        summary.outcomes.append(outcome)
+        progress.files_done += 1
+        progress.bytes_done += _size(item.path)
         if on_progress:
             on_progress(progress)
-    flush()
     if on_progress:
         on_progress(progress)
     if prune:
@@ -203,9 +222,10 @@ def _prepare_file(ctx: IngestContext, file: Path, metadata: dict[str, Any] | Non
         message = (
             exc.message if isinstance(exc, DocqaError) else f"{file.name}: cannot read file ({exc.strerror or exc})"
         )
-        existing = ctx.writer.find_document(source=source)
+        identity = document_identity(source=source)
         doc_id = ctx.writer.record_failure(
-            document_id=existing.id if existing else None,
+            identity=identity,
+            document_id=None,
             filename=file.name,
             source=source,
             content_type="",

@@ -21,6 +21,7 @@ from docqa.embedders.base import Embedder
 from docqa.errors import DocqaError, ParseError
 from docqa.ingest.chunking import chunk_document
 from docqa.ingest.document import ParsedDocument
+from docqa.ingest.identity import document_identity
 from docqa.ingest.parsers import parse_bytes
 from docqa.ingest.sniff import sniff
 from docqa.ingest.writer import DocumentWriter
@@ -58,6 +59,7 @@ class PreparedDocument:
     document_id: str | None
     metadata: dict[str, Any] = field(default_factory=dict)
     existed: bool = False
+    identity: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,8 @@ def prepare(
     """Parse and chunk, or return an outcome right away (unchanged or failed)."""
     writer = ctx.writer
     digest = content_hash_of(data)
-    existing = writer.find_document(document_id, source)
+    identity = document_identity(document_id=document_id, source=source, filename=filename, content_hash=digest)
+    existing = writer.find_document(document_id, identity)
     doc_id = existing.id if existing else document_id
     meta = dict(metadata or {})
     if (
@@ -148,6 +151,7 @@ def prepare(
             content_hash=digest,
             error=exc.message,
             metadata=meta,
+            identity=identity,
         )
         return IngestOutcome(
             document_id=failed_id, filename=filename, source=source, status="failed", error=exc.message
@@ -163,6 +167,7 @@ def prepare(
         document_id=doc_id,
         metadata=meta,
         existed=existing is not None,
+        identity=identity,
     )
 
 
@@ -180,12 +185,13 @@ def write_prepared(ctx: IngestContext, prepared: PreparedDocument, embedded: int
         content_type=prepared.content_type,
         content_hash=prepared.content_hash,
         metadata=prepared.metadata,
+        identity=prepared.identity,
     )
     return IngestOutcome(
         document_id=result.document_id,
         filename=prepared.filename,
         source=prepared.source,
-        status="updated" if prepared.existed else "added",
+        status=result.outcome,
         chunks=len(prepared.chunks),
         embedded=embedded,
         removed=result.removed,

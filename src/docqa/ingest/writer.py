@@ -18,10 +18,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from docqa.embedders.base import Embedder
-from docqa.errors import NotFound
+from docqa.errors import Conflict, NotFound
 from docqa.storage import changes, repo
-from docqa.storage.db import Database
+from docqa.storage.db import Connection, Database
 from docqa.types import ChunkInput, DocumentRecord, WriteResult
+
+EMBED_CALL_TEXTS = 1024  # texts per embedder call at most (bounds the call's token and vector arrays)
 
 
 def embedding_text(chunk: ChunkInput) -> str:
@@ -49,14 +51,21 @@ class DocumentWriter:
             )
         return doc
 
-    def find_document(self, document_id: str | None = None, source: str = "") -> DocumentRecord | None:
-        """The stored document an incoming one replaces: by id when given, else by source."""
+    def find_document(self, document_id: str | None = None, identity: str = "") -> DocumentRecord | None:
+        """The stored document an incoming one replaces: by its identity (ingest/identity.py), or its id."""
         with self.db.connection() as conn:
-            if document_id:
-                doc = repo.get_document(conn, document_id)
-                return doc if doc is not None and doc.collection == self.collection else None
-            if source:
-                return repo.find_document_by_source(conn, self.collection, source)
+            return self._existing(conn, document_id, identity)
+
+    def _existing(
+        self, conn: Connection, document_id: str | None, identity: str, lock: bool = False
+    ) -> DocumentRecord | None:
+        if identity:
+            found = repo.find_document_by_identity(conn, self.collection, identity, lock)
+            if found is not None:
+                return found
+        if document_id:  # a row written before identities, or by another program
+            doc = repo.get_document(conn, document_id)
+            return doc if doc is not None and doc.collection == self.collection else None
         return None
 
     # --- embedding ---------------------------------------------------------------
@@ -73,9 +82,12 @@ class DocumentWriter:
                 todo.extend(
                     (i, c) for c in chunks if c.embedding is None and repo.chunk_hash(c.heading, c.text) not in known
                 )
-        bs = self.embed_batch_size
-        for start in range(0, len(todo), bs):
-            part = todo[start : start + bs]
+        # Few large calls, longest texts first: the embedder sorts each call by length and sizes its model
+        # runs by tokens, so a call spanning several documents pads little (calls of 64 texts cost ~25%).
+        todo.sort(key=lambda item: len(item[1].text) + len(item[1].heading), reverse=True)
+        step = max(self.embed_batch_size, EMBED_CALL_TEXTS)
+        for start in range(0, len(todo), step):
+            part = todo[start : start + step]
             vectors = self.embedder.embed([embedding_text(c) for _, c in part])
             for (_, chunk), vector in zip(part, vectors):
                 chunk.embedding = vector
@@ -95,15 +107,47 @@ class DocumentWriter:
         content_type: str = "text/plain",
         content_hash: str = "",
         metadata: dict[str, Any] | None = None,
+        identity: str = "",
     ) -> WriteResult:
-        """Store a document and its chunks in one transaction (replacing its previous chunks)."""
-        document_id = document_id or repo.new_document_id()
+        """Store a document and its chunks in one transaction (replacing its previous chunks).
+
+        The document is the one stored under `identity` (else `document_id`), decided inside the
+        transaction: of concurrent writers of one identity, the first adds it and the others find it
+        (`updated`, or `unchanged` when the same content and metadata are already there)."""
+        identity = identity or (f"doc:{document_id}" if document_id else "")
         if any(c.embedding is None for c in chunks):
-            self.embed_new([(document_id, chunks)])
+            known = self.find_document(document_id, identity)
+            self.embed_new([(known.id if known else document_id, chunks)])
+        try:
+            return self._write(chunks, document_id, identity, filename, source, content_type, content_hash, metadata)
+        except Conflict:  # another process inserted the same identity between our read and our insert
+            return self._write(chunks, document_id, identity, filename, source, content_type, content_hash, metadata)
+
+    def _write(
+        self,
+        chunks: Sequence[ChunkInput],
+        document_id: str | None,
+        identity: str,
+        filename: str,
+        source: str,
+        content_type: str,
+        content_hash: str,
+        metadata: dict[str, Any] | None,
+    ) -> WriteResult:
         with self._lock, self.db.connection() as conn, conn.transaction():
+            existing = self._existing(conn, document_id, identity, lock=True)
+            if existing is not None and _same(existing, content_hash, metadata):
+                return WriteResult(
+                    document_id=existing.id,
+                    unchanged=existing.chunks_total,
+                    seq=changes.max_seq(conn),
+                    outcome="unchanged",
+                )
+            document_id = existing.id if existing else (document_id or repo.new_document_id())
             repo.ensure_collection(conn, self.collection, self.model, self.dim)
             repo.upsert_document(
                 conn,
+                identity=identity,
                 document_id=document_id,
                 collection=self.collection,
                 source=source,
@@ -112,12 +156,16 @@ class DocumentWriter:
                 content_hash=content_hash,
                 status="indexed",
                 metadata=metadata,
+                new=existing is None,
             )
             added, removed, unchanged = repo.write_chunks(
                 conn, document_id, self.collection, chunks, self.model, self.dim
             )
             seq = changes.max_seq(conn)
-        return WriteResult(document_id=document_id, added=added, removed=removed, unchanged=unchanged, seq=seq)
+        outcome = "added" if existing is None or existing.status != "indexed" else "updated"
+        return WriteResult(
+            document_id=document_id, added=added, removed=removed, unchanged=unchanged, seq=seq, outcome=outcome
+        )
 
     def record_failure(
         self,
@@ -129,17 +177,42 @@ class DocumentWriter:
         content_hash: str,
         error: str,
         metadata: dict[str, Any] | None = None,
+        identity: str = "",
+    ) -> str:
+        """Record a failed document under its identity; returns the id of the row that holds it."""
+        try:
+            return self._record_failure(
+                document_id, filename, source, content_type, content_hash, error, metadata, identity
+            )
+        except Conflict:  # another writer stored it meanwhile: decide again, seeing its row
+            return self._record_failure(
+                document_id, filename, source, content_type, content_hash, error, metadata, identity
+            )
+
+    def _record_failure(
+        self,
+        document_id: str | None,
+        filename: str,
+        source: str,
+        content_type: str,
+        content_hash: str,
+        error: str,
+        metadata: dict[str, Any] | None,
+        identity: str,
     ) -> str:
         """Record a document that could not be ingested (status `failed`, with the reason).
 
-        A good version already stored is never replaced by a failure."""
-        document_id = document_id or repo.new_document_id()
+        A good version already stored is never replaced by a failure, and a retry replaces its own
+        failed row (the same identity) instead of adding another."""
+        identity = identity or (f"doc:{document_id}" if document_id else "")
         with self._lock, self.db.connection() as conn, conn.transaction():
-            existing = repo.get_document(conn, document_id)
+            existing = self._existing(conn, document_id, identity, lock=True)
             if existing is not None and existing.status == "indexed":
-                return document_id
+                return existing.id
+            document_id = existing.id if existing else (document_id or repo.new_document_id())
             repo.upsert_document(
                 conn,
+                identity=identity,
                 document_id=document_id,
                 collection=self.collection,
                 source=source,
@@ -149,6 +222,7 @@ class DocumentWriter:
                 status="failed",
                 error=error,
                 metadata=metadata,
+                new=existing is None,
             )
         return document_id
 
@@ -163,3 +237,13 @@ class DocumentWriter:
             n = repo.delete_document(conn, document_id)
             seq = changes.max_seq(conn)
         return doc, n, seq
+
+
+def _same(existing: DocumentRecord, content_hash: str, metadata: dict[str, Any] | None) -> bool:
+    """The stored document already is this one: indexed, the same bytes, and no new metadata."""
+    return (
+        existing.status == "indexed"
+        and bool(content_hash)
+        and existing.content_hash == content_hash
+        and (not metadata or metadata == existing.metadata)
+    )

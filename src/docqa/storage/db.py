@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from docqa.errors import DatabaseUnavailable, InvalidInput
+from docqa.errors import Conflict, DatabaseUnavailable, InvalidInput
 
 Row = tuple[Any, ...]  # one result row, from either driver
 
@@ -61,8 +61,9 @@ class Connection:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         try:
             return self.raw.execute(self._sql(sql), tuple(params))
-        except Exception as exc:  # normalise "server went away" into one error
+        except Exception as exc:  # normalise "server went away" and "already there" into our errors
             raise_if_unavailable(exc)
+            raise_if_duplicate(exc)
             raise
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -140,6 +141,13 @@ def raise_if_unavailable(exc: Exception) -> None:
         raise DatabaseUnavailable(
             f"database unavailable: {str(exc).strip().splitlines()[0] if str(exc) else name}"
         ) from exc
+
+
+def raise_if_duplicate(exc: Exception) -> None:
+    """A unique constraint refused a row (two writers claiming one document identity): Conflict."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if "UniqueViolation" in names or ("IntegrityError" in names and "UNIQUE constraint failed" in str(exc)):
+        raise Conflict(f"a concurrent write claimed the same row: {str(exc).strip().splitlines()[0]}") from exc
 
 
 class Database:

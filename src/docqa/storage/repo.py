@@ -138,6 +138,20 @@ def find_document_by_source(conn: Connection, collection: str, source: str) -> D
     return _doc(row, int(conn.scalar("SELECT count(*) FROM chunks WHERE document_id = ?", (row[0],), default=0)))
 
 
+def find_document_by_identity(
+    conn: Connection, collection: str, identity: str, lock: bool = False
+) -> DocumentRecord | None:
+    """The document holding `identity` in the collection; `lock`: hold its row until the transaction ends (PG)."""
+    row = conn.fetchone(
+        f"SELECT {DOC_COLUMNS} FROM documents WHERE collection = ? AND identity = ?"
+        + (" FOR UPDATE" if lock and conn.is_pg else ""),
+        (collection, identity),
+    )
+    if row is None:
+        return None
+    return _doc(row, int(conn.scalar("SELECT count(*) FROM chunks WHERE document_id = ?", (row[0],), default=0)))
+
+
 def list_documents(conn: Connection, collection: str, limit: int = 1000, offset: int = 0) -> list[DocumentRecord]:
     rows = conn.fetchall(
         f"SELECT {', '.join('d.' + c.strip() for c in DOC_COLUMNS.split(','))}, "
@@ -160,14 +174,24 @@ def upsert_document(
     status: str = "indexed",
     error: str | None = None,
     metadata: dict[str, Any] | None = None,
+    identity: str = "",
+    new: bool = False,
 ) -> None:
+    """Insert or update a document by id. `identity` (ingest/identity.py) is set on insert and kept after.
+
+    `new`: the caller found no such document, so a row inserted meanwhile by another writer is a
+    Conflict (the unique id or identity refuses it) rather than silently overwritten."""
     ts = now_iso()
     conn.execute(
-        "INSERT INTO documents (id, collection, source, filename, content_type, content_hash, status, error, metadata, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT(id) DO UPDATE SET source = excluded.source, filename = excluded.filename, "
-        "content_type = excluded.content_type, content_hash = excluded.content_hash, status = excluded.status, "
-        "error = excluded.error, metadata = excluded.metadata, updated_at = excluded.updated_at",
+        "INSERT INTO documents (id, collection, source, filename, content_type, content_hash, status, error, metadata, "
+        "created_at, updated_at, identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        + (
+            ""
+            if new
+            else "ON CONFLICT(id) DO UPDATE SET source = excluded.source, filename = excluded.filename, "
+            "content_type = excluded.content_type, content_hash = excluded.content_hash, status = excluded.status, "
+            "error = excluded.error, metadata = excluded.metadata, updated_at = excluded.updated_at"
+        ),
         (
             document_id,
             collection,
@@ -180,6 +204,7 @@ def upsert_document(
             _json_param(conn, metadata or {}),
             ts,
             ts,
+            identity or f"doc:{document_id}",
         ),
     )
     owner = conn.scalar("SELECT collection FROM documents WHERE id = ?", (document_id,))

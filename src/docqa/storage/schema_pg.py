@@ -173,4 +173,27 @@ V4 = [
     "DELETE FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.id = c.document_id)",
 ]
 
-MIGRATIONS = [V1, V2, V3, V4]
+# Document identity: see schema_sqlite.IDENTITY (the same rule and the same upgrade).
+IDENTITY = [
+    "ALTER TABLE documents ADD COLUMN identity TEXT",
+    "UPDATE documents SET identity = 'doc:' || id",
+    """UPDATE documents SET identity = 'source:' || source WHERE source <> '' AND id = (
+        SELECT d2.id FROM documents d2 WHERE d2.collection = documents.collection AND d2.source = documents.source
+        ORDER BY CASE WHEN d2.status = 'indexed' THEN 0 ELSE 1 END, d2.updated_at DESC, d2.id LIMIT 1)""",
+    """UPDATE documents SET identity = 'upload:' || filename || ':' || content_hash
+        WHERE source = '' AND content_hash <> '' AND id = (
+        SELECT d2.id FROM documents d2 WHERE d2.collection = documents.collection AND d2.source = ''
+            AND d2.filename = documents.filename AND d2.content_hash = documents.content_hash
+        ORDER BY CASE WHEN d2.status = 'indexed' THEN 0 ELSE 1 END, d2.updated_at DESC, d2.id LIMIT 1)""",
+    "CREATE UNIQUE INDEX documents_identity ON documents (collection, identity)",
+    """CREATE FUNCTION docqa_default_identity() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.identity IS NULL THEN NEW.identity := 'doc:' || NEW.id; END IF;
+        RETURN NEW;
+    END $$""",
+    """CREATE TRIGGER documents_default_identity BEFORE INSERT ON documents
+        FOR EACH ROW EXECUTE FUNCTION docqa_default_identity()""",
+    "ALTER TABLE documents ALTER COLUMN identity SET NOT NULL",
+]
+
+MIGRATIONS = [V1, V2, V3, V4, IDENTITY]

@@ -117,4 +117,26 @@ V4 = [
     "DELETE FROM chunks WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.id = chunks.document_id)",
 ]
 
-MIGRATIONS = [V1, V2, V3, V4]
+# Document identity (ingest/identity.py): the one rule that says when an incoming document is one
+# already stored: its explicit id, else its source (the CLI's path), else an upload's filename +
+# content hash. A unique index makes it hold under concurrency. Rows written before, and rows
+# other programs write without one, are identified by their id; of the rows the old release
+# duplicated (the same source or the same uploaded bytes twice), the best one takes the identity.
+IDENTITY = [
+    "ALTER TABLE documents ADD COLUMN identity TEXT",
+    "UPDATE documents SET identity = 'doc:' || id",
+    """UPDATE documents SET identity = 'source:' || source WHERE source <> '' AND id = (
+        SELECT d2.id FROM documents d2 WHERE d2.collection = documents.collection AND d2.source = documents.source
+        ORDER BY CASE WHEN d2.status = 'indexed' THEN 0 ELSE 1 END, d2.updated_at DESC, d2.id LIMIT 1)""",
+    """UPDATE documents SET identity = 'upload:' || filename || ':' || content_hash
+        WHERE source = '' AND content_hash <> '' AND id = (
+        SELECT d2.id FROM documents d2 WHERE d2.collection = documents.collection AND d2.source = ''
+            AND d2.filename = documents.filename AND d2.content_hash = documents.content_hash
+        ORDER BY CASE WHEN d2.status = 'indexed' THEN 0 ELSE 1 END, d2.updated_at DESC, d2.id LIMIT 1)""",
+    "CREATE UNIQUE INDEX documents_identity ON documents (collection, identity)",
+    """CREATE TRIGGER documents_default_identity AFTER INSERT ON documents WHEN NEW.identity IS NULL BEGIN
+        UPDATE documents SET identity = 'doc:' || NEW.id WHERE id = NEW.id;
+    END""",
+]
+
+MIGRATIONS = [V1, V2, V3, V4, IDENTITY]

@@ -1,0 +1,98 @@
+"""One identity rule for documents, held by a unique index: the same document twice is one document."""
+
+from __future__ import annotations
+
+import threading
+
+from docqa.app import Docqa
+from docqa.embedders.hash import HashEmbedder
+from tests.helpers import TOPICS
+from tests.test_api_support import fast, running
+
+TEXT = ("\n\n".join(TOPICS)).encode()
+
+
+def upload(client, name: str, data: bytes, **form: str):
+    return client.post("/api/v1/index/upload", files={"file": (name, data)}, data=form)
+
+
+def documents(library: Docqa) -> list:
+    return library.list_documents()
+
+
+def test_the_same_upload_twice_is_one_document(settings):
+    library = Docqa.open(settings, embedder=HashEmbedder())
+    library.sync()
+    with running(fast(settings), library) as client:
+        first = upload(client, "notes.txt", TEXT).json()
+        again = upload(client, "notes.txt", TEXT).json()
+        assert (first["status"], again["status"]) == ("added", "unchanged")
+        assert again["document_id"] == first["document_id"] and again["embedded"] == 0
+        tagged = upload(client, "notes.txt", TEXT, metadata='{"team": "ward-3"}').json()
+        assert (tagged["status"], tagged["document_id"]) == ("updated", first["document_id"])
+        other = upload(client, "notes.txt", TEXT + b"\n\nA new paragraph about kettles.").json()
+        assert other["status"] == "added" and other["document_id"] != first["document_id"]  # other bytes
+        hits = client.post("/api/v1/search/", json={"query": TOPICS[3], "limit": 5}).json()["results"]
+        assert len({h["document_id"] for h in hits if h["content"] == TOPICS[3]}) <= 2  # no third copy
+    assert len(documents(library)) == 2
+    assert documents(library)[0].metadata.get("team") == "ward-3" or documents(library)[1].metadata.get("team")
+    library.close()
+
+
+def test_concurrent_writers_of_one_document_add_it_once(settings):
+    """Ten uploads at once with one document_id and the same bytes, from five processes' worth of
+    connections (separate libraries: the database decides, not a lock in one process)."""
+    libraries = [Docqa.open(settings, embedder=HashEmbedder()) for _ in range(5)]
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(10)
+
+    def write(library: Docqa) -> None:
+        try:
+            start.wait(10)
+            outcomes.append(library.ingest_bytes(TEXT, "same.txt", document_id="one-doc", sync=False).status)
+        except BaseException as exc:  # collected: a failure must fail the test, not vanish in a thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(libraries[i % 5],)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert sorted(outcomes) == ["added"] + ["unchanged"] * 9, outcomes
+    library = libraries[0]
+    assert [d.id for d in documents(library)] == ["one-doc"]
+    assert library.get_document("one-doc").chunks_total == library.stats().total_chunks
+    for each in libraries:
+        each.close()
+
+
+def test_a_retried_failure_replaces_its_own_failed_row_and_a_good_version_replaces_it(settings):
+    library = Docqa.open(settings, embedder=HashEmbedder())
+    for _ in range(3):
+        failed = library.ingest_bytes(b"%PDF-1.7\n garbage", "scan.pdf", document_id="scan")
+        assert failed.status == "failed"
+    assert [(d.id, d.status) for d in documents(library)] == [("scan", "failed")]
+    good = library.ingest_bytes(TEXT, "scan.txt", document_id="scan")
+    assert good.status == "added" and good.document_id == "scan"
+    assert [(d.id, d.status) for d in documents(library)] == [("scan", "indexed")]
+    assert library.ingest_bytes(b"%PDF-1.7\n garbage", "scan.pdf", document_id="scan").status == "failed"
+    assert library.get_document("scan").status == "indexed"  # a good version is never replaced by a failure
+    for _ in range(2):  # an upload without an id that keeps failing: one failed row, not one per try
+        library.ingest_bytes(b"%PDF-1.7\n more garbage", "other.pdf")
+    assert sum(d.status == "failed" for d in documents(library)) == 1
+    library.close()
+
+
+def test_files_are_one_document_per_path(settings, tmp_path):
+    library = Docqa.open(settings, embedder=HashEmbedder())
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(TEXT)
+    (folder / "b.txt").write_bytes(TEXT)  # the same bytes at another path: another document
+    first = library.ingest_paths([folder])
+    second = library.ingest_paths([folder])
+    assert first.count("added") == 2 and second.count("unchanged") == 2
+    assert len(documents(library)) == 2
+    library.close()
