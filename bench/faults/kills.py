@@ -299,18 +299,23 @@ def trial_serve(fx: Fixture, data: Path, rng: random.Random, trial: Trial) -> No
     trial.http_5xx = sum(n for w in writers for code, n in w.codes.items() if code >= 500)
     if trial.http_5xx:
         trial.problems.append(f"5xx during writes: {[x for w in writers for x in w.five_xx][:3]}")
-    proc, base = procs.serve(url, data, fx.index, log, snapshot_interval_s=interval)
-    try:
-        t0 = time.perf_counter()
-        ok = procs.wait_healthy(base, proc, timeout=90)
-        trial.restart_s = round(time.perf_counter() - t0, 3)
-        trial.restart_status = "healthy" if ok is not None else "failed"
-        if ok is not None:
-            _, stats = procs.get_json(base + "/api/v1/search/stats")
-            trial.live_vectors = stats.get("total_vectors")
-    finally:
-        procs.stop(proc)
-    _verify(trial, url, data, fx.index, acks.records, restarted=ok is not None)
+    if rng.random() < 0.5:  # half restart as the service, half as `docqa sync` (both are what operators do)
+        trial.mode = "restart-serve"
+        proc, base = procs.serve(url, data, fx.index, log, snapshot_interval_s=interval)
+        try:
+            t0 = time.perf_counter()
+            ok = procs.wait_healthy(base, proc, timeout=90)
+            trial.restart_s = round(time.perf_counter() - t0, 3)
+            trial.restart_status = "healthy" if ok is not None else "failed"
+            if ok is not None:
+                _, stats = procs.get_json(base + "/api/v1/search/stats")
+                trial.live_vectors = stats.get("total_vectors")
+        finally:
+            procs.stop(proc)
+    else:
+        trial.mode = "restart-sync"
+        _restart_sync(trial, url, data, fx.index)
+    _verify(trial, url, data, fx.index, acks.records, restarted=trial.restart_status != "failed")
     if trial.live_vectors is not None and trial.live_vectors != trial.db_members:
         trial.consistent = False
         trial.problems.append(f"live service reported {trial.live_vectors} vectors, database has {trial.db_members}")

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The whole fault campaign as recorded in docs/reliability.md: kill -9 trials in three processes side by
-# side, a soak beside them, then the PostgreSQL outage, the full disk and the plain-SQL writers.
+# The whole fault campaign as recorded in docs/reliability.md: kill -9 trials in four processes side by
+# side (SQLite and PostgreSQL, flat and HNSW), a soak beside them, then the PostgreSQL outage, the full
+# disk and the plain-SQL writers.
 # Needs root (tmpfs mount, runuser for the private PostgreSQL cluster) and PostgreSQL on 127.0.0.1:5432.
 #   OUT=dir        where the JSON outputs and logs go (default bench/results/faults-<time>, gitignored)
 #   DEADLINE=HH:MM no kill trial starts after this local time
-#   SOAK_MIN=30    soak minutes;  TRIALS_SQLITE=200 TRIALS_PG_FLAT=150 TRIALS_PG_HNSW=150
+#   SOAK_MIN=30    soak minutes;  TRIALS_EACH=125 kill trials per (database, index type)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
@@ -15,16 +16,17 @@ if [ -n "${DEADLINE:-}" ]; then deadline=(--deadline "$DEADLINE"); fi
 
 $PY -m bench.faults.soak --minutes "${SOAK_MIN:-30}" --db postgres --out "$OUT/soak.json" >"$OUT/soak.log" 2>&1 &
 soak=$!
-$PY -m bench.faults.campaign --trials "${TRIALS_SQLITE:-200}" --db sqlite --index both --seed 101 \
-    --out "$OUT/kills-sqlite.json" "${deadline[@]}" >"$OUT/kills-sqlite.log" 2>&1 &
-a=$!
-$PY -m bench.faults.campaign --trials "${TRIALS_PG_FLAT:-150}" --db postgres --index flat --seed 202 \
-    --out "$OUT/kills-pg-flat.json" "${deadline[@]}" >"$OUT/kills-pg-flat.log" 2>&1 &
-b=$!
-$PY -m bench.faults.campaign --trials "${TRIALS_PG_HNSW:-150}" --db postgres --index hnsw --seed 303 \
-    --out "$OUT/kills-pg-hnsw.json" "${deadline[@]}" >"$OUT/kills-pg-hnsw.log" 2>&1 &
-c=$!
-wait $a $b $c || true
+kills=()
+seed=100
+for db in sqlite postgres; do
+    for index in flat hnsw; do
+        seed=$((seed + 1))
+        $PY -m bench.faults.campaign --trials "${TRIALS_EACH:-125}" --db $db --index $index --seed $seed \
+            --out "$OUT/kills-$db-$index.json" "${deadline[@]}" >"$OUT/kills-$db-$index.log" 2>&1 &
+        kills+=($!)
+    done
+done
+wait "${kills[@]}" || true
 
 $PY -m bench.faults.outage --outage-s 20 --mode fast --out "$OUT/outage-fast.json" >"$OUT/outage-fast.log" 2>&1 || true
 $PY -m bench.faults.outage --outage-s 10 --mode immediate --index hnsw --out "$OUT/outage-immediate.json" \

@@ -56,10 +56,10 @@ def run_soak(work: Path, minutes: float = 30.0, db: str = "sqlite", index: str =
             max_ops=int(minutes * 60 * 40),
             deadline=end,
             stop_on_error=False,
-            pause_s=0.05,
+            pause_s=0.1,
             target_docs=len(present) + 40,
         )
-        reader = Reader(base, seed + 1, max_ops=int(minutes * 60 * 200), deadline=end, pause_s=0.05)
+        reader = Reader(base, seed + 1, max_ops=int(minutes * 60 * 200), deadline=end, pause_s=0.1)
         rss: list[tuple[float, int]] = [(0.0, procs.rss_kb(proc.pid))]
         writer.start()
         reader.start()
