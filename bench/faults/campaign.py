@@ -48,6 +48,8 @@ def summarise(trials: list[Trial]) -> dict:
             "stuck_documents": sum(t.stuck_documents for t in ts),
             "http_5xx": sum(t.http_5xx for t in ts),
             "writes_acked": sum(t.writes_acked for t in ts),
+            "median_restart_s": sorted(t.restart_s for t in ts)[len(ts) // 2],
+            "load1_mean": round(sum(t.load1 for t in ts) / len(ts), 2),
         }
     return out
 

@@ -9,6 +9,7 @@ service again (serve). If the checker then finds the index wrong, the trial coun
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import statistics
@@ -51,6 +52,7 @@ class Trial:
     live_vectors: int | None = None
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    load1: float = 0.0  # the machine's 1-minute load average when the trial started (2 cores, shared)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -326,7 +328,7 @@ RUNNERS = {"ingest": trial_ingest, "sync": trial_sync, "serve": trial_serve}
 
 
 def run_trial(fx: Fixture, kind: str, work: Path, seed: int, dropper: Dropper) -> Trial:
-    trial = Trial(kind, fx.db, fx.index, seed)
+    trial = Trial(kind, fx.db, fx.index, seed, load1=round(os.getloadavg()[0], 2))
     rng = random.Random(seed)
     folder = work / f"trial-{seed}"
     t0 = time.perf_counter()

@@ -24,16 +24,17 @@ def _trials(reports: list[dict]) -> list[Trial]:
 def kill_table(trials: list[Trial]) -> str:
     summary = summarise(trials)
     rows = [
-        "| scenario | trials | killed mid-run | consistent | lost acked writes (of checked) | manual steps | worst restart | kills inside a snapshot save | temporaries left |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| scenario | trials | killed mid-run | consistent | lost acked writes (of checked) | manual steps "
+        "| restart median / worst | kills inside a snapshot save | temporaries left | load |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     keys = [k for k in summary if k.count("/") == 2] + [k for k in ("ingest", "sync", "serve", "all") if k in summary]
     for key in keys:
         s = summary[key]
         rows.append(
             f"| {key} | {s['trials']} | {s['killed']} | {s['consistent']} | {s['lost_acked_writes']} "
-            f"(of {s['acked_writes_checked']}) | {s['manual_steps']} | {s['worst_restart_s']:.2f} s | "
-            f"{s['killed_in_save']} | {s['left_temporaries']} |"
+            f"(of {s['acked_writes_checked']}) | {s['manual_steps']} | {s['median_restart_s']:.2f} / "
+            f"{s['worst_restart_s']:.2f} s | {s['killed_in_save']} | {s['left_temporaries']} | {s['load1_mean']} |"
         )
     return "\n".join(rows)
 
