@@ -249,3 +249,26 @@ def test_plain_text_at_exactly_the_limit_passes() -> None:
     assert len(parse_bytes(text, "a.txt", limits=ParseLimits(max_text_chars=len(text))).text) == len(text)
     with pytest.raises(PayloadTooLarge, match="max_text_chars"):
         parse_bytes(text, "a.txt", limits=ParseLimits(max_text_chars=len(text) - 1))
+
+
+def test_style_names_are_python_docxs_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # python-docx's paragraph.style scans every style on each call (the 50 MB document: minutes)
+    import docx
+    from docx.styles.styles import Styles
+
+    from docqa.ingest.parse_docx import _StyleNames
+
+    ids = [b"Heading1", b"Title", b"ListBullet", b"NoSuchStyle", b"DefaultParagraphFont", b""]  # last: no pStyle
+    body = b"".join(
+        b"<w:p><w:pPr>" + (b'<w:pStyle w:val="' + i + b'"/>' if i else b"") + b"</w:pPr><w:r><w:t>p</w:t></w:r></w:p>"
+        for i in ids
+    )
+    data = _docx_with_body(body)
+    document = docx.Document(io.BytesIO(data))
+    names = _StyleNames(document)
+    assert [names.of(p) for p in document.paragraphs] == [p.style.name for p in document.paragraphs]
+    calls = []
+    original = Styles.default
+    monkeypatch.setattr(Styles, "default", lambda self, kind: calls.append(kind) or original(self, kind))
+    parse_bytes(_docx_with_body(body * 200), "styles.docx")
+    assert len(calls) == 1

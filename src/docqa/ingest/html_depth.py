@@ -34,11 +34,31 @@ _ATTRIBUTE = r"[^\t\n\f\r />][^\t\n\f\r />=]*(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"[^
 # No capturing group inside the possessive repeat: CPython 3.11's re mishandles those.
 _TAG = re.compile(rf"([A-Za-z][^\t\n\f\r />]*)((?:{_SEPARATOR}|{_ATTRIBUTE})*+)>")
 _ATTRIBUTES = re.compile(rf"({_SEPARATOR})|{_ATTRIBUTE}")
-_DOCTYPE_HTML = re.compile(r"(?:[\t\n\f\r ]|<!--.*?-->|<\?[^>]*>)*<!doctype[\t\n\f\r ]+html[\t\n\f\r >]", re.I | re.S)
+_DOCTYPE_HTML = re.compile(r"<!doctype[\t\n\f\r ]+html[\t\n\f\r >]", re.I)
 _BLANK = "\t\n\f\r "
+_BLANKS = re.compile(r"[\t\n\f\r ]*")
 _COMMENT_END = re.compile(r"--!?>")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SCRIPT_TOKEN = re.compile(r"<!--|-->|<(/?)script(?=[\t\n\f\r />])", re.I | re.A)
+
+
+def _quirks(markup: str) -> bool:
+    """No `<!DOCTYPE html>` before the first element (after blanks, comments and `<?...>`): quirks mode."""
+    position = 0
+    while True:
+        position = _BLANKS.match(markup, position).end()  # type: ignore[union-attr]
+        if markup.startswith("<!--", position):
+            end = markup.find("-->", position + 4)
+            if end < 0:
+                return True
+            position = end + 3
+        elif markup.startswith("<?", position):
+            end = markup.find(">", position)
+            if end < 0:
+                return True
+            position = end + 1
+        else:
+            return not _DOCTYPE_HTML.match(markup, position)
 
 
 def _ends_in_separator(rest: str) -> bool:
@@ -90,7 +110,7 @@ def estimate_depth(markup: str, limit: int) -> int:
 
 def scan_depth(markup: str, limit: int) -> int:
     """The deepest the modelled stack of open elements gets, stopping at `limit + 1`."""
-    builder = TreeRules(limit, quirks=not _DOCTYPE_HTML.match(markup))
+    builder = TreeRules(limit, quirks=_quirks(markup))
     stack = builder.stack
     position = 0
     length = len(markup)
