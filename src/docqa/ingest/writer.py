@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from docqa.embedders.base import Embedder
 from docqa.errors import Conflict, NotFound
+from docqa.ingest.identity import document_identity
 from docqa.storage import changes, repo
 from docqa.storage.db import Connection, Database
 from docqa.types import ChunkInput, DocumentRecord, WriteResult
@@ -114,50 +116,35 @@ class DocumentWriter:
         The document is the one stored under `identity` (else `document_id`), decided inside the
         transaction: of concurrent writers of one identity, the first adds it and the others find it
         (`updated`, or `unchanged` when the same content and metadata are already there)."""
-        identity = identity or (f"doc:{document_id}" if document_id else "")
+        doc = _Incoming(
+            document_id,
+            identity or document_identity(document_id=document_id),
+            filename,
+            source,
+            content_type,
+            content_hash,
+            metadata,
+        )
         if any(c.embedding is None for c in chunks):
-            known = self.find_document(document_id, identity)
+            known = self.find_document(document_id, doc.identity)
             self.embed_new([(known.id if known else document_id, chunks)])
         try:
-            return self._write(chunks, document_id, identity, filename, source, content_type, content_hash, metadata)
+            return self._write(chunks, doc)
         except Conflict:  # another process inserted the same identity between our read and our insert
-            return self._write(chunks, document_id, identity, filename, source, content_type, content_hash, metadata)
+            return self._write(chunks, doc)
 
-    def _write(
-        self,
-        chunks: Sequence[ChunkInput],
-        document_id: str | None,
-        identity: str,
-        filename: str,
-        source: str,
-        content_type: str,
-        content_hash: str,
-        metadata: dict[str, Any] | None,
-    ) -> WriteResult:
+    def _write(self, chunks: Sequence[ChunkInput], doc: _Incoming) -> WriteResult:
         with self._lock, self.db.connection() as conn, conn.transaction():
-            existing = self._existing(conn, document_id, identity, lock=True)
-            if existing is not None and _same(existing, content_hash, metadata):
+            existing = self._existing(conn, doc.document_id, doc.identity, lock=True)
+            if existing is not None and _same(existing, doc.content_hash, doc.metadata):
                 return WriteResult(
                     document_id=existing.id,
                     unchanged=existing.chunks_total,
                     seq=changes.max_seq(conn),
                     outcome="unchanged",
                 )
-            document_id = existing.id if existing else (document_id or repo.new_document_id())
             repo.ensure_collection(conn, self.collection, self.model, self.dim)
-            repo.upsert_document(
-                conn,
-                identity=identity,
-                document_id=document_id,
-                collection=self.collection,
-                source=source,
-                filename=filename,
-                content_type=content_type,
-                content_hash=content_hash,
-                status="indexed",
-                metadata=metadata,
-                new=existing is None,
-            )
+            document_id = self._store(conn, existing, doc, "indexed")
             added, removed, unchanged = repo.write_chunks(
                 conn, document_id, self.collection, chunks, self.model, self.dim
             )
@@ -179,51 +166,50 @@ class DocumentWriter:
         metadata: dict[str, Any] | None = None,
         identity: str = "",
     ) -> str:
-        """Record a failed document under its identity; returns the id of the row that holds it."""
-        try:
-            return self._record_failure(
-                document_id, filename, source, content_type, content_hash, error, metadata, identity
-            )
-        except Conflict:  # another writer stored it meanwhile: decide again, seeing its row
-            return self._record_failure(
-                document_id, filename, source, content_type, content_hash, error, metadata, identity
-            )
-
-    def _record_failure(
-        self,
-        document_id: str | None,
-        filename: str,
-        source: str,
-        content_type: str,
-        content_hash: str,
-        error: str,
-        metadata: dict[str, Any] | None,
-        identity: str,
-    ) -> str:
-        """Record a document that could not be ingested (status `failed`, with the reason).
+        """Record a document that could not be ingested (status `failed`, with the reason); returns its id.
 
         A good version already stored is never replaced by a failure, and a retry replaces its own
         failed row (the same identity) instead of adding another."""
-        identity = identity or (f"doc:{document_id}" if document_id else "")
+        doc = _Incoming(
+            document_id,
+            identity or document_identity(document_id=document_id),
+            filename,
+            source,
+            content_type,
+            content_hash,
+            metadata,
+        )
+        try:
+            return self._record_failure(doc, error)
+        except Conflict:  # another writer stored it meanwhile: decide again, seeing its row
+            return self._record_failure(doc, error)
+
+    def _record_failure(self, doc: _Incoming, error: str) -> str:
         with self._lock, self.db.connection() as conn, conn.transaction():
-            existing = self._existing(conn, document_id, identity, lock=True)
+            existing = self._existing(conn, doc.document_id, doc.identity, lock=True)
             if existing is not None and existing.status == "indexed":
                 return existing.id
-            document_id = existing.id if existing else (document_id or repo.new_document_id())
-            repo.upsert_document(
-                conn,
-                identity=identity,
-                document_id=document_id,
-                collection=self.collection,
-                source=source,
-                filename=filename,
-                content_type=content_type,
-                content_hash=content_hash,
-                status="failed",
-                error=error,
-                metadata=metadata,
-                new=existing is None,
-            )
+            return self._store(conn, existing, doc, "failed", error)
+
+    def _store(
+        self, conn: Connection, existing: DocumentRecord | None, doc: _Incoming, status: str, error: str | None = None
+    ) -> str:
+        """Insert the document (a concurrent insert of it is a Conflict) or update the row it already has."""
+        document_id = existing.id if existing else (doc.document_id or repo.new_document_id())
+        repo.upsert_document(
+            conn,
+            identity=doc.identity,
+            document_id=document_id,
+            collection=self.collection,
+            source=doc.source,
+            filename=doc.filename,
+            content_type=doc.content_type,
+            content_hash=doc.content_hash,
+            status=status,
+            error=error,
+            metadata=doc.metadata,
+            new=existing is None,
+        )
         return document_id
 
     def delete(self, document_id: str) -> tuple[DocumentRecord, int, int]:
@@ -237,6 +223,19 @@ class DocumentWriter:
             n = repo.delete_document(conn, document_id)
             seq = changes.max_seq(conn)
         return doc, n, seq
+
+
+@dataclass(frozen=True)
+class _Incoming:
+    """A document on its way in: what identifies it and what is stored about it."""
+
+    document_id: str | None
+    identity: str
+    filename: str
+    source: str
+    content_type: str
+    content_hash: str
+    metadata: dict[str, Any] | None
 
 
 def _same(existing: DocumentRecord, content_hash: str, metadata: dict[str, Any] | None) -> bool:

@@ -10,6 +10,8 @@ first chunk write to their commit; ingestion embeds before it opens the
 transaction, so that window is short.
 """
 
+from docqa.storage.schema_common import IDENTITY_UPGRADE
+
 LOCK_KEY = 4_242_917_001
 TRUNCATE_LOCK_KEY = 4_242_917_002  # orders TRUNCATE triggers among themselves (V4)
 
@@ -177,15 +179,7 @@ V4 = [
 IDENTITY = [
     "ALTER TABLE documents ADD COLUMN identity TEXT",
     "UPDATE documents SET identity = 'doc:' || id",
-    """UPDATE documents SET identity = 'source:' || source WHERE source <> '' AND id = (
-        SELECT d2.id FROM documents d2 WHERE d2.collection = documents.collection AND d2.source = documents.source
-        ORDER BY CASE WHEN d2.status = 'indexed' THEN 0 ELSE 1 END, d2.updated_at DESC, d2.id LIMIT 1)""",
-    """UPDATE documents SET identity = 'upload:' || filename || ':' || content_hash
-        WHERE source = '' AND content_hash <> '' AND id = (
-        SELECT d2.id FROM documents d2 WHERE d2.collection = documents.collection AND d2.source = ''
-            AND d2.filename = documents.filename AND d2.content_hash = documents.content_hash
-        ORDER BY CASE WHEN d2.status = 'indexed' THEN 0 ELSE 1 END, d2.updated_at DESC, d2.id LIMIT 1)""",
-    "CREATE UNIQUE INDEX documents_identity ON documents (collection, identity)",
+    *IDENTITY_UPGRADE,
     """CREATE FUNCTION docqa_default_identity() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         IF NEW.identity IS NULL THEN NEW.identity := 'doc:' || NEW.id; END IF;

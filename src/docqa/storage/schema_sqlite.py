@@ -1,5 +1,7 @@
 """SQLite schema, as ordered migrations. Applied once each, recorded in `meta`."""
 
+from docqa.storage.schema_common import IDENTITY_UPGRADE
+
 V1 = [
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
     """CREATE TABLE collections (
@@ -125,15 +127,7 @@ V4 = [
 IDENTITY = [
     "ALTER TABLE documents ADD COLUMN identity TEXT",
     "UPDATE documents SET identity = 'doc:' || id",
-    """UPDATE documents SET identity = 'source:' || source WHERE source <> '' AND id = (
-        SELECT d2.id FROM documents d2 WHERE d2.collection = documents.collection AND d2.source = documents.source
-        ORDER BY CASE WHEN d2.status = 'indexed' THEN 0 ELSE 1 END, d2.updated_at DESC, d2.id LIMIT 1)""",
-    """UPDATE documents SET identity = 'upload:' || filename || ':' || content_hash
-        WHERE source = '' AND content_hash <> '' AND id = (
-        SELECT d2.id FROM documents d2 WHERE d2.collection = documents.collection AND d2.source = ''
-            AND d2.filename = documents.filename AND d2.content_hash = documents.content_hash
-        ORDER BY CASE WHEN d2.status = 'indexed' THEN 0 ELSE 1 END, d2.updated_at DESC, d2.id LIMIT 1)""",
-    "CREATE UNIQUE INDEX documents_identity ON documents (collection, identity)",
+    *IDENTITY_UPGRADE,
     """CREATE TRIGGER documents_default_identity AFTER INSERT ON documents WHEN NEW.identity IS NULL BEGIN
         UPDATE documents SET identity = 'doc:' || NEW.id WHERE id = NEW.id;
     END""",
