@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from docqa.config import Settings
-from docqa.embedders import minilm_onnx, tokenizer
+from docqa.embedders import minilm_onnx, onnx_cache, onnx_export, tokenizer
 from docqa.embedders.hash import HashEmbedder
 from docqa.embedders.registry import available_embedders, get_embedder
 from docqa.errors import InvalidInput
@@ -87,73 +87,95 @@ def fake_builds(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
     def fake_build(model_dir: Path, out_dir: Path, fingerprint: str) -> None:
         builds.append(out_dir)
-        (out_dir / minilm_onnx.MODEL_FILE).write_bytes(b"onnx:" + (model_dir / "model.safetensors").read_bytes())
+        (out_dir / onnx_export.MODEL_FILE).write_bytes(b"onnx:" + (model_dir / "model.safetensors").read_bytes())
         manifest = {
-            "recipe": minilm_onnx.RECIPE,
+            "recipe": onnx_export.RECIPE,
             "source_fingerprint": fingerprint,
-            "model_sha256": minilm_onnx._sha256_file(out_dir / minilm_onnx.MODEL_FILE),
+            "model_sha256": onnx_export.sha256_file(out_dir / onnx_export.MODEL_FILE),
         }
-        (out_dir / minilm_onnx.MANIFEST_FILE).write_text(json.dumps(manifest))
+        (out_dir / onnx_export.MANIFEST_FILE).write_text(json.dumps(manifest))
 
-    monkeypatch.setattr(minilm_onnx, "_build", fake_build)
+    monkeypatch.setattr(onnx_cache, "_build", fake_build)
     return builds
 
 
 def test_cache_builds_once_and_reuses(tmp_path: Path, fake_source: Path, fake_builds: list[Path]) -> None:
     cache = tmp_path / "cache"
-    first = minilm_onnx.ensure_quantized_model(fake_source, cache)
-    second = minilm_onnx.ensure_quantized_model(fake_source, cache)
+    first = onnx_cache.ensure_quantized_model(fake_source, cache)
+    second = onnx_cache.ensure_quantized_model(fake_source, cache)
     assert first == second and first.read_bytes() == b"onnx:weights-v1"
     assert len(fake_builds) == 1
     assert fake_builds[0].parent == cache and fake_builds[0].name.startswith(".build-")  # built aside, renamed
-    assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".build.lock")) == [first.parent.name]
+    assert entries(cache) == [first.parent.name]
 
 
 def test_cache_key_follows_source_bytes(tmp_path: Path, fake_source: Path, fake_builds: list[Path]) -> None:
     cache = tmp_path / "cache"
-    old = minilm_onnx.ensure_quantized_model(fake_source, cache)
+    old = onnx_cache.ensure_quantized_model(fake_source, cache)
     (fake_source / "1_Pooling" / "config.json").write_text('{"changed": true}')
-    new = minilm_onnx.ensure_quantized_model(fake_source, cache)
+    new = onnx_cache.ensure_quantized_model(fake_source, cache)
     assert new.parent != old.parent and len(fake_builds) == 2
 
 
 def test_corrupt_or_torn_cache_is_rebuilt(tmp_path: Path, fake_source: Path, fake_builds: list[Path]) -> None:
     cache = tmp_path / "cache"
-    path = minilm_onnx.ensure_quantized_model(fake_source, cache)
+    path = onnx_cache.ensure_quantized_model(fake_source, cache)
     path.write_bytes(b"onnx:weights-v1-but-truncat")  # same name, wrong bytes
-    assert minilm_onnx.ensure_quantized_model(fake_source, cache).read_bytes() == b"onnx:weights-v1"
-    (path.parent / minilm_onnx.MANIFEST_FILE).unlink()  # as if killed before the manifest was written
-    assert minilm_onnx.ensure_quantized_model(fake_source, cache).read_bytes() == b"onnx:weights-v1"
+    assert onnx_cache.ensure_quantized_model(fake_source, cache).read_bytes() == b"onnx:weights-v1"
+    (path.parent / onnx_export.MANIFEST_FILE).unlink()  # as if killed before the manifest was written
+    assert onnx_cache.ensure_quantized_model(fake_source, cache).read_bytes() == b"onnx:weights-v1"
     assert len(fake_builds) == 3
     assert not [p for p in cache.iterdir() if p.name.startswith((".build-", ".trash-"))]
 
 
 def test_failed_build_leaves_nothing(tmp_path: Path, fake_source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken_build(model_dir: Path, out_dir: Path, fingerprint: str) -> None:
-        (out_dir / minilm_onnx.MODEL_FILE).write_bytes(b"half")
+        (out_dir / onnx_export.MODEL_FILE).write_bytes(b"half")
         raise RuntimeError("export crashed")
 
-    monkeypatch.setattr(minilm_onnx, "_build", broken_build)
+    monkeypatch.setattr(onnx_cache, "_build", broken_build)
     cache = tmp_path / "cache"
     with pytest.raises(RuntimeError, match="export crashed"):
-        minilm_onnx.ensure_quantized_model(fake_source, cache)
-    assert [p.name for p in cache.iterdir()] == [".build.lock"]
+        onnx_cache.ensure_quantized_model(fake_source, cache)
+    assert entries(cache) == []
 
 
 def test_leftovers_of_a_killed_build_are_swept(tmp_path: Path, fake_source: Path, fake_builds: list[Path]) -> None:
     cache = tmp_path / "cache"
     (cache / ".build-killed").mkdir(parents=True)
-    (cache / ".build-killed" / minilm_onnx.MODEL_FILE).write_bytes(b"half")
-    path = minilm_onnx.ensure_quantized_model(fake_source, cache)
-    assert sorted(p.name for p in cache.iterdir()) == [".build.lock", path.parent.name]
+    (cache / ".build-killed" / onnx_export.MODEL_FILE).write_bytes(b"half")
+    path = onnx_cache.ensure_quantized_model(fake_source, cache)
+    assert entries(cache) == [path.parent.name]
 
 
-def test_cache_dir_from_env_or_argument(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(minilm_onnx.CACHE_ENV, str(tmp_path / "env-cache"))
-    assert minilm_onnx.MiniLMOnnxEmbedder().cache_dir == tmp_path / "env-cache"
+def test_cache_dir_from_settings_or_argument(tmp_path: Path) -> None:
+    from_env = Settings.from_env(environ={"DOCQA_MODEL_CACHE": str(tmp_path / "env-cache")})
+    assert get_embedder(from_env, "minilm-int8").cache_dir == tmp_path / "env-cache"  # type: ignore[attr-defined]
     assert minilm_onnx.MiniLMOnnxEmbedder(cache_dir=tmp_path / "arg").cache_dir == tmp_path / "arg"
-    monkeypatch.delenv(minilm_onnx.CACHE_ENV)
-    assert minilm_onnx.default_cache_dir() == Path.home() / ".cache" / "docqa" / "models"
+    assert get_embedder(Settings(), "minilm-int8").cache_dir == Path.home() / ".cache" / "docqa" / "models"  # type: ignore[attr-defined]
+
+
+def test_a_valid_cache_opens_without_rehashing(
+    tmp_path: Path, fake_source: Path, fake_builds: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hashing the ~115 MB of source and model costs 0.1-0.3 s per command: done once, then remembered
+    against (size, mtime, inode); a rewritten file is hashed again."""
+    cache = tmp_path / "cache"
+    onnx_cache.ensure_quantized_model(fake_source, cache)
+    onnx_cache.ensure_quantized_model(fake_source, cache)  # full check once, remembered
+    hashed: list[str] = []
+    real = onnx_cache.sha256_file
+    monkeypatch.setattr(onnx_cache, "sha256_file", lambda path: hashed.append(path.name) or real(path))
+    path = onnx_cache.ensure_quantized_model(fake_source, cache)
+    assert hashed == [] and len(fake_builds) == 1
+    (fake_source / "model.safetensors").write_bytes(b"weights-v2")  # same size, new mtime
+    new = onnx_cache.ensure_quantized_model(fake_source, cache)
+    assert "model.safetensors" in hashed and new != path and len(fake_builds) == 2
+
+
+def entries(cache: Path) -> list[str]:
+    """The cache's entries, without its lock and the remembered source hashes."""
+    return sorted(p.name for p in cache.iterdir() if not p.name.startswith((".build.lock", ".source-")))
 
 
 # ---------------------------------------------------------------------------- the real model
@@ -243,7 +265,7 @@ def test_int8_is_close_to_fp32_and_keeps_order(minilm_int8, reference: np.ndarra
     cosine = np.sum(vectors * reference, axis=1)
     assert cosine.mean() >= 0.99 and cosine.min() >= 0.95, (cosine.mean(), cosine.min())
     # In one batch (one worker, batch_size 64), a permutation changes nothing but the order.
-    single = minilm_onnx.MiniLMOnnxEmbedder(threads=1, cache_dir=minilm_int8.cache_dir)
+    single = minilm_onnx.MiniLMOnnxEmbedder(threads=1, cache_dir=minilm_int8.cache_dir, max_batch_tokens=1 << 20)
     permutation = np.random.default_rng(0).permutation(len(SENTENCES))
     shuffled = single.embed([SENTENCES[i] for i in permutation])
     np.testing.assert_allclose(shuffled, single.embed(SENTENCES)[permutation], atol=1e-5)
@@ -251,8 +273,8 @@ def test_int8_is_close_to_fp32_and_keeps_order(minilm_int8, reference: np.ndarra
     small = minilm_onnx.MiniLMOnnxEmbedder(batch_size=5, threads=3, cache_dir=minilm_int8.cache_dir).embed(SENTENCES)
     assert np.sum(small * reference, axis=1).mean() >= 0.99
     assert np.argmax(small @ vectors.T, axis=1).tolist() == list(range(len(SENTENCES)))
-    model_file = minilm_onnx.ensure_quantized_model(tokenizer.model_dir(), minilm_int8.cache_dir)
-    assert json.loads((model_file.parent / "manifest.json").read_text())["recipe"] == minilm_onnx.RECIPE
+    model_file = onnx_cache.ensure_quantized_model(tokenizer.model_dir(), minilm_int8.cache_dir)
+    assert json.loads((model_file.parent / "manifest.json").read_text())["recipe"] == onnx_export.RECIPE
 
 
 @pytest.mark.model

@@ -44,7 +44,11 @@ class Settings(BaseModel):
     collection: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")] = "default"
 
     # embedding
-    embedder: str = "minilm"
+    # the embedder chosen explicitly; "": an existing collection's own (the one it was built with, recorded
+    # with it), `default_embedder` for a new one. A choice that differs from a collection's is an error.
+    embedder: str = ""
+    default_embedder: str = "minilm-int8"  # what a new collection is built with when `embedder` is ""
+    model_cache: Path | None = None  # where minilm-int8 caches its built ONNX model; None: ~/.cache/docqa/models
     embed_batch_size: Positive = 64
     embed_threads: Annotated[int, Field(ge=0)] = 0  # 0: auto (one per core for bulk work, 1 in `docqa serve`)
     openai_base_url: str = ""

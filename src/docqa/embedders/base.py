@@ -30,6 +30,10 @@ class Embedder(ABC):
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
 
+    def load(self) -> None:
+        """Load the model now; lazy embedders otherwise load it on their first `embed`."""
+        return None
+
     def count_tokens(self, text: str) -> int:
         """Tokens the model would see for `text` (without special tokens)."""
         return len(text.split())

@@ -25,9 +25,20 @@ MAX_TOKENS = 256
 
 
 def set_offline_env() -> None:
-    """Forbid any hub download: the model must come from the installed package."""
+    """Forbid any hub download (the model must come from the installed package) and its progress bars."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def quiet_model_loading() -> None:
+    """No "Loading weights" bar or loader chatter on stderr: transformers' and huggingface_hub's
+    tqdm bars off, transformers' logger at ERROR (docqa draws its own progress)."""
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
 
 
 def default_threads() -> int:
@@ -64,6 +75,7 @@ class MiniLMEmbedder(MiniLMShared, Embedder):
                 pass
             from sentence_transformers import SentenceTransformer
 
+            quiet_model_loading()
             try:
                 model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
             except Exception as exc:
@@ -72,6 +84,9 @@ class MiniLMEmbedder(MiniLMShared, Embedder):
             model.max_seq_length = MAX_TOKENS
             self._model = model
             return model
+
+    def load(self) -> None:
+        self._load()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         items = check_texts(texts)
