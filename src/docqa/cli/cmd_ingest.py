@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
+from docqa.cli import progress
 from docqa.cli.context import CliContext, emit_json, key_values, pass_ctx
-
-
-def _progress_printer(enabled: bool):
-    if not enabled:
-        return None
-
-    def show(p) -> None:
-        eta = "--:--" if p.eta_s is None else f"{int(p.eta_s // 60)}:{int(p.eta_s % 60):02d}"
-        width = 24
-        filled = int(width * p.files_done / max(1, p.files_total))
-        bar = "#" * filled + "-" * (width - filled)
-        sys.stderr.write(
-            f"\r[{bar}] files {p.files_done}/{p.files_total} · chunks {p.chunks} · "
-            f"{p.chunks_per_s:.1f} chunks/s · ETA {eta}   "
-        )
-        if p.files_done >= p.files_total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
 
 
 @click.command()
@@ -47,17 +27,17 @@ def _progress_printer(enabled: bool):
 def ingest(obj: CliContext, paths, recursive, pattern, exclude, prune, metadata, as_json) -> None:
     """Add or update documents from files and folders (txt, md, html, pdf, docx)."""
     library = obj.library(sync=False)
-    show = _progress_printer(sys.stderr.isatty() and not as_json)
     try:
-        summary = library.ingest_paths(
-            paths,
-            recursive=recursive,
-            pattern=pattern,
-            exclude=exclude,
-            prune=prune,
-            metadata=key_values("--metadata", metadata),
-            on_progress=show,
-        )
+        with progress.ingest_progress(progress.wanted(as_json)) as show:
+            summary = library.ingest_paths(
+                paths,
+                recursive=recursive,
+                pattern=pattern,
+                exclude=exclude,
+                prune=prune,
+                metadata=key_values("--metadata", metadata),
+                on_progress=show,
+            )
     except KeyboardInterrupt:
         click.echo("\ninterrupted: documents already written are kept; run the same command again to resume", err=True)
         raise SystemExit(130) from None
@@ -118,9 +98,8 @@ def reembed(obj: CliContext, target: str, as_json: bool) -> None:
     from docqa.app import reembed as reembed_collection
 
     obj.close()  # the collection is re-opened with the target embedder
-    report = reembed_collection(
-        obj.settings, target, on_progress=_reembed_progress(sys.stderr.isatty() and not as_json)
-    )
+    with progress.reembed_progress(progress.wanted(as_json)) as show:
+        report = reembed_collection(obj.settings, target, on_progress=show)
     if as_json:
         emit_json(report)
     else:
@@ -129,19 +108,6 @@ def reembed(obj: CliContext, target: str, as_json: bool) -> None:
             f"{report['from']} -> {report['to']}; index {report['sync']['status']} "
             f"with {report['sync']['index_count']} vectors"
         )
-
-
-def _reembed_progress(enabled: bool):
-    if not enabled:
-        return None
-
-    def show(done: int, total: int) -> None:
-        sys.stderr.write(f"\rre-embedding {done}/{total} chunks   ")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
 
 
 COMMANDS = [ingest, documents, delete, reembed]
