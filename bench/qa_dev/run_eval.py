@@ -5,8 +5,9 @@
 
 A fresh data directory under a temporary folder (SQLite), `docqa ingest` of
 bench/qa_dev/corpus with the settings' default embedder (`Settings().embedder`,
-whatever it is today: DOCQA_* variables are removed from the environment, so
-every other setting is a default too), then one `docqa eval --qa --json` over
+or `Settings().default_embedder` when that is empty: whatever a new collection
+gets today; DOCQA_* variables are removed from the environment, so every other
+setting is a default too), then one `docqa eval --qa --json` over
 both halves (tune and heldout, each reported on its own). The report, with the
 commit, the embedder and the times taken, goes to bench/results/qa-dev-<date>.json;
 the table is printed.
@@ -39,7 +40,9 @@ def code_under_test(commit: str | None, scratch: Path) -> tuple[dict[str, str], 
     """The environment to run docqa with, and what it is: the working tree, or a clean export of `commit`."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("DOCQA_")}
     if commit is None:
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src").splitlines()
+        dirty = [
+            line.split()[-1] for line in git("status", "--porcelain", "--untracked-files=no", "--", "src").splitlines()
+        ]
         return env, {"commit": git("rev-parse", "--short", "HEAD"), "tree": "working", "dirty_src": dirty}
     sha = git("rev-parse", "--short", commit)
     export = scratch / "src-export"
@@ -51,8 +54,9 @@ def code_under_test(commit: str | None, scratch: Path) -> tuple[dict[str, str], 
 
 
 def default_embedder(env: dict[str, str]) -> str:
-    """`Settings().embedder` as the code under test defines it."""
-    probe = "from docqa.config import Settings; print(Settings().embedder)"
+    """What a new collection is built with by default in the code under test: `Settings().embedder`, or when that
+    is empty (a collection keeps the embedder it was built with) `Settings().default_embedder`."""
+    probe = "from docqa.config import Settings; s = Settings(); print(s.embedder or getattr(s, 'default_embedder', ''))"
     return subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -69,7 +73,7 @@ def docqa(base: list[str], args: list[str], env: dict[str, str], cwd: Path) -> s
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commit", help="evaluate a clean export of this commit instead of the working tree")
-    parser.add_argument("--embedder", help="default: Settings().embedder of the code under test")
+    parser.add_argument("--embedder", help="default: what a new collection gets in the code under test")
     parser.add_argument("--out", type=Path, help="report path (default bench/results/qa-dev-<date>.json)")
     args = parser.parse_args()
     started = time.perf_counter()
