@@ -1,4 +1,13 @@
-"""Fill a fresh database with N synthetic chunks, fast, through the real schema.
+"""Fill a fresh database with N chunks, fast, through the real schema.
+
+Rows are realistic by default (bench/rowgen.py): text lengths, headings,
+words and document sizes drawn from bench/corpus_profile.json, which was
+measured by running docqa's own parsers and chunker over samples/ and the
+HTML/text under /usr/share/doc; metadata JSON on documents and chunks; the
+tsvector is PostgreSQL's generated column, FTS5's index on SQLite, both
+filled as ingest fills them. `--thin` makes the old thin rows (a 40-char text,
+no heading, `{}`, 10 chunks per document): the labelled floor, not a figure
+of real work.
 
 The schema comes from `docqa.storage.migrate.migrate`, so the change-log
 triggers fill `index_changes` exactly as they do in production (one
@@ -14,10 +23,15 @@ original service read at rebuild time:
 
 filled with `json.dumps(vector.tolist())`, which is what the original stored.
 
-PostgreSQL: binary COPY of fixed-width rows built with numpy (no per-row
-Python objects), in statements of `batch` rows; the identity sequence is
-advanced past the loaded ids afterwards. SQLite: executemany in large
-transactions. Both: `python bench/datagen.py --help`.
+Nothing runs ANALYZE or VACUUM afterwards unless `--analyze` is given: the
+database is left as a bulk ingest leaves it (no planner statistics, no
+visibility map), which is the state docqa must be fast in. `--restore-to NAME`
+then also makes NAME by `pg_dump -Fc | pg_restore` of the filled database (a
+restored database: no statistics at all).
+
+PostgreSQL: binary COPY, one statement per `batch` rows; the identity
+sequence is advanced past the loaded ids afterwards. SQLite: executemany in
+large transactions. Both: `python bench/datagen.py --help`.
 """
 
 from __future__ import annotations
@@ -27,18 +41,23 @@ import collections
 import json
 import os
 import sqlite3
+import struct
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "src"))
+for _p in (str(ROOT / "src"), str(ROOT / "bench")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
+import rowgen  # noqa: E402
 from docqa.storage import repo  # noqa: E402
 from docqa.storage.db import Database  # noqa: E402
 from docqa.storage.migrate import migrate  # noqa: E402
@@ -46,7 +65,7 @@ from docqa.storage.migrate import migrate  # noqa: E402
 DIM = 384
 MODEL = "hash-384"
 COLLECTION = "default"
-CHUNKS_PER_DOC = 10
+CHUNKS_PER_DOC = 10  # thin rows only
 PG_ADMIN_DSN = os.environ.get("DOCQA_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 ORIGINAL_TABLE_PG = """CREATE TABLE IF NOT EXISTS document_embeddings (
@@ -59,6 +78,25 @@ ORIGINAL_TOAST_PG = "ALTER TABLE document_embeddings ALTER COLUMN embedding SET 
 ORIGINAL_TABLE_SQLITE = """CREATE TABLE IF NOT EXISTS document_embeddings (
     id INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id INTEGER NOT NULL, document_id TEXT NOT NULL,
     embedding TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'indexed')"""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the rows look like and what state the database is left in."""
+
+    thin: bool = True  # the library default stays thin (bench_http.py); the CLI and bench_sync default to realistic
+    docs: int = 0  # realistic rows: exactly this many documents (0: sizes from the profile, 5-200 chunks)
+    analyze: bool = False  # VACUUM ANALYZE / ANALYZE at the end (the old datagen always did)
+
+    @property
+    def tag(self) -> str:
+        """'' for the thin, analysed rows the old datagen made (so old markers still match), else a label."""
+        if self.thin:
+            return "" if self.analyze else ":thin"
+        return ":realistic" + (f":docs{self.docs}" if self.docs else "") + (":analyzed" if self.analyze else "")
+
+
+THIN = Shape(thin=True, analyze=True)  # what fill() made before realistic rows existed
 
 
 # --- the synthetic rows ------------------------------------------------------
@@ -78,16 +116,7 @@ def batches(n: int, batch: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndar
         yield np.arange(start + 1, start + m + 1, dtype=np.int64), unit_vectors(rng, m)
 
 
-def doc_id(doc_no: int) -> str:
-    return f"00000000-0000-4000-8000-{doc_no:012d}"
-
-
-def chunk_text(chunk_id: int) -> str:
-    return f"synthetic benchmark chunk {chunk_id:010d}"
-
-
-def doc_of(chunk_id: int) -> int:
-    return (chunk_id - 1) // CHUNKS_PER_DOC
+doc_id = rowgen.doc_id
 
 
 def original_json(vector: np.ndarray) -> str:
@@ -125,66 +154,85 @@ def pg_exists(name: str) -> bool:
         return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
 
 
-def _pg_text(width: int) -> list[tuple[str, str]]:
-    return [("len", ">i4"), ("val", f"S{width}")]
+def pg_restore_copy(source: str, target: str, jobs: int = 2) -> dict:
+    """Make database `target` as a restore of `source` does: pg_dump -Fc, then pg_restore into a fresh database.
 
+    A restored database has no planner statistics (PostgreSQL 15 dumps none) and its
+    tables were loaded by COPY: the state a service meets after "restore the database,
+    restart the service". Returns the seconds each step took."""
+    import tempfile
 
-def _pg_chunk_rows(ids: np.ndarray, vecs: np.ndarray) -> bytes:
-    """Binary COPY rows for chunks(id, document_id, collection, ordinal, text, content_hash, embedding, model, dim).
-
-    Every field has a fixed width, so a whole batch is one numpy record array.
-    """
-    n = len(ids)
-    text_w, doc_w = len(chunk_text(1)), len(doc_id(0))
-    dt = np.dtype(
-        [
-            ("nf", ">i2"),
-            ("id_l", ">i4"),
-            ("id", ">i8"),
-            ("doc_l", ">i4"),
-            ("doc", f"S{doc_w}"),
-            ("col_l", ">i4"),
-            ("col", f"S{len(COLLECTION)}"),
-            ("ord_l", ">i4"),
-            ("ord", ">i4"),
-            ("txt_l", ">i4"),
-            ("txt", f"S{text_w}"),
-            ("hash_l", ">i4"),
-            ("hash", "S16"),
-            ("emb_l", ">i4"),
-            ("emb", "<f4", (DIM,)),
-            ("model_l", ">i4"),
-            ("model", f"S{len(MODEL)}"),
-            ("dim_l", ">i4"),
-            ("dim", ">i4"),
-        ]
-    )
-    rec = np.empty(n, dtype=dt)
-    rec["nf"] = 9
-    rec["id_l"], rec["id"] = 8, ids
-    docs = (ids - 1) // CHUNKS_PER_DOC
-    rec["doc_l"], rec["doc"] = (
-        doc_w,
-        np.char.add("00000000-0000-4000-8000-", np.char.zfill(docs.astype("U12"), 12)).astype("S"),
-    )
-    rec["col_l"], rec["col"] = len(COLLECTION), COLLECTION.encode()
-    rec["ord_l"], rec["ord"] = 4, (ids - 1) % CHUNKS_PER_DOC
-    rec["txt_l"], rec["txt"] = (
-        text_w,
-        np.char.add("synthetic benchmark chunk ", np.char.zfill(ids.astype("U10"), 10)).astype("S"),
-    )
-    rec["hash_l"], rec["hash"] = 16, np.char.zfill(ids.astype("U16"), 16).astype("S")
-    rec["emb_l"], rec["emb"] = DIM * 4, vecs
-    rec["model_l"], rec["model"] = len(MODEL), MODEL.encode()
-    rec["dim_l"], rec["dim"] = 4, DIM
-    return rec.tobytes()
+    pg_create(target)
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = Path(tmp) / "dump.pgc"
+        t = time.perf_counter()
+        subprocess.run(["pg_dump", "-Fc", "-Z0", "-f", str(dump), pg_dsn(source)], check=True)
+        t_dump = time.perf_counter() - t
+        t = time.perf_counter()
+        subprocess.run(["pg_restore", "--no-owner", "-j", str(jobs), "-d", pg_dsn(target), str(dump)], check=True)
+        t_restore = time.perf_counter() - t
+        size = dump.stat().st_size
+    return {"dump_s": round(t_dump, 1), "restore_s": round(t_restore, 1), "dump_mb": round(size / 2**20)}
 
 
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+_NULL = b"\xff\xff\xff\xff"
+_I4 = struct.Struct(">ii")
+_I8 = struct.Struct(">iq")
+_CHUNK_COLUMNS = (
+    "id, document_id, collection, ordinal, text, char_start, char_end, page, token_count, heading, "
+    "content_hash, embedding, model, dim, metadata"
+)
+
+
+def _pg_text(value: str) -> bytes:
+    b = value.encode("utf-8")
+    return len(b).to_bytes(4, "big") + b
+
+
+def _pg_chunk_rows(rows: rowgen.Rows) -> bytes:
+    """Binary COPY rows for chunks(_CHUNK_COLUMNS): one bytes object per batch."""
+    nf = (15).to_bytes(2, "big")
+    col, model = _pg_text(COLLECTION), _pg_text(MODEL)
+    dim, emb_len = _I4.pack(4, DIM), (DIM * 4).to_bytes(4, "big")
+    blob = np.ascontiguousarray(rows.vectors, dtype="<f4").tobytes()
+    width = DIM * 4
+    out = []
+    for i, cid in enumerate(rows.ids.tolist()):
+        meta = b"\x01" + rows.metadata[i].encode()  # jsonb binary: version 1, then the text
+        out.append(
+            b"".join(
+                (
+                    nf,
+                    _I8.pack(8, cid),
+                    _pg_text(rows.document_id[i]),
+                    col,
+                    _I4.pack(4, rows.ordinal[i]),
+                    _pg_text(rows.text[i]),
+                    _I4.pack(4, rows.char_start[i]),
+                    _I4.pack(4, rows.char_end[i]),
+                    _NULL,
+                    _I4.pack(4, rows.token_count[i]),
+                    _pg_text(rows.heading[i]),
+                    _pg_text(rows.content_hash[i]),
+                    emb_len,
+                    blob[i * width : (i + 1) * width],
+                    model,
+                    dim,
+                    len(meta).to_bytes(4, "big"),
+                    meta,
+                )
+            )
+        )
+    return b"".join(out)
 
 
 def _json_worker(vecs: np.ndarray) -> list[str]:
     return [original_json(v) for v in vecs]
+
+
+def _tsv(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 class PgSink:
@@ -194,8 +242,9 @@ class PgSink:
 
     def __init__(self, dsn: str) -> None:
         self.url = dsn
+        self.shape = THIN
 
-    def begin(self, n: int) -> None:
+    def begin(self, documents: list[tuple[str, str, str, str, str, str]]) -> None:
         import psycopg
 
         db = Database(self.url)
@@ -206,35 +255,38 @@ class PgSink:
             conn.execute(ORIGINAL_TOAST_PG)
         db.close()
         self.raw = psycopg.connect(self.url, autocommit=False)
-        n_docs = (n + CHUNKS_PER_DOC - 1) // CHUNKS_PER_DOC
         with (
             self.raw.cursor() as cur,
-            cur.copy("COPY documents (id, collection, source, filename, content_type, status) FROM STDIN") as cp,
+            cur.copy(
+                "COPY documents (id, collection, source, filename, content_type, content_hash, status, metadata) "
+                "FROM STDIN"
+            ) as cp,
         ):
             cp.write(
                 "".join(
-                    f"{doc_id(d)}\t{COLLECTION}\tbench://{d}\tdoc{d}.txt\ttext/plain\tindexed\n" for d in range(n_docs)
+                    f"{d}\t{COLLECTION}\t{_tsv(src)}\t{_tsv(fn)}\t{ct}\t{h}\tindexed\t{_tsv(meta)}\n"
+                    for d, src, fn, ct, h, meta in documents
                 )
             )
         self.raw.commit()
 
-    def chunks(self, ids: np.ndarray, vecs: np.ndarray) -> None:
-        sql = "COPY chunks (id, document_id, collection, ordinal, text, content_hash, embedding, model, dim) FROM STDIN (FORMAT BINARY)"
+    def chunks(self, rows: rowgen.Rows) -> None:
+        sql = f"COPY chunks ({_CHUNK_COLUMNS}) FROM STDIN (FORMAT BINARY)"
         with (
             self.raw.cursor() as cur,
             cur.copy(sql) as cp,
         ):  # one statement per batch: logged by the trigger as in production
             cp.write(_COPY_HEADER)
-            cp.write(_pg_chunk_rows(ids, vecs))
+            cp.write(_pg_chunk_rows(rows))
             cp.write(b"\xff\xff")
         self.raw.commit()
 
-    def json(self, ids: list[int], texts: list[str]) -> None:
+    def json(self, ids: list[int], docs: list[str], texts: list[str]) -> None:
         with (
             self.raw.cursor() as cur,
             cur.copy("COPY document_embeddings (chunk_id, document_id, embedding, status) FROM STDIN") as cp,
         ):
-            cp.write("".join(f"{cid}\t{doc_id(doc_of(cid))}\t{js}\tindexed\n" for cid, js in zip(ids, texts)))
+            cp.write("".join(f"{cid}\t{d}\t{js}\tindexed\n" for cid, d, js in zip(ids, docs, texts)))
         self.raw.commit()
 
     def finish(self, mark: str) -> None:
@@ -248,7 +300,8 @@ class PgSink:
             )
         self.raw.commit()
         self.raw.autocommit = True
-        self.raw.execute("VACUUM ANALYZE")
+        if self.shape.analyze:
+            self.raw.execute("VACUUM ANALYZE")
         self.raw.execute("CHECKPOINT")
         self.raw.close()
 
@@ -267,8 +320,9 @@ class SqliteSink:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path.resolve()}"
+        self.shape = THIN
 
-    def begin(self, n: int) -> None:
+    def begin(self, documents: list[tuple[str, str, str, str, str, str]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(str(self.path) + suffix).unlink(missing_ok=True)
@@ -288,41 +342,46 @@ class SqliteSink:
         self.fts_trigger = row[0] if row else None
         if self.fts_trigger:
             raw.execute("DROP TRIGGER chunks_fts_insert")
-        n_docs = (n + CHUNKS_PER_DOC - 1) // CHUNKS_PER_DOC
         raw.execute("BEGIN")
         raw.executemany(
-            "INSERT INTO documents (id, collection, source, filename, content_type, status) VALUES (?, ?, ?, ?, 'text/plain', 'indexed')",
-            ((doc_id(d), COLLECTION, f"bench://{d}", f"doc{d}.txt") for d in range(n_docs)),
+            "INSERT INTO documents (id, collection, source, filename, content_type, content_hash, status, metadata) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'indexed', ?)",
+            ((d, COLLECTION, src, fn, ct, h, meta) for d, src, fn, ct, h, meta in documents),
         )
         raw.execute("COMMIT")
 
-    def chunks(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+    def chunks(self, rows: rowgen.Rows) -> None:
+        blob = np.ascontiguousarray(rows.vectors, dtype="<f4")
         self.raw.execute("BEGIN")
         self.raw.executemany(
-            "INSERT INTO chunks (id, document_id, collection, ordinal, text, content_hash, embedding, model, dim) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO chunks ({_CHUNK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     cid,
-                    doc_id(doc_of(cid)),
+                    rows.document_id[i],
                     COLLECTION,
-                    (cid - 1) % CHUNKS_PER_DOC,
-                    chunk_text(cid),
-                    f"{cid:016d}",
-                    vec.tobytes(),
+                    rows.ordinal[i],
+                    rows.text[i],
+                    rows.char_start[i],
+                    rows.char_end[i],
+                    rows.token_count[i],
+                    rows.heading[i],
+                    rows.content_hash[i],
+                    blob[i].tobytes(),
                     MODEL,
                     DIM,
+                    rows.metadata[i],
                 )
-                for cid, vec in zip(ids.tolist(), vecs)
+                for i, cid in enumerate(rows.ids.tolist())
             ),
         )
         self.raw.execute("COMMIT")
 
-    def json(self, ids: list[int], texts: list[str]) -> None:
+    def json(self, ids: list[int], docs: list[str], texts: list[str]) -> None:
         self.raw.execute("BEGIN")
         self.raw.executemany(
             "INSERT INTO document_embeddings (chunk_id, document_id, embedding, status) VALUES (?, ?, ?, 'indexed')",
-            ((cid, doc_id(doc_of(cid)), js) for cid, js in zip(ids, texts)),
+            zip(ids, docs, texts),
         )
         self.raw.execute("COMMIT")
 
@@ -336,15 +395,18 @@ class SqliteSink:
             (mark,),
         )
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        raw.execute("ANALYZE")
+        if self.shape.analyze:
+            raw.execute("ANALYZE")
         raw.close()
 
 
-def mark_for(n: int, json_rows: int, seed: int) -> str:
-    return f"{n}:{json_rows}:{seed}"
+def mark_for(n: int, json_rows: int, seed: int, shape: Shape = THIN) -> str:
+    return f"{n}:{json_rows}:{seed}{shape.tag}"
 
 
-def fill(sinks: list, n: int, json_rows: int, seed: int = 0, batch: int = 50_000, log=print) -> dict:
+def fill(
+    sinks: list, n: int, json_rows: int, seed: int = 0, batch: int = 50_000, log=print, shape: Shape = THIN
+) -> dict:
     """Write the same N chunks (and the same first `json_rows` as JSON text) into every sink.
 
     JSON encoding (~0.5 ms per vector here) is done once for all sinks, by a
@@ -355,15 +417,19 @@ def fill(sinks: list, n: int, json_rows: int, seed: int = 0, batch: int = 50_000
     t0 = time.perf_counter()
     json_rows = min(json_rows, n)
     spent: dict[str, float] = collections.defaultdict(float)
+    maker = rowgen.RowMaker(n, seed, thin=shape.thin, docs=shape.docs)
+    spent["rows (plan)"] += time.perf_counter() - t0
+    documents = maker.document_rows()
     for sink in sinks:
+        sink.shape = shape
         t = time.perf_counter()
-        sink.begin(n)
+        sink.begin(documents)
         spent[sink.kind + " begin"] += time.perf_counter() - t
     sub = 5_000
     ctx = mp.get_context("fork")
     threads = ThreadPoolExecutor(len(sinks))
 
-    def load(ids: np.ndarray, vecs: np.ndarray, step, what: str) -> None:
+    def load(step, what: str) -> None:
         def timed(sink) -> None:
             t = time.perf_counter()
             step(sink)
@@ -375,12 +441,18 @@ def fill(sinks: list, n: int, json_rows: int, seed: int = 0, batch: int = 50_000
         for ids, vecs in batches(n, batch, seed):
             k = int(max(0, min(len(ids), json_rows - ids[0] + 1)))
             pending = pool.map_async(_json_worker, [vecs[s : min(s + sub, k)] for s in range(0, k, sub)]) if k else None
-            load(ids, vecs, lambda sink, ids=ids, vecs=vecs: sink.chunks(ids, vecs), "chunks")
+            t = time.perf_counter()
+            rows = maker.rows(ids, vecs)
+            spent["rows (make)"] += time.perf_counter() - t
+            load(lambda sink, rows=rows: sink.chunks(rows), "chunks")
             if pending is not None:
                 t = time.perf_counter()
                 texts = [text for part in pending.get() for text in part]
                 spent["json encode (wait)"] += time.perf_counter() - t
-                load(ids, vecs, lambda sink, ids=ids, k=k, texts=texts: sink.json(ids[:k].tolist(), texts), "json")
+                docs = rows.document_id[:k]
+                load(
+                    lambda sink, ids=ids, k=k, docs=docs, texts=texts: sink.json(ids[:k].tolist(), docs, texts), "json"
+                )
             done = int(ids[-1])
             if done % (batch * 4) == 0 or done == n:
                 log(
@@ -389,10 +461,12 @@ def fill(sinks: list, n: int, json_rows: int, seed: int = 0, batch: int = 50_000
     threads.shutdown()
     for sink in sinks:
         t = time.perf_counter()
-        sink.finish(mark_for(n, json_rows, seed))
+        sink.finish(mark_for(n, json_rows, seed, shape))
         spent[sink.kind + " finish"] += time.perf_counter() - t
     return {
         "rows": n,
+        "documents": maker.n_docs,
+        "shape": shape.tag or "thin, analysed",
         "json_rows": json_rows,
         "seed": seed,
         "seconds": round(time.perf_counter() - t0, 1),
@@ -417,7 +491,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, required=True, help="chunks to create")
     ap.add_argument("--json-rows", type=int, default=0, help="rows also written as JSON text for the original approach")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--thin", action="store_true", help="thin synthetic rows (the labelled floor), not realistic ones")
+    ap.add_argument("--docs", type=int, default=0, help="realistic rows in exactly this many documents")
+    ap.add_argument("--analyze", action="store_true", help="VACUUM ANALYZE / ANALYZE at the end")
     ap.add_argument("--pg", default="", help="name of a PostgreSQL database to create (dropped first if it exists)")
+    ap.add_argument("--restore-to", default="", help="also make this PostgreSQL database by pg_dump | pg_restore")
     ap.add_argument("--sqlite", default="", help="path of a SQLite file to create (replaced if it exists)")
     args = ap.parse_args(argv)
     sinks: list = []
@@ -427,7 +505,10 @@ def main(argv: list[str] | None = None) -> int:
         sinks.append(SqliteSink(Path(args.sqlite)))
     if not sinks:
         ap.error("give --pg NAME and/or --sqlite PATH")
-    stats = fill(sinks, args.n, args.json_rows, args.seed)
+    shape = Shape(thin=args.thin, docs=args.docs, analyze=args.analyze)
+    stats = fill(sinks, args.n, args.json_rows, args.seed, shape=shape)
+    if args.restore_to and args.pg:
+        stats["restore"] = pg_restore_copy(args.pg, args.restore_to)
     print(json.dumps({"urls": [s.url for s in sinks], **stats}))
     return 0
 
