@@ -119,7 +119,8 @@ class DbReader:
 
     def members(self, collection: str, model: str, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ids, vectors float32[n, dim], row hashes uint64) of the member rows, ordered by id."""
-        hash_col = ", c.embedding_hash" if self.is_pg else ""
+        stored_col = self.is_pg or self._sqlite_has_hash_column()
+        hash_col = ", c.embedding_hash" if stored_col else ""
         sql = (
             f"SELECT c.id, c.embedding{hash_col} FROM chunks c JOIN documents d ON d.id = c.document_id "
             "WHERE c.collection = ? AND d.status = 'indexed' AND c.model = ? AND c.dim = ? "
@@ -136,7 +137,14 @@ class DbReader:
                 raise AssertionError("PostgreSQL's stored embedding_hash differs from sha256 of the row")
         else:
             hashes = np.array([sqlite_row_hash(i, b) for i, b in zip(ids.tolist(), blobs)], dtype=np.uint64)
+            if stored_col:  # a cache of the row hash (NULL = not stored); a stored value must be the true one
+                for row, h in zip(got, hashes.tolist()):
+                    if row[2] is not None and int(row[2]) & MASK != h:
+                        raise AssertionError(f"SQLite's stored embedding_hash of chunk {row[0]} is stale")
         return ids, vecs, hashes
+
+    def _sqlite_has_hash_column(self) -> bool:
+        return any(r[1] == "embedding_hash" for r in self.rows("PRAGMA table_info(chunks)"))
 
     def documents(self, collection: str) -> dict[str, str]:
         return {
@@ -446,7 +454,11 @@ def check(
         if binding is None:
             ids, vecs, hashes = np.empty(0, np.int64), np.empty((0, 0), "<f4"), np.empty(0, np.uint64)
         else:
-            ids, vecs, hashes = db.members(collection, *binding)
+            try:
+                ids, vecs, hashes = db.members(collection, *binding)
+            except AssertionError as exc:  # a stored row hash that is not the row's: the digest proof is broken
+                result.fail(str(exc))
+                return result
         result.db_members = len(ids)
         if snap is not None:
             result.index_vectors = len(snap.ids)
