@@ -17,7 +17,9 @@ embedding:
 - SQLite (`SQLITE_ROW_HASH`): SQLite has no hash function in SQL, and a
   function registered by docqa would make every other program's writes to the
   file fail. The row hash is xxh3_64(embedding, seed=id), computed by docqa
-  while it streams the rows (~0.2 us for a 1.5 KB row).
+  from the bytes it reads (~0.2 us for a 1.5 KB row) and stored in
+  `chunks.embedding_hash` (schema V5), which triggers clear on every write of
+  the row's id or embedding (docqa.storage.stored_hashes).
 
 The index stores the hash read with each row and never hashes vectors itself.
 `pg_row_hash` is the PostgreSQL formula in Python; tests pin the two together.
@@ -54,6 +56,16 @@ def xxh3_rows(ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     for i, (row_id, row) in enumerate(zip(np.asarray(ids).tolist(), vectors)):
         out[i] = h(row, seed=row_id & MASK)
     return out
+
+
+def xxh3_one(row_id: int, embedding: bytes) -> int:
+    """SQLite's row hash of one row (unsigned), from its stored bytes."""
+    return xxhash.xxh3_64_intdigest(embedding, seed=row_id & MASK)
+
+
+def signed(value: int) -> int:
+    """An unsigned 64-bit hash as the signed integer a database column holds."""
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def pg_row_hash(row_id: int, embedding: bytes) -> int:

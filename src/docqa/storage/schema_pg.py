@@ -190,4 +190,25 @@ IDENTITY = [
     "ALTER TABLE documents ALTER COLUMN identity SET NOT NULL",
 ]
 
-MIGRATIONS = [V1, V2, V3, V4, IDENTITY]
+# A vector scan that stays narrow whatever the text size, and indexes that leave a planner without
+# statistics no bad choice.
+#
+# Storage: V1 marked the embedding EXTERNAL, so as soon as a row passed TOAST's ~2 KB threshold --
+# real rows do: ~490 characters of text, a ~600-byte tsvector and the 1,536-byte embedding -- the
+# *embedding* was the value moved out of line, and every rebuild paid a TOAST index lookup per row.
+# MAIN keeps it in the heap row: the toaster moves text and tsvector out first, and an embedding
+# only when the row would not fit a page otherwise (e.g. 3,072-d). Rows stored before keep their
+# layout until the table is rewritten (docs/architecture.md says when that pays).
+#
+# Indexes: `chunks_collection (collection)` let a planner without statistics believe "collection =
+# 'default'" picks 0.5% of the rows; it then re-scanned that index once per document -- a nested
+# loop of 1,000 x 100,000 index rows for one digest right after a restore, and the same for a fetch
+# of changed ids. `(collection, id)` serves what it served (a collection's rows, reembed's ordered
+# walk) and makes "collection = ? AND id = ANY(?)" an exact lookup.
+MEMBERS = [
+    "ALTER TABLE chunks ALTER COLUMN embedding SET STORAGE MAIN",
+    "DROP INDEX IF EXISTS chunks_collection",
+    "CREATE INDEX chunks_collection_id ON chunks(collection, id)",
+]
+
+MIGRATIONS = [V1, V2, V3, V4, IDENTITY, MEMBERS]

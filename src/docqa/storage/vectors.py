@@ -1,54 +1,50 @@
 """Streaming stored embeddings out of the database, fast and in bounded memory.
 
-A chunk belongs in a collection's index when its document is `indexed` and
-its embedding is present with the collection's model and dimension. That one
-definition (MEMBERSHIP) is used by rebuild, verify and catch-up alike.
+Which chunks are members of a collection's index is docqa.storage.membership's one definition,
+asked in shapes that do not depend on planner statistics; this module reads the members.
 
-Every vector comes with its row hash (docqa.storage.rowhash): PostgreSQL's
-stored `embedding_hash` column, or xxh3 computed here for SQLite. The content
-digest of all members (`content_digest`) is one aggregate query on
-PostgreSQL; SQLite streams and hashes every embedding.
+Every vector comes with its row hash (docqa.storage.rowhash): PostgreSQL's generated
+`embedding_hash` column; on SQLite computed here from the bytes read (xxh3), the stored
+`embedding_hash` being a cache of it that docqa.storage.stored_hashes keeps filled. The content
+digest of all members (`content_digest`) is one aggregate on PostgreSQL, and on SQLite a sum of
+the stored values from a covering index plus a hash of the few rows whose value is not stored.
 
-PostgreSQL: binary COPY read straight from libpq, parsed with a fixed-width
-numpy record type (no per row Python objects). SQLite: a cursor fetched in
-batches, joined into one buffer per batch. Vectors come as float32[n, dim]
-arrays whose rows are contiguous; the array itself may be strided (a view into
-the batch buffer), so a consumer that needs one block calls
-np.ascontiguousarray.
+PostgreSQL: binary COPY read straight from libpq (docqa.storage.pgcopy), parsed with a
+fixed-width numpy record type (no per row Python objects). SQLite: a cursor fetched in batches,
+joined into one buffer per batch. Vectors come as float32[n, dim] arrays whose rows are
+contiguous; the array itself may be strided (a view into the batch buffer), so a consumer that
+needs one block calls np.ascontiguousarray.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from docqa.storage import rowhash
-from docqa.storage.db import Connection, raise_if_unavailable
+from docqa.storage import rowhash, stored_hashes
+from docqa.storage.db import Connection, Row, raise_if_unavailable
+from docqa.storage.membership import MEMBERSHIP, count_members, members_by_id, params, pg_scan, sqlite_scan
+from docqa.storage.pgcopy import copy_records
 
-if TYPE_CHECKING:
-    import psycopg
+__all__ = [
+    "MEMBERSHIP",
+    "Batch",
+    "MemberDigest",
+    "all_hashes",
+    "content_digest",
+    "count_vectors",
+    "fetch_vectors",
+    "stream_hashes",
+    "stream_vectors",
+]
 
-MEMBERSHIP = (
-    "FROM chunks c JOIN documents d ON d.id = c.document_id "
-    "WHERE c.collection = ? AND d.status = 'indexed' AND c.model = ? AND c.dim = ? "
-    "AND c.embedding IS NOT NULL AND length(c.embedding) = ?"
-)
-
-_PG_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-
-
-def _params(collection: str, model: str, dim: int) -> tuple[str, str, int, int]:
-    return (collection, model, dim, dim * 4)
+Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # ids int64[n], vectors float32[n, dim], row hashes uint64[n]
 
 
 def count_vectors(conn: Connection, collection: str, model: str, dim: int) -> int:
-    return int(conn.scalar("SELECT count(*) " + MEMBERSHIP, _params(collection, model, dim), default=0))
-
-
-Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # ids int64[n], vectors float32[n, dim], row hashes uint64[n]
+    return count_members(conn, collection, model, dim)
 
 
 def stream_vectors(
@@ -58,8 +54,7 @@ def stream_vectors(
     if conn.is_pg:
         yield from _unavailable_as_such(_stream_pg(conn, collection, model, dim, batch_rows))
     else:
-        for ids, vecs in _stream_sqlite(conn, collection, model, dim, batch_rows):
-            yield ids, vecs, rowhash.xxh3_rows(ids, vecs)
+        yield from _stream_sqlite(conn, collection, model, dim, batch_rows)
 
 
 def _unavailable_as_such(stream: Iterator[Batch]) -> Iterator[Batch]:
@@ -74,35 +69,52 @@ def _unavailable_as_such(stream: Iterator[Batch]) -> Iterator[Batch]:
 
 @dataclass(frozen=True)
 class MemberDigest:
-    """The database's side of the proof. `ids`/`hashes` are kept when computing the digest
-    produced them anyway (SQLite), so finding the ids that differ needs no second pass."""
+    """The database's side of the proof: how many members, and the sum of their row hashes."""
 
     count: int
     digest: int
-    ids: np.ndarray | None = None
-    hashes: np.ndarray | None = None
 
     def __iter__(self) -> Iterator[int]:  # (count, digest), as a pair
         return iter((self.count, self.digest))
 
 
-def content_digest(conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000) -> MemberDigest:
+def content_digest(
+    conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000, rehash: bool = False
+) -> MemberDigest:
     """Count and digest of the collection's members: what the index must equal.
 
-    PostgreSQL sums the stored row hashes server side (sum(bigint) is an exact
-    numeric; mod 2**64 it equals the sum of the unsigned hashes). SQLite
-    hashes every embedding as it streams, and keeps the (id, hash) pairs
-    (16 bytes a row) for a diff.
+    PostgreSQL sums the generated row hashes server side (sum(bigint) is an exact numeric; mod
+    2**64 it equals the sum of the unsigned hashes). SQLite sums the stored hashes from the
+    covering index, in 32-bit halves (its sum() raises on 64-bit overflow), and hashes the rows
+    whose value is not stored; `rehash` (the deep verification) hashes every stored embedding
+    instead and notes any stored value that disagrees.
     """
+    p = params(collection, model, dim)
     if conn.is_pg:
-        row = conn.fetchall(
-            "SELECT count(*), coalesce(sum(c.embedding_hash), 0) " + MEMBERSHIP, _params(collection, model, dim)
-        )[0]
+        row = conn.execute_inlined(
+            pg_scan(conn, "count(*), coalesce(sum(c.embedding_hash), 0)", collection, model, dim)
+        ).fetchone()
         return MemberDigest(int(row[0]), int(row[1]) & rowhash.MASK)
-    parts = list(stream_hashes(conn, collection, model, dim, batch_rows))
-    ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.int64)
-    hashes = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, dtype=np.uint64)
-    return MemberDigest(len(ids), int(hashes.sum(dtype=np.uint64)), ids, hashes)
+    if rehash:
+        total, count = 0, 0
+        for _, hashes in _sqlite_hashed(conn, collection, model, dim, batch_rows):
+            total, count = total + int(hashes.sum(dtype=np.uint64)), count + len(hashes)
+        return MemberDigest(count, total & rowhash.MASK)
+    row = conn.fetchone(
+        sqlite_scan(
+            "count(*), count(c.embedding_hash), coalesce(sum(c.embedding_hash & 4294967295), 0), "
+            "coalesce(sum(c.embedding_hash >> 32), 0)",
+            covering=True,
+        ),
+        p,
+    )
+    assert row is not None
+    count, stored, low, high = (int(x) for x in row)
+    total = low + (high << 32)
+    if stored < count:
+        for _, hashes in _sqlite_hashed(conn, collection, model, dim, batch_rows, only_unstored=True):
+            total += int(hashes.sum(dtype=np.uint64))
+    return MemberDigest(count, total & rowhash.MASK)
 
 
 def stream_hashes(
@@ -111,9 +123,15 @@ def stream_hashes(
     """Yield (ids, row hashes) batches of the collection's members (finding the ids that differ)."""
     if conn.is_pg:
         yield from _stream_pg_hashes(conn, collection, model, dim)
-    else:
-        for ids, vecs in _stream_sqlite(conn, collection, model, dim, batch_rows):
-            yield ids, rowhash.xxh3_rows(ids, vecs)
+        return
+    rows = conn.fetchall(
+        sqlite_scan("c.id, c.embedding_hash", "AND c.embedding_hash IS NOT NULL", covering=True),
+        params(collection, model, dim),
+    )
+    if rows:
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        yield ids, rowhash.as_unsigned(np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)))
+    yield from _sqlite_hashed(conn, collection, model, dim, batch_rows, only_unstored=True)
 
 
 def all_hashes(conn: Connection, collection: str, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -124,69 +142,69 @@ def all_hashes(conn: Connection, collection: str, model: str, dim: int) -> tuple
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def fetch_vectors(
-    conn: Connection, collection: str, model: str, dim: int, ids: Sequence[int] | np.ndarray, batch: int = 5_000
-) -> Batch:
+def fetch_vectors(conn: Connection, collection: str, model: str, dim: int, ids: Sequence[int] | np.ndarray) -> Batch:
     """The current members among `ids` with their row hashes (absent ones are simply not returned)."""
-    ids = np.asarray(ids, dtype=np.int64)
-    out_ids: list[np.ndarray] = []
-    out_vecs: list[np.ndarray] = []
-    out_hashes: list[np.ndarray] = []
-    select = "SELECT c.id, c.embedding, c.embedding_hash " if conn.is_pg else "SELECT c.id, c.embedding "
-    for start in range(0, len(ids), batch):
-        part = [int(x) for x in ids[start : start + batch]]
-        if conn.is_pg:
-            rows = conn.fetchall(select + MEMBERSHIP + " AND c.id = ANY(?)", (*_params(collection, model, dim), part))
-        else:
-            marks = ",".join("?" * len(part))
-            rows = conn.fetchall(
-                select + MEMBERSHIP + f" AND c.id IN ({marks})", (*_params(collection, model, dim), *part)
-            )
-        if rows:
-            got = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vecs = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype="<f4").reshape(len(rows), dim)
-            out_ids.append(got)
-            out_vecs.append(vecs)
-            out_hashes.append(
-                rowhash.as_unsigned(np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows)))
-                if conn.is_pg
-                else rowhash.xxh3_rows(got, vecs)
-            )
-    if not out_ids:
+    columns = "c.id, c.embedding, c.embedding_hash"
+    rows = members_by_id(conn, collection, model, dim, ids, columns)
+    if not rows:
         return np.empty(0, dtype=np.int64), np.empty((0, dim), dtype=np.float32), np.empty(0, dtype=np.uint64)
-    return (
-        np.concatenate(out_ids),
-        np.ascontiguousarray(np.concatenate(out_vecs), dtype=np.float32),
-        np.concatenate(out_hashes),
-    )
+    got = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    vecs = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype="<f4").reshape(len(rows), dim)
+    if conn.is_pg:
+        hashes = rowhash.as_unsigned(np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows)))
+    else:
+        stored = [r[2] for r in rows]
+        hashes = rowhash.xxh3_rows(got, vecs)
+        stored_hashes.note_disagreeing(conn, got, hashes, stored)
+    return got, np.ascontiguousarray(vecs, dtype=np.float32), hashes
 
 
-def _stream_sqlite(
-    conn: Connection, collection: str, model: str, dim: int, batch_rows: int
+def _sqlite_hashed(
+    conn: Connection, collection: str, model: str, dim: int, batch_rows: int, only_unstored: bool = False
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    cur = conn.raw.execute("SELECT c.id, c.embedding " + MEMBERSHIP, _params(collection, model, dim))
+    """(ids, xxh3 row hashes) hashed from the embeddings read (all members, or those with no stored hash),
+    noting every row whose stored value is missing or disagrees."""
+    for ids, vecs, stored in _sqlite_rows(conn, collection, model, dim, batch_rows, only_unstored):
+        hashes = rowhash.xxh3_rows(ids, vecs)
+        stored_hashes.note_disagreeing(conn, ids, hashes, stored)
+        yield ids, hashes
+
+
+def _stream_sqlite(conn: Connection, collection: str, model: str, dim: int, batch_rows: int) -> Iterator[Batch]:
+    for ids, vecs, stored in _sqlite_rows(conn, collection, model, dim, batch_rows):
+        hashes = rowhash.xxh3_rows(ids, vecs)
+        stored_hashes.note_disagreeing(conn, ids, hashes, stored)
+        yield ids, vecs, hashes
+
+
+def _sqlite_rows(
+    conn: Connection, collection: str, model: str, dim: int, batch_rows: int, only_unstored: bool = False
+) -> Iterator[tuple[np.ndarray, np.ndarray, list[int | None]]]:
+    if only_unstored:  # by the covering index (few rows), their embeddings then by rowid
+        sql = sqlite_scan("c.id", "AND c.embedding_hash IS NULL", covering=True)
+        todo = [r[0] for r in conn.fetchall(sql, params(collection, model, dim))]
+        for start in range(0, len(todo), batch_rows):
+            part = todo[start : start + batch_rows]
+            rows = conn.fetchall(
+                f"SELECT id, embedding, embedding_hash FROM chunks WHERE id IN ({','.join('?' * len(part))})", part
+            )
+            yield _sqlite_batch(rows, dim)
+        return
+    cur = conn.raw.execute(sqlite_scan("c.id, c.embedding, c.embedding_hash"), params(collection, model, dim))
     while True:
         rows = cur.fetchmany(batch_rows)
         if not rows:
             return
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        vecs = np.frombuffer(b"".join([r[1] for r in rows]), dtype="<f4").reshape(len(rows), dim)
+        batch = _sqlite_batch(rows, dim)
         del rows  # one batch of row objects less while the consumer works and the next batch is fetched
-        yield ids, vecs
-        del ids, vecs
+        yield batch
+        del batch
 
 
-def _copy_query(conn: Connection, columns: str, collection: str, model: str, dim: int) -> bytes:
-    from psycopg import sql
-
-    return (
-        sql.SQL("COPY (SELECT {} {}) TO STDOUT (FORMAT BINARY)")
-        .format(
-            sql.SQL(columns),
-            sql.SQL(MEMBERSHIP.replace("?", "{}")).format(*[sql.Literal(p) for p in _params(collection, model, dim)]),
-        )
-        .as_bytes(conn.raw)
-    )
+def _sqlite_batch(rows: list[Row], dim: int) -> tuple[np.ndarray, np.ndarray, list[int | None]]:
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    vecs = np.frombuffer(b"".join([r[1] for r in rows]), dtype="<f4").reshape(len(rows), dim)
+    return ids, vecs, [r[2] for r in rows]
 
 
 def _stream_pg_hashes(
@@ -197,14 +215,17 @@ def _stream_pg_hashes(
     A COPY of 1M two-column rows is 1M protocol messages (1.7 s of client
     Python at 1M); aggregating server side makes it ~16 messages (0.55 s).
     """
-    query = (
-        "SELECT string_agg(int8send(c.id) || int8send(c.embedding_hash), ''::bytea) "
-        + MEMBERSHIP.replace("?", "%s")
-        + " GROUP BY c.id >> 16"
+    query = pg_scan(
+        conn,
+        "string_agg(int8send(c.id) || int8send(c.embedding_hash), ''::bytea)",
+        collection,
+        model,
+        dim,
+        "GROUP BY c.id >> 16",
     )
     try:
         with conn.raw.cursor(binary=True) as cur:
-            cur.execute(query, _params(collection, model, dim))
+            cur.execute(query, prepare=False)
             groups = [packed for (packed,) in cur]
     except Exception as exc:
         raise_if_unavailable(exc)
@@ -215,119 +236,13 @@ def _stream_pg_hashes(
 
 
 def _stream_pg(conn: Connection, collection: str, model: str, dim: int, batch_rows: int) -> Iterator[Batch]:
-    query = _copy_query(conn, "c.id, c.embedding, c.embedding_hash", collection, model, dim)
+    select = pg_scan(conn, "c.id, c.embedding, c.embedding_hash", collection, model, dim)
+    query = b"COPY (" + select + b") TO STDOUT (FORMAT BINARY)"
     row_dtype = np.dtype(
         [("nf", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("v", "<f4", (dim,)), ("l3", ">i4"), ("h", ">i8")]
     )
-    for data, start, n in _copy_records(conn, query, row_dtype, batch_rows):
+    for data, start, n in copy_records(conn, query, row_dtype, batch_rows):
         yield _parse_pg_rows(data, start, n, row_dtype, dim)
-
-
-def _copy_records(
-    conn: Connection, query: bytes, row_dtype: np.dtype, batch_rows: int
-) -> Iterator[tuple[bytes, int, int]]:
-    """(buffer, offset, rows) of whole fixed-size records from a binary COPY, header checked and skipped."""
-    row_size = row_dtype.itemsize
-    carry = b""
-    header_done = False
-    for parts in _copy_out(conn.raw, query, batch_rows):
-        data = carry + b"".join(parts) if carry else b"".join(parts)
-        del parts  # the messages (one batch of memory) go now, not when the next batch is read
-        start = 0
-        if not header_done:
-            if len(data) < 19:
-                carry = data
-                continue
-            if data[:11] != _PG_COPY_SIGNATURE:
-                raise ValueError("unexpected COPY stream signature")
-            start = 19 + int.from_bytes(data[15:19], "big")
-            header_done = True
-        n = (len(data) - start) // row_size
-        end = start + n * row_size
-        carry = data[end:]
-        if n:
-            yield data, start, n
-        del data
-    if carry not in (b"", b"\xff\xff"):
-        raise ValueError(f"COPY stream ended with {len(carry)} unparsed bytes")
-
-
-def _copy_out(raw: psycopg.Connection[Any], query: bytes, batch_rows: int) -> Iterator[list[memoryview]]:
-    """Run a COPY ... TO STDOUT on a psycopg connection and yield its data messages in lists of `batch_rows`.
-
-    psycopg's own `Copy` iterator costs ~10 us of Python per message and the
-    server sends one message per row, which made the client, not the server,
-    the bottleneck (~50k rows/s). This loop talks to libpq directly: a non-
-    blocking `get_copy_data` per row, a non-blocking read of the socket when
-    libpq's buffer is empty, and a `select` (which releases the GIL, so
-    searches keep running) only when the socket was empty too.
-    """
-    import select
-
-    from psycopg import errors, pq
-
-    pgconn = raw.pgconn
-    enc = raw.info.encoding
-
-    def wait(readable: bool = True) -> None:
-        select.select([pgconn.socket] if readable else [], [] if readable else [pgconn.socket], [])
-
-    def next_result() -> pq.abc.PGresult | None:
-        while True:
-            pgconn.consume_input()
-            if not pgconn.is_busy():
-                return pgconn.get_result()
-            wait()
-
-    with raw.lock:
-        pgconn.send_query(query)
-        while pgconn.flush():
-            wait(readable=False)
-        res = next_result()
-        if res is None or res.status != pq.ExecStatus.COPY_OUT:
-            while next_result() is not None:
-                pass
-            raise (
-                errors.error_from_result(res, encoding=enc)
-                if res is not None
-                else errors.InterfaceError("COPY returned nothing")
-            )
-    get, consume = pgconn.get_copy_data, pgconn.consume_input
-    finished = False
-    try:
-        while not finished:
-            parts: list[memoryview] = []
-            read_since_data = False
-            with raw.lock:  # held while filling a batch, not across the yield (like psycopg's own Copy)
-                while len(parts) < batch_rows:
-                    nbytes, data = get(1)
-                    if nbytes > 0:
-                        parts.append(data)
-                        read_since_data = False
-                    elif nbytes == 0:
-                        # read what the socket already holds; select() only when that was nothing
-                        # (the server is usually ahead: ~100x fewer select calls, ~20% less client CPU)
-                        if read_since_data:
-                            wait()
-                        consume()
-                        read_since_data = True
-                    elif nbytes == -1:
-                        finished = True
-                        break
-                    else:
-                        raise errors.OperationalError(f"COPY failed: {pgconn.get_error_message()}")
-            if parts:
-                yield parts
-    finally:
-        with raw.lock:
-            if not finished:  # the consumer stopped early or the stream failed: drain so the connection stays usable
-                while get(0)[0] >= 0:
-                    pass
-            last = None
-            while (res := next_result()) is not None:
-                last = res
-    if last is not None and last.status != pq.ExecStatus.COMMAND_OK:
-        raise errors.error_from_result(last, encoding=enc)
 
 
 def _parse_pg_rows(data: bytes, start: int, n: int, row_dtype: np.dtype, dim: int) -> Batch:

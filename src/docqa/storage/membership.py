@@ -1,0 +1,126 @@
+"""Which chunks belong in a collection's index, asked in shapes no planner statistics can spoil.
+
+A chunk is a **member** of (collection, model, dim) when it has that collection, model and dim,
+an embedding of `dim` float32 values, and its document exists with status `indexed`. MEMBERSHIP
+states it as one join; rebuild, verify, catch-up and repair all ask exactly this.
+
+Asked as a join, the answer's cost depends on the planner's statistics. Right after a bulk ingest
+or a restore there are none, and PostgreSQL planned a nested loop that re-scanned the collection's
+chunks once per document: 1,000 documents x 100,000 index rows for one digest, quadratic in the
+end (docs/benchmarks.md). So no statement here joins chunks with documents:
+
+- a scan of the whole collection (count, digest, hashes, the rebuild stream) first reads the ids
+  of the indexed documents, once per read transaction, and filters chunks by them:
+  - PostgreSQL: `c.document_id = ANY('{...}'::text[])` with the array inlined as a constant,
+    which the executor hashes once; a prepared statement's generic plan would see a parameter
+    and search the array linearly for every row, so these statements are never prepared;
+  - SQLite: `c.document_id IN (SELECT id FROM documents WHERE status = 'indexed')`, a list SQLite
+    materialises once; which index or scan serves the rows is fixed with INDEXED BY / NOT INDEXED;
+- a fetch by id reads the chunks by id, then the status of their documents by id, and keeps the
+  chunks whose document is indexed: two primary-key lookups whatever the estimates.
+
+Every plan left to the planner is then a single-table access path, each of them linear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from docqa.storage.db import Connection, Row
+
+# (length(embedding) = dim * 4 also means "not NULL", and unlike IS NOT NULL it is in SQLite's covering index)
+MEMBER_CHUNK = "c.collection = ? AND c.model = ? AND c.dim = ? AND length(c.embedding) = ?"
+INDEXED_DOCUMENTS = "SELECT id FROM documents WHERE status = 'indexed'"
+MEMBERSHIP = (  # the definition as one join: for people, tests and tools (e.g. bench/sync_cases.py floor)
+    "FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.status = 'indexed' AND " + MEMBER_CHUNK
+)
+SQLITE_MEMBERS_INDEX = "chunks_members"  # (collection, model, dim, length(embedding), document_id, embedding_hash)
+_FETCH_BATCH = 5_000
+
+
+def params(collection: str, model: str, dim: int) -> tuple[str, str, int, int]:
+    return (collection, model, dim, dim * 4)
+
+
+def indexed_documents(conn: Connection) -> list[str]:
+    """Ids of every indexed document (any collection), read once per read-only transaction."""
+    cached = conn.tx_cache.get("indexed_documents")
+    if cached is not None:
+        return list(cached)
+    ids = [r[0] for r in conn.fetchall(INDEXED_DOCUMENTS)]
+    if conn.in_snapshot:
+        conn.tx_cache["indexed_documents"] = ids
+    return ids
+
+
+def pg_scan(conn: Connection, columns: str, collection: str, model: str, dim: int, tail: str = "") -> bytes:
+    """`SELECT columns FROM chunks c WHERE <member> [tail]` with every value inlined (PostgreSQL)."""
+    from psycopg import sql
+
+    where = sql.SQL(MEMBER_CHUNK.replace("?", "{}")).format(*[sql.Literal(p) for p in params(collection, model, dim)])
+    return (
+        sql.SQL("SELECT {} FROM chunks c WHERE {} AND c.document_id = ANY({}::text[]) {}")
+        .format(sql.SQL(columns), where, sql.Literal(indexed_documents(conn)), sql.SQL(tail))
+        .as_bytes(conn.raw)
+    )
+
+
+def sqlite_scan(columns: str, tail: str = "", covering: bool = False) -> str:
+    """The same for SQLite (`?` for collection, model, dim, byte length): by the covering members index
+    (count, sums, hashes) or by a plain scan of the table in rowid order (embeddings)."""
+    access = f"INDEXED BY {SQLITE_MEMBERS_INDEX}" if covering else "NOT INDEXED"
+    return (
+        f"SELECT {columns} FROM chunks c {access} WHERE {MEMBER_CHUNK} "
+        f"AND c.document_id IN ({INDEXED_DOCUMENTS}) {tail}"
+    )
+
+
+def count_members(conn: Connection, collection: str, model: str, dim: int) -> int:
+    if conn.is_pg:
+        row = conn.execute_inlined(pg_scan(conn, "count(*)", collection, model, dim)).fetchone()
+    else:
+        row = conn.fetchone(sqlite_scan("count(*)", covering=True), params(collection, model, dim))
+    return int(row[0]) if row else 0
+
+
+def members_by_id(
+    conn: Connection, collection: str, model: str, dim: int, ids: Sequence[int] | np.ndarray, columns: str
+) -> list[Row]:
+    """`columns` of the members among `ids`, in id order (absent or non-member ids are simply not returned)."""
+    out: list[Row] = []
+    wanted = [int(x) for x in np.unique(np.asarray(ids, dtype=np.int64))]
+    for start in range(0, len(wanted), _FETCH_BATCH):
+        part = wanted[start : start + _FETCH_BATCH]
+        rows = _chunks_by_id(conn, collection, model, dim, part, columns)
+        if not rows:
+            continue
+        docs = sorted({r[-1] for r in rows})
+        indexed = _indexed_among(conn, docs)
+        out.extend(r[:-1] for r in rows if r[-1] in indexed)
+    return out
+
+
+def _chunks_by_id(conn: Connection, collection: str, model: str, dim: int, ids: list[int], columns: str) -> list[Row]:
+    if conn.is_pg:  # chunks_collection_id (collection, id): an exact lookup per id
+        select = f"SELECT {columns}, c.document_id FROM chunks c WHERE {MEMBER_CHUNK} AND c.id = ANY(?) ORDER BY c.id"
+        return conn.fetchall(select, (*params(collection, model, dim), ids))
+    # NOT INDEXED: by rowid (still allowed), never by walking the members index of the whole collection
+    marks = ",".join("?" * len(ids))
+    select = f"SELECT {columns}, c.document_id FROM chunks c NOT INDEXED WHERE {MEMBER_CHUNK} AND c.id IN ({marks})"
+    return conn.fetchall(select + " ORDER BY c.id", (*params(collection, model, dim), *ids))
+
+
+def _indexed_among(conn: Connection, documents: list[Any]) -> set[Any]:
+    if conn.is_pg:
+        rows = conn.fetchall("SELECT id FROM documents WHERE id = ANY(?) AND status = 'indexed'", (documents,))
+    else:
+        rows = []
+        for start in range(0, len(documents), 500):
+            part = documents[start : start + 500]
+            rows += conn.fetchall(
+                f"SELECT id FROM documents WHERE id IN ({','.join('?' * len(part))}) AND status = 'indexed'", part
+            )
+    return {r[0] for r in rows}
