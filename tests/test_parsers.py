@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import zlib
 from pathlib import Path
 
 import pytest
@@ -381,3 +382,94 @@ def test_an_aes_encrypted_pdf_opens_with_an_empty_password_and_is_refused_with_a
             with pytest.raises(ParseError) as caught:
                 parse_bytes(buf.getvalue(), "aes.pdf")
             assert "encrypted with a password" in caught.value.message
+
+
+# --- text extraction details (issue 13) ---------------------------------------------
+
+DOC_PAGE = """<html><head><title>Guide</title></head><body><div class="body" role="main">
+<h1>Pathname functions<a class="headerlink" href="#top" title="Permalink to this heading">\u00b6</a></h1>
+<aside class="topic"><p class="topic-title">Abstract</p><p>This module implements useful path functions.</p></aside>
+<aside class="topic contents"><p><a href="#a">Contents</a></p><ul><li><a href="#a">Splitting</a></li>
+<li><a href="#b">Joining paths</a></li></ul></aside>
+<h2 id="split">Splitting <a href="#split">#</a></h2>
+<p>Call <code><span class="n">split</span><span class="p">(</span><span class="n">path</span><span class="p">,</span>
+<span class="n">sep</span><span class="o">=</span><span class="n">os</span><span class="o">.</span><span class="n">sep</span>\
+<span class="p">)</span></code> to cut a path.<a class="footnote-reference" href="#f1">1</a></p>
+<aside class="sidebar"><p class="sidebar-title">Portability</p><p>Windows paths use backslashes.</p></aside>
+<ul><li><p>First, normalise the path.</p><ul><li>Collapse <code>a//b</code> to <code>a/b</code>.</li>
+<li>Resolve <code>..</code> parts.</li></ul></li>
+<li>Then run:<pre>python -m paths \\
+    --check  input.txt</pre></li></ul>
+<table><tr><th>Function</th><td><code><span class="n">join</span><span class="p">(</span><span class="n">a</span>\
+<span class="p">,</span> <span class="n">b</span><span class="p">)</span></code></td></tr></table>
+<aside class="footnote" id="f1"><span class="label"><a href="#r1">1</a></span><p>Paths are strings here.</p></aside>
+<div class="related" role="complementary"><p>Upcoming release party</p></div>
+</div></body></html>"""
+
+
+def test_html_keeps_aside_topic_sidebar_and_footnote_text() -> None:
+    doc = parse_bytes(DOC_PAGE.encode(), "paths.html")
+    for kept in (
+        "This module implements useful path functions.",
+        "Windows paths use backslashes.",
+        "Paths are strings",
+    ):
+        assert kept in doc.text, kept
+    assert "Contents" not in doc.text and "Joining paths" not in doc.text  # an aside made of links is navigation
+    assert "Upcoming release party" not in doc.text  # a complementary region that is not an aside is chrome
+    check_sections(doc)
+
+
+def test_html_headings_lose_their_permalink_anchors() -> None:
+    doc = parse_bytes(DOC_PAGE.encode(), "paths.html")
+    assert headings(doc) == [(1, "Pathname functions"), (2, "Splitting")]
+    assert "\u00b6" not in doc.text and "Splitting #" not in doc.text
+
+
+def test_html_code_is_kept_verbatim() -> None:
+    doc = parse_bytes(DOC_PAGE.encode(), "paths.html")
+    assert "Call split(path, sep=os.sep) to cut a path." in doc.text  # highlighted tokens, no spaces added
+    assert "Function | join(a, b)" in doc.text  # in a table cell too
+    assert "  python -m paths \\\n      --check  input.txt" in doc.text  # <pre> in a list item: lines, spaces
+
+
+def test_html_lists_keep_their_structure() -> None:
+    doc = parse_bytes(DOC_PAGE.encode(), "paths.html")
+    lists = [doc.text[s.start : s.end] for s in doc.sections if s.kind == "list"]
+    assert lists == [
+        "- First, normalise the path.\n"
+        "  - Collapse a//b to a/b.\n"
+        "  - Resolve .. parts.\n"
+        "- Then run:\n"
+        "  python -m paths \\\n"
+        "      --check  input.txt"
+    ]
+    ordered = parse_bytes(
+        b"<html><body><ol><li>One<ol><li>Inner</li></ol></li><li>Two</li></ol></body></html>", "o.html"
+    )
+    assert ordered.text == "1. One\n  1. Inner\n2. Two"
+
+
+def _pdf_lines(*lines: str) -> bytes:
+    from tests.bombs import pdf_with_streams
+
+    shown = b" 0 -14 Td ".join(b"(" + line.encode("latin-1") + b") Tj" for line in lines)
+    return pdf_with_streams([zlib.compress(b"BT /F1 12 Tf 72 720 Td " + shown + b" ET")])
+
+
+def test_pdf_rejoins_words_hyphenated_at_a_line_break() -> None:
+    doc = parse_bytes(
+        _pdf_lines(
+            "Vaccines must be kept in the refrig-",
+            "erator between two and eight degrees.",
+            "A well-known rule applies to the whole ward: Re-",
+            "Check the log every morn-",
+            "ing and every evening.",
+        ),
+        "hyphens.pdf",
+    )
+    assert "kept in the refrigerator between two" in doc.text
+    assert "every morning and every evening." in doc.text
+    assert "well-known" in doc.text and "ward: Re-\nCheck" in doc.text  # a capital after the break: not a split word
+    check_sections(doc)
+    assert doc.pages == [(1, 0, len(doc.text))]

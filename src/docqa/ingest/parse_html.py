@@ -1,7 +1,13 @@
 """HTML parser: the main text only, as blocks, with headings kept as headings.
 
 Dropped: script, style, templates, forms' controls, navigation, page
-header/footer (an `<article>`'s own header/footer is kept) and asides. When
+header/footer (an `<article>`'s own header/footer is kept), complementary
+regions that are not `<aside>`, asides made mostly of links (a list of related
+posts, a table of contents) and permalink anchors (the `¶` documentation
+generators put after headings). Kept: `<aside>` text (abstracts, footnotes,
+topics, sidebars), code verbatim (`<pre>` as written; inline text joined as
+written, without spaces between highlighted tokens), list structure (one line
+per item, nested lists indented, code inside an item kept as its lines). When
 the page has one `<main>` (or `role=main`), only its content is taken.
 
 Nesting is checked twice against `max_html_depth`: on the markup before the
@@ -25,16 +31,21 @@ from docqa.ingest.limits import DEFAULT_LIMITS, ParseLimits, check_text_length
 from docqa.ingest.parse_text import decode_text, default_title
 
 _ALWAYS_DROP = (
-    "script, style, noscript, template, nav, aside, iframe, svg, canvas, button, select, "
+    "script, style, noscript, template, nav, iframe, svg, canvas, button, select, "
     "input, textarea, dialog, [hidden], [aria-hidden=true], [role=navigation], "
-    "[role=banner], [role=contentinfo], [role=search], [role=complementary]"
+    "[role=banner], [role=contentinfo], [role=search]"
 )
+_PERMALINKS = "a.headerlink, a.anchorjs-link, a.header-anchor, a.anchor-link, a.permalink"
+_PERMALINK_SIGNS = frozenset(["", "¶", "§", "#", "🔗", "⚓", "\u2693\ufe0f", "link"])
+_PERMALINK_TAIL = re.compile(r"\s*[¶🔗⚓\ufe0f]+\s*$")
+ASIDE_LINK_SHARE = 0.6  # an aside whose text is mostly link text is navigation (related posts, a contents list)
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 _PARAGRAPHS = {"p", "blockquote", "dt", "dd", "figcaption", "caption", "address", "summary", "legend"}
 _CONTAINERS = {
     "div",
     "section",
     "article",
+    "aside",
     "main",
     "body",
     "figure",
@@ -50,6 +61,10 @@ _CONTAINERS = {
 }
 _LISTS = {"ul", "ol", "menu"}
 _SKIP = {"-comment", "head", "title", "meta", "link", "base", "img", "hr", "video", "audio", "object", "embed"}
+_BLOCKS = (
+    _PARAGRAPHS | _CONTAINERS | _LISTS | set(_HEADINGS) | {"li", "pre", "table", "tr", "td", "th", "caption", "dl"}
+)
+_INDENT = "  "
 _SPACES = re.compile(r"\s+")
 _META_CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9_\-]+)", re.I)
 
@@ -119,7 +134,7 @@ class _Extractor:
             return False
         elif tag in _HEADINGS:
             self.flush()
-            title = _squash(self.take(node.text(deep=True, separator=" ")))
+            title = _PERMALINK_TAIL.sub("", _squash(self.inline_text(node)))
             self.out.add(title, "heading", level=_HEADINGS[tag], title=title)
         elif tag in _LISTS:
             self.flush()
@@ -133,24 +148,97 @@ class _Extractor:
         elif tag in _PARAGRAPHS or tag in _CONTAINERS or tag == "li":
             return True
         else:  # inline element
-            self.inline.append(self.take(node.text(deep=True, separator="")))
+            self.inline.append(self.inline_text(node))
         return False
 
-    def list_block(self, node: LexborNode, ordered: bool) -> None:
-        items: list[str] = []
-        for child in node.iter(include_text=False):
-            if child.tag != "li":
+    def flow(self, node: LexborNode, stops: frozenset[str] = frozenset()) -> list[str | LexborNode]:
+        """The content under `node` in order: runs of inline text (text nodes joined as written, a space
+        where a block starts or ends, a newline for <br>), and the descendants whose tag is in `stops`."""
+        out: list[str | LexborNode] = []
+        run: list[str] = []
+        pending = [node.iter(include_text=True)]
+        closes = [False]  # whether the element being walked at each level is a block (a space after it)
+        while pending:
+            child = next(pending[-1], None)
+            if child is None:
+                pending.pop()
+                if closes.pop():
+                    run.append(" ")
                 continue
-            text = _squash(self.take(child.text(deep=True, separator=" ")))
-            if text:
-                marker = f"{len(items) + 1}." if ordered else "-"
-                items.append(f"{marker} {text}")
-        self.out.add("\n".join(items), "list")
+            tag = child.tag or ""
+            if tag == "-text":
+                run.append(self.take(child.text(deep=False) or ""))
+            elif tag == "br":
+                run.append("\n")
+            elif tag in _SKIP:
+                continue
+            elif tag in stops:
+                out.append("".join(run))
+                run = []
+                out.append(child)
+            else:
+                if len(pending) >= self.limits.max_html_depth:
+                    raise depth_error(self.filename, self.limits.max_html_depth)
+                block = tag in _BLOCKS
+                if block:
+                    run.append(" ")
+                pending.append(child.iter(include_text=True))
+                closes.append(block)
+        out.append("".join(run))
+        return [part for part in out if not isinstance(part, str) or part.strip()]
+
+    def inline_text(self, node: LexborNode) -> str:
+        return "".join(part for part in self.flow(node) if isinstance(part, str))
+
+    def list_block(self, node: LexborNode, ordered: bool) -> None:
+        """One line per item ("- text", "1. text"; an item's paragraphs joined), a nested list indented under
+        its item, code inside an item as its own lines (indented, whitespace kept)."""
+        lines: list[str] = []
+        tasks: list[tuple[int, str | LexborNode, bool]] = [(0, node, ordered)]  # (depth, line or list, ordered)
+        while tasks:
+            depth, task, is_ordered = tasks.pop()
+            if isinstance(task, str):
+                lines.append(task)
+                continue
+            if depth >= self.limits.max_html_depth:
+                raise depth_error(self.filename, self.limits.max_html_depth)
+            expanded: list[tuple[int, str | LexborNode, bool]] = []
+            number = 0
+            for item in task.iter(include_text=False):
+                if item.tag != "li":
+                    continue
+                number += 1
+                marker = f"{number}." if is_ordered else "-"
+                expanded.extend(self.list_item(item, depth, marker))
+            tasks.extend(reversed(expanded))
+        self.out.add("\n".join(lines), "list")
+
+    def list_item(self, item: LexborNode, depth: int, marker: str) -> list[tuple[int, str | LexborNode, bool]]:
+        indent = _INDENT * depth
+        out: list[tuple[int, str | LexborNode, bool]] = []
+        first = True
+        for part in self.flow(item, frozenset(_LISTS | {"pre"})):
+            if isinstance(part, str):
+                text = _squash(part)
+                out.append((depth, f"{indent}{marker} {text}" if first else f"{indent}{_INDENT}{text}", False))
+                first = False
+            elif part.tag == "pre":
+                code = self.take(part.text(deep=True)).strip("\n")
+                out.extend((depth, f"{indent}{_INDENT}{line}".rstrip(), False) for line in code.split("\n"))
+                first = False
+            else:
+                if first:
+                    out.append((depth, f"{indent}{marker}", False))
+                    first = False
+                out.append((depth + 1, part, part.tag == "ol"))
+        if first:
+            out.append((depth, f"{indent}{marker}", False))
+        return out
 
     def table(self, node: LexborNode) -> None:
         rows: list[str] = []
         for row in node.css("tr"):
-            cells = [_squash(self.take(cell.text(deep=True, separator=" "))) for cell in row.css("th, td")]
+            cells = [_squash(self.inline_text(cell)) for cell in row.css("th, td")]
             if any(cells):
                 rows.append(" | ".join(cells))
         self.out.add("\n".join(rows), "table")
@@ -159,9 +247,27 @@ class _Extractor:
 def _drop_chrome(tree: LexborHTMLParser) -> None:
     for node in tree.css(_ALWAYS_DROP):
         node.decompose()
+    for node in tree.css("[role=complementary]"):
+        if node.tag != "aside":
+            node.decompose()
+    for node in tree.css(_PERMALINKS):
+        node.decompose()
+    for node in tree.css("h1 a, h2 a, h3 a, h4 a, h5 a, h6 a"):
+        href = node.attributes.get("href") or ""
+        if href.startswith("#") and _squash(node.text(deep=True)).casefold() in _PERMALINK_SIGNS:
+            node.decompose()
+    for node in tree.css("aside"):
+        if _mostly_links(node):
+            node.decompose()
     for node in tree.css("header, footer"):  # an article's or main's own header and footer are content
         if not node.css_matches("article header, article footer, main header, main footer"):
             node.decompose()
+
+
+def _mostly_links(node: LexborNode) -> bool:
+    total = len(_squash(node.text(deep=True)))
+    linked = sum(len(_squash(a.text(deep=True))) for a in node.css("a"))
+    return total > 0 and linked >= ASIDE_LINK_SHARE * total
 
 
 def _content_root(tree: LexborHTMLParser) -> LexborNode | None:

@@ -4,6 +4,9 @@ Each page's text is pypdf's own extraction. When pypdf's text visitor saw
 the same text (the usual case), its font sizes and baselines are used to
 split the page into paragraphs (by vertical gaps) and to mark lines set in
 a larger font as headings. Otherwise each page falls back to plain blocks.
+A word hyphenated at a line end is joined again ("refrig-" + "erator" on the
+next line is "refrigerator") when the next line starts with a lower-case letter
+in the same font size.
 Decompression and text are bounded per document (pdf_limits.StreamBudget).
 """
 
@@ -28,6 +31,9 @@ from docqa.ingest.pdf_limits import StreamBudget
 from docqa.ingest.segment import trim
 
 _SPACES = re.compile(r"[ \t]+")
+_HYPHENATED_END = re.compile(r"[^\W\d_][-\u00ad\u2010][ \t]*$")  # a letter, then a hyphen, at the end of a line
+_LOWER_START = re.compile(r"[ \t]*[a-z\u00df-\u00ff]")
+_HYPHEN_BREAK = re.compile(r"(?<=[^\W\d_])[-\u00ad\u2010][ \t]*\n[ \t]*(?=[a-z\u00df-\u00ff])")
 
 
 @dataclass
@@ -97,6 +103,45 @@ def _extract(page: PageObject, spend: Callable[[int], None]) -> tuple[str, list[
     current.end = position
     lines.append(current)
     return text, [ln for ln in lines if text[ln.start : ln.end].strip()]
+
+
+def _dehyphenate(text: str, lines: list[_Line] | None) -> tuple[str, list[_Line] | None]:
+    """The page text with words hyphenated across a line break joined, and its lines moved to match
+    (the two lines of such a word become one)."""
+    if lines is None:
+        return _HYPHEN_BREAK.sub("", text), None
+    cuts: list[tuple[int, int]] = []  # (hyphen, first letter of the next line): text removed
+    for a, b in zip(lines, lines[1:]):
+        between = text[a.end : b.start]
+        if between.count("\n") != 1 or between.strip() or round(a.size, 1) != round(b.size, 1):
+            continue
+        end = _HYPHENATED_END.search(text, a.start, a.end)
+        start = _LOWER_START.match(text, b.start, b.end)
+        if end and start:
+            cuts.append((end.start() + 1, start.end() - 1))
+    if not cuts:
+        return text, lines
+    pieces: list[str] = []
+    removed: list[tuple[int, int]] = []  # (end of a cut, characters removed up to there)
+    position = 0
+    for cut_start, cut_end in cuts:
+        pieces.append(text[position:cut_start])
+        removed.append((cut_end, cut_end - cut_start + (removed[-1][1] if removed else 0)))
+        position = cut_end
+    pieces.append(text[position:])
+
+    def moved(offset: int) -> int:
+        return offset - next((total for end, total in reversed(removed) if end <= offset), 0)
+
+    merged: list[_Line] = []
+    joins = {b_start for _, b_start in cuts}
+    for line in lines:
+        if merged and any(line.start <= j <= line.end for j in joins):
+            merged[-1].end = moved(line.end)
+            merged[-1].size = max(merged[-1].size, line.size)
+            continue
+        merged.append(_Line(moved(line.start), moved(line.end), line.size, line.y))
+    return "".join(pieces), merged
 
 
 @dataclass
@@ -195,7 +240,7 @@ def _read_pages(reader: PdfReader, filename: str, budget: StreamBudget) -> list[
         try:
             budget.account(page_object, number)
             with budget.applied():
-                text, lines = _extract(page_object, budget.spend_text)
+                text, lines = _dehyphenate(*_extract(page_object, budget.spend_text))
         except DocqaError:
             raise
         except LimitReachedError as exc:
