@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from docqa.app.batch import DocumentInput, StoredDocument, read_documents, write_documents
 from docqa.app.stats import IndexState, Stats, collect_stats, index_state
 from docqa.config import Settings
 from docqa.embedders import Embedder, embedder_for_collection
@@ -183,6 +184,10 @@ class Docqa:
             self.engine.sync("catch_up")
         return result
 
+    def add_documents(self, documents: Sequence[DocumentInput], *, sync: bool = True) -> list[WriteResult]:
+        """Store many documents of ready chunks: their new chunks embedded together, then the index caught up once."""
+        return write_documents(self.writer, documents, self._writing, self.engine if sync else None)
+
     def ingest_bytes(
         self,
         data: bytes,
@@ -259,6 +264,10 @@ class Docqa:
     def get_document(self, document_id: str) -> DocumentRecord:
         """The document (NotFound when it is not in this collection)."""
         return self.writer.get_document(document_id)
+
+    def get_documents(self, ids: Sequence[str], *, vectors: bool = False) -> list[StoredDocument]:
+        """The documents among `ids` (in that order; missing ones left out) with their chunks (`vectors`: embeddings)."""
+        return read_documents(self.db, self.collection, ids, vectors)
 
     def find_by_source(self, source: str) -> DocumentRecord | None:
         return self.writer.find_document(identity=document_identity(source=source))
