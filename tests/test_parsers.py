@@ -473,3 +473,15 @@ def test_pdf_rejoins_words_hyphenated_at_a_line_break() -> None:
     assert "well-known" in doc.text and "ward: Re-\nCheck" in doc.text  # a capital after the break: not a split word
     check_sections(doc)
     assert doc.pages == [(1, 0, len(doc.text))]
+
+
+def test_html_drops_the_navigation_blocks_of_documentation_generators() -> None:
+    page = (
+        b'<html><body><div class="navheader"><table><tr><th>26.1. SQL Dump</th></tr><tr><td><a href="p.html">Prev'
+        b'</a></td><th>Chapter 26. Backup and Restore</th></tr></table></div><div class="sect1"><h2>26.1. SQL Dump</h2>'
+        b'<div class="toc"><dl class="toc"><dt><span class="sect2"><a href="#r">26.1.1. Restoring the Dump</a></span>'
+        b"</dt></dl></div><p>The idea behind this dump method is simple.</p></div>"
+        b'<div class="navfooter"><table><tr><td>Chapter 26. Backup and Restore</td></tr></table></div></body></html>'
+    )
+    doc = parse_bytes(page, "backup-dump.html")
+    assert doc.text == "26.1. SQL Dump\n\nThe idea behind this dump method is simple."

@@ -3,7 +3,8 @@
 Dropped: script, style, templates, forms' controls, navigation, page
 header/footer (an `<article>`'s own header/footer is kept), complementary
 regions that are not `<aside>`, asides made mostly of links (a list of related
-posts, a table of contents) and permalink anchors (the `¶` documentation
+posts, a table of contents), navigation blocks of documentation generators
+(a page's contents list, prev/next bars, breadcrumbs: mostly links) and permalink anchors (the `¶` documentation
 generators put after headings). Kept: `<aside>` text (abstracts, footnotes,
 topics, sidebars), code verbatim (`<pre>` as written; inline text joined as
 written, without spaces between highlighted tokens), list structure (one line
@@ -33,12 +34,16 @@ from docqa.ingest.parse_text import decode_text, default_title
 _ALWAYS_DROP = (
     "script, style, noscript, template, nav, iframe, svg, canvas, button, select, "
     "input, textarea, dialog, [hidden], [aria-hidden=true], [role=navigation], "
-    "[role=banner], [role=contentinfo], [role=search]"
+    "[role=banner], [role=contentinfo], [role=search], .navheader, .navfooter"
 )
 _PERMALINKS = "a.headerlink, a.anchorjs-link, a.header-anchor, a.anchor-link, a.permalink"
 _PERMALINK_SIGNS = frozenset(["", "¶", "§", "#", "🔗", "⚓", "\u2693\ufe0f", "link"])
 _PERMALINK_TAIL = re.compile(r"\s*[¶🔗⚓\ufe0f]+\s*$")
 ASIDE_LINK_SHARE = 0.6  # an aside whose text is mostly link text is navigation (related posts, a contents list)
+# Navigation that documentation generators write as plain blocks (DocBook, Sphinx, Javadoc...): a page's table of
+# contents, breadcrumbs, pagination. Dropped when mostly links, like a link-only aside. (DocBook's prev/next bars,
+# .navheader/.navfooter, hold page titles as plain text: always dropped.)
+_LINK_BLOCKS = "aside, .toc, .contents, .breadcrumb, .breadcrumbs, .pagination, [role=doc-toc]"
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 _PARAGRAPHS = {"p", "blockquote", "dt", "dd", "figcaption", "caption", "address", "summary", "legend"}
 _CONTAINERS = {
@@ -256,7 +261,7 @@ def _drop_chrome(tree: LexborHTMLParser) -> None:
         href = node.attributes.get("href") or ""
         if href.startswith("#") and _squash(node.text(deep=True)).casefold() in _PERMALINK_SIGNS:
             node.decompose()
-    for node in tree.css("aside"):
+    for node in tree.css(_LINK_BLOCKS):
         if _mostly_links(node):
             node.decompose()
     for node in tree.css("header, footer"):  # an article's or main's own header and footer are content
