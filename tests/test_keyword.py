@@ -248,3 +248,25 @@ def test_cjk_words_inside_a_sentence_are_found(store) -> None:
     assert set(mixed[:2]) == {texts[0], texts[3]}  # both rankings fused
     assert [h.content for h in keyword(store, "東京", document_ids=("cjk1",))] == []  # filters apply
     assert [h.content for h in store.search("東京", mode="hybrid", k=1)] == [texts[0]]
+
+
+def test_sqlite_keyword_plans_look_ids_up_by_rowid_without_statistics(settings, embedder) -> None:
+    """Right after a bulk load (no ANALYZE) SQLite must not scan the collection to filter the ranked ids."""
+    from docqa.app import Docqa
+
+    if settings.database_url.startswith("postgres"):
+        return
+    library = Docqa.open(settings, embedder=embedder)
+    for d in range(5):
+        library.add_document(make_chunks(TOPICS), document_id=f"d{d}", sync=False)
+    statements: list[str] = []
+    with library.db.connection() as conn:
+        conn.raw.set_trace_callback(statements.append)
+        keyword_ranking(conn, library.collection, "espresso descaling chain", 3)
+        conn.raw.set_trace_callback(None)
+        ranked = [s for s in statements if "JOIN documents" in s and "chunks c" in s]
+        assert ranked
+        for statement in ranked:
+            plan = " ".join(str(r[-1]) for r in conn.fetchall("EXPLAIN QUERY PLAN " + statement))
+            assert "chunks_members" not in plan and "SCAN c" not in plan, plan
+    library.close()

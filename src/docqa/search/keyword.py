@@ -134,7 +134,9 @@ def _sqlite_ranking(
     passing = {
         r[0]
         for r in conn.fetchall(
-            f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+            # NOT INDEXED: look the ids up by rowid; without statistics (right after a bulk load) SQLite
+            # would otherwise scan the whole collection through the covering index chunks_members
+            f"SELECT c.id FROM chunks c NOT INDEXED JOIN documents d ON d.id = c.document_id "
             f"WHERE c.id IN ({marks}) AND c.collection = ? AND d.status = 'indexed'{where}",
             [*(r[0] for r in top), collection, *params],
         )
@@ -144,7 +146,7 @@ def _sqlite_ranking(
         return ranked[:limit]
     return conn.fetchall(
         f"SELECT c.id, {_FTS_SCORE} AS score "
-        "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id "
+        "FROM chunks_fts JOIN chunks c NOT INDEXED ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id "
         f"WHERE chunks_fts MATCH ? AND c.collection = ? AND d.status = 'indexed'{where} "
         "ORDER BY score DESC, c.id LIMIT ?",
         [match, collection, *params, limit],
