@@ -9,7 +9,7 @@ from docqa.app import Docqa
 from docqa.app.batch import DocumentInput
 from docqa.app.embedding import external_embedder
 from docqa.errors import EmbedderError, InvalidInput
-from docqa.types import ChunkInput
+from docqa.types import ChunkInput, SearchFilters
 
 
 def doc(document_id: str, *texts: str, **metadata) -> DocumentInput:
@@ -94,3 +94,12 @@ def test_external_embedder_checks_what_the_function_returns(store):
         external_embedder(lambda texts: [], dim=2, model_id=" ")
     with pytest.raises(InvalidInput, match="dim"):
         external_embedder(lambda texts: [], dim=0, model_id="m")
+
+
+def test_get_documents_by_filters_on_document_metadata(store):
+    store.add_documents([doc("a", "one", ref="r1"), doc("b", "two", ref="r2"), doc("c", "three", ref="r1", n=3)])
+    assert [d.id for d in store.get_documents(SearchFilters(metadata={"ref": "r1"}))] == ["a", "c"]
+    assert [d.id for d in store.get_documents(SearchFilters(metadata={"ref": "r1", "n": 3}))] == ["c"]
+    assert [d.id for d in store.get_documents(SearchFilters(metadata={"ref": ["r2", "zz"]}))] == ["b"]
+    assert store.get_documents(SearchFilters(metadata={"ref": "none"})) == []
+    assert [d.id for d in store.get_documents(SearchFilters())] == ["a", "b", "c"]

@@ -13,10 +13,11 @@ import numpy.typing as npt
 
 from docqa.ingest.identity import document_identity
 from docqa.ingest.writer import DocumentWriter
+from docqa.search.filters import filter_clause
 from docqa.storage.db import Database
-from docqa.storage.document_chunks import documents_with_chunks
+from docqa.storage.document_chunks import document_ids_where, documents_with_chunks
 from docqa.sync.engine import SyncEngine
-from docqa.types import ChunkInput, ChunkRecord, DocumentRecord, WriteResult
+from docqa.types import ChunkInput, ChunkRecord, DocumentRecord, SearchFilters, WriteResult
 
 
 @dataclass
@@ -98,11 +99,16 @@ def _write(writer: DocumentWriter, documents: Sequence[DocumentInput]) -> list[W
     ]
 
 
-def read_documents(db: Database, collection: str, ids: Sequence[str], vectors: bool = False) -> list[StoredDocument]:
-    """The documents of `collection` among `ids`, in the order asked (missing ids and repeats left out)."""
+def read_documents(
+    db: Database, collection: str, ids: Sequence[str] | SearchFilters, vectors: bool = False
+) -> list[StoredDocument]:
+    """The documents of `collection` among `ids`, in the order asked (missing ids and repeats left out), or those
+    matching filters (on document metadata, ids, content types, dates), oldest first."""
     if isinstance(ids, str):
         ids = [ids]
     with db.connection() as conn:
+        if isinstance(ids, SearchFilters):
+            ids = document_ids_where(conn, collection, *filter_clause(conn, ids))
         found = documents_with_chunks(conn, collection, ids, vectors)
     out = []
     for document_id in dict.fromkeys(ids):

@@ -265,8 +265,8 @@ class Docqa:
         """The document (NotFound when it is not in this collection)."""
         return self.writer.get_document(document_id)
 
-    def get_documents(self, ids: Sequence[str], *, vectors: bool = False) -> list[StoredDocument]:
-        """The documents among `ids` (in that order; missing ones left out) with their chunks (`vectors`: embeddings)."""
+    def get_documents(self, ids: Sequence[str] | SearchFilters, *, vectors: bool = False) -> list[StoredDocument]:
+        """Documents by id (in that order, missing ones left out) or by filters, with chunks (`vectors`: embeddings)."""
         return read_documents(self.db, self.collection, ids, vectors)
 
     def find_by_source(self, source: str) -> DocumentRecord | None:

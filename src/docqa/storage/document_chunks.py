@@ -15,6 +15,15 @@ BATCH = 500  # ids per IN (...) list
 DocumentChunks = tuple[DocumentRecord, list[ChunkRecord], dict[int, np.ndarray]]
 
 
+def document_ids_where(conn: Connection, collection: str, clause: str, params: Sequence[object]) -> list[str]:
+    """Ids of the collection's documents `d` meeting an SQL condition (search/filters.py builds it), oldest first."""
+    rows = conn.fetchall(
+        f"SELECT d.id FROM documents d WHERE d.collection = ? AND ({clause or '1 = 1'}) ORDER BY d.created_at, d.id",
+        [collection, *params],
+    )
+    return [r[0] for r in rows]
+
+
 def documents_with_chunks(
     conn: Connection, collection: str, ids: Sequence[str], vectors: bool = False
 ) -> dict[str, DocumentChunks]:
