@@ -38,8 +38,13 @@ _DOCTYPE_HTML = re.compile(r"<!doctype[\t\n\f\r ]+html[\t\n\f\r >]", re.I)
 _BLANK = "\t\n\f\r "
 _BLANKS = re.compile(r"[\t\n\f\r ]*")
 _COMMENT_END = re.compile(r"--!?>")
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SCRIPT_TOKEN = re.compile(r"<!--|-->|<(/?)script(?=[\t\n\f\r />])", re.I | re.A)
+
+
+def _lower(name: str) -> str:
+    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)  # ASCII only, as the tokenizer
 
 
 def _quirks(markup: str) -> bool:
@@ -119,17 +124,46 @@ def scan_depth(markup: str, limit: int) -> int:
             start = markup.find("<", position)
             if start < 0 or start + 1 >= length:
                 break
-            if start > position:
+            if start > position and (builder.head or stack.levels[-1].waiting):  # text matters only then
                 builder.text(not markup[position:start].strip(_BLANK))
             after = markup[start + 1]
-            if markup.startswith("!--", start + 1):
+            if after in _LETTERS:
+                tag = _TAG.match(markup, start + 1)
+                if tag is None:
+                    break  # a start tag that runs to the end of the file: the parser drops it
+                name = _lower(tag.group(1))
+                rest = tag.group(2)
+                self_closing = rest.endswith("/") and _ends_in_separator(rest)
+                as_html = builder.start(name, rest, self_closing)
+                position = tag.end()
+                if name in RAW_TEXT and as_html:
+                    position = _raw_text_end(markup, name, position)
+                    if position < 0:
+                        break
+                elif name == "plaintext" and as_html:
+                    break
+            elif after == "/":
+                tag = _TAG.match(markup, start + 2)
+                if tag is not None:
+                    builder.end(_lower(tag.group(1)))
+                    position = tag.end()
+                elif markup.startswith(">", start + 2):
+                    position = start + 3
+                elif start + 2 < length and markup[start + 2] in _LETTERS:
+                    break  # an end tag that runs to the end of the file
+                else:
+                    end_at = markup.find(">", start + 2)
+                    if end_at < 0:
+                        break
+                    position = end_at + 1
+            elif markup.startswith("!--", start + 1):
                 if markup.startswith(">", start + 4) or markup.startswith("->", start + 4):
                     position = markup.index(">", start + 4) + 1
                     continue
-                end = _COMMENT_END.search(markup, start + 4)
-                if end is None:
+                comment_end = _COMMENT_END.search(markup, start + 4)
+                if comment_end is None:
                     break
-                position = end.end()
+                position = comment_end.end()
             elif after in "!?":
                 if stack.foreign() and markup.startswith("![CDATA[", start + 1):
                     end_at = markup.find("]]>", start + 9)
@@ -139,37 +173,9 @@ def scan_depth(markup: str, limit: int) -> int:
                     position = end_at + 1
                 if end_at < 0:
                     break
-            elif after == "/":
-                tag = _TAG.match(markup, start + 2)
-                if tag is not None:
-                    builder.end(tag.group(1).translate(_ASCII_LOWER))
-                    position = tag.end()
-                elif markup.startswith(">", start + 2):
-                    position = start + 3
-                elif start + 2 < length and markup[start + 2].isascii() and markup[start + 2].isalpha():
-                    break  # an end tag that runs to the end of the file
-                else:
-                    end_at = markup.find(">", start + 2)
-                    if end_at < 0:
-                        break
-                    position = end_at + 1
-            elif after.isascii() and after.isalpha():
-                tag = _TAG.match(markup, start + 1)
-                if tag is None:
-                    break  # a start tag that runs to the end of the file: the parser drops it
-                name = tag.group(1).translate(_ASCII_LOWER)
-                rest = tag.group(2)
-                self_closing = rest.endswith("/") and _ends_in_separator(rest)
-                as_html = builder.start(name, rest, self_closing)
-                position = tag.end()
-                if name == "plaintext" and as_html:
-                    break
-                if name in RAW_TEXT and as_html:
-                    position = _raw_text_end(markup, name, position)
-                    if position < 0:
-                        break
             else:
-                builder.text(False)  # a "<" that starts no tag is text
+                if builder.head or stack.levels[-1].waiting:
+                    builder.text(False)  # a "<" that starts no tag is text
                 position = start + 1
     except DepthExceeded:
         return limit + 1

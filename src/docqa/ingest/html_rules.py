@@ -126,17 +126,17 @@ class TreeRules:
     def start(self, name: str, rest: str, self_closing: bool) -> bool:
         """Apply a start tag; True when the HTML rules handled it (so raw-text elements are raw text)."""
         stack = self.stack
-        if self.at_head():
+        if self.head and self.at_head():
             taken = self.head_start(name)
             if taken is not None:
                 return taken
-        if not stack.html_rules_for(name):
+        if stack.meta and stack.meta[-1][0] != "html" and not stack.html_rules_for(name):
             if name in BREAKOUT or (name == "font" and _FONT_BREAKOUT.search(rest)):
                 while not stack.at_breakout_stop():
                     stack.pop_to(len(stack.names) - 1)
             else:
                 if not self_closing:
-                    space = stack.spaces[-1]
+                    space = stack.top_space()
                     stack.push(name, space, point=_point(name, space, rest))
                 return False
         if stack.names and stack.names[-1] == "template":
@@ -222,9 +222,11 @@ class TreeRules:
             stack.pop_to(len(stack.names) - 1)
 
     def close_p(self) -> None:
-        p = self.stack.pos("p")
-        if p >= 0 and p > self.stack.top(SCOPE) and p > self.stack.top(BUTTON):
-            self.stack.pop_to(p)
+        found = self.stack.positions.get("p")
+        if found:
+            p = found[-1]
+            if p > self.stack.top(SCOPE) and p > self.stack.top(BUTTON):
+                self.stack.pop_to(p)
 
     def close_list_item(self, item: int) -> None:
         # the parser walks down the stack to the item, stopping at a special element other than address, div, p
@@ -280,12 +282,12 @@ class TreeRules:
 
     def end(self, name: str) -> None:
         stack = self.stack
-        if self.at_head():
+        if self.head and self.at_head():
             self.head_end(name)
             return
-        if self.template_modes.get(len(stack.names) - 1) == "columns" and name != "template":
+        if self.template_modes and self.template_modes.get(len(stack.names) - 1) == "columns" and name != "template":
             return
-        if stack.foreign():
+        if stack.meta and stack.meta[-1][0] != "html":
             if name in ("br", "p"):
                 while not stack.at_breakout_stop():
                     stack.pop_to(len(stack.names) - 1)
@@ -367,7 +369,7 @@ class TreeRules:
                 if not stack.names[between]:
                     continue
                 counter += 1
-                other = stack.entries[between]
+                other = stack.entry_at(between)
                 if other is not None and other.alive and counter > 3:
                     stack.close_entry(other)
                 if other is None or not other.alive:

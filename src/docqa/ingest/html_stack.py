@@ -87,11 +87,12 @@ def _html_categories(name: str) -> tuple[int, ...]:
 
 _HTML_CATEGORIES = {name: _html_categories(name) for name in SPECIAL_NAMES | SCOPE_NAMES}
 _FOREIGN_BOUNDARY = (SPECIAL, NOT_ADP, SCOPE)
+_PLAIN = (HTML,)
 
 
 def _categories(name: str, space: str) -> tuple[int, ...]:
     if space == "html":
-        return _HTML_CATEGORIES.get(name, (HTML,))
+        return _HTML_CATEGORIES.get(name, _PLAIN)
     boundaries = SVG_POINTS if space == "svg" else MATH_BOUNDARIES
     return _FOREIGN_BOUNDARY if name in boundaries else ()
 
@@ -126,16 +127,12 @@ class DepthExceeded(Exception):
 class OpenElements:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.names: list[str] = []
-        self.spaces: list[str] = []
-        self.cats: list[tuple[int, ...]] = []
-        self.entries: list[Entry | None] = []
-        self.owns_level: list[bool] = []
+        self.names: list[str] = []  # "" for an element taken out of the middle
+        self.meta: list[tuple[str, int, tuple[int, ...], Entry | None, bool]] = []  # space, point, cats, entry, owns
         self.positions: dict[str, list[int]] = {}
         self.by_cat: list[list[int]] = [[] for _ in range(9)]
         self.removed = 0  # elements taken out of the middle of the stack (kept as placeholders)
         self.sequence = 0
-        self.points: list[int] = []
         self.levels = [Level()]
         self.dormant = 0
         self.deepest = 0
@@ -148,43 +145,45 @@ class OpenElements:
         found = self.positions.get(name)
         return found[-1] if found else -1
 
+    def top_space(self) -> str:
+        return self.meta[-1][0] if self.meta else "html"
+
+    def entry_at(self, index: int) -> Entry | None:
+        return self.meta[index][3]
+
     def foreign(self) -> bool:
         """Whether the current node is an SVG or MathML element."""
-        return bool(self.names) and self.spaces[-1] != "html"
+        return bool(self.meta) and self.meta[-1][0] != "html"
 
     def html_rules_for(self, name: str) -> bool:
         """Whether a start tag `name` is handled by the HTML rules (not as foreign content) here."""
-        if not self.names or self.spaces[-1] == "html":
+        if not self.meta or self.meta[-1][0] == "html":
             return True
-        point = self.points[-1]
+        point = self.meta[-1][1]
         if point == TEXT_POINT:
             return name not in ("mglyph", "malignmark")
         return point == HTML_POINT or (point == ANNOTATION and name == "svg")
 
     def at_breakout_stop(self) -> bool:
         """Where a breakout tag stops popping foreign elements: HTML, or an integration point."""
-        return not self.names or self.spaces[-1] == "html" or self.points[-1] in (TEXT_POINT, HTML_POINT)
+        return not self.meta or self.meta[-1][0] == "html" or self.meta[-1][1] in (TEXT_POINT, HTML_POINT)
 
     def push(
         self, name: str, space: str = "html", key: str = "", point: int = NOT_A_POINT, entry: Entry | None = None
     ) -> None:
         index = len(self.names)
-        cats = _categories(name, space)
+        cats = _HTML_CATEGORIES.get(name, _PLAIN) if space == "html" else _categories(name, space)
         if entry is not None:  # reopened
             entry.index = index
         elif key:
             entry = self._remember(name, key, index)
-        owns = space == "html" and name in OWNS_LEVEL
+        owns = name in OWNS_LEVEL and space == "html"
         if owns:
             self.levels.append(Level())
         if space != "html":
             name = f"{space}:{name}"  # HTML rules look elements up by name among HTML elements only
         self.names.append(name)
-        self.spaces.append(space)
-        self.points.append(point)
-        self.cats.append(cats)
-        self.entries.append(entry)
-        self.owns_level.append(owns)
+        self.meta.append((space, point, cats, entry, owns))
         found = self.positions.get(name)
         if found is None:
             self.positions[name] = [index]
@@ -236,11 +235,11 @@ class OpenElements:
         if not name:
             return
         self.positions[name].remove(index)
-        for cat in self.cats[index]:
+        space, point, cats, _entry, owns = self.meta[index]
+        for cat in cats:
             self.by_cat[cat].remove(index)
         self.names[index] = ""
-        self.cats[index] = ()
-        self.entries[index] = None
+        self.meta[index] = (space, point, (), None, owns)
         self.removed += 1
 
     def make_dormant(self, entry: Entry) -> None:
@@ -264,23 +263,23 @@ class OpenElements:
 
     def pop_to(self, index: int, closing: Entry | None = None, close_cells: bool = False) -> None:
         """Pop the elements at `index` and above; with `close_cells`, each cell popped clears its marker."""
-        while len(self.names) > max(index, 0):
-            name = self.names.pop()
-            self.spaces.pop()
-            self.points.pop()
-            for cat in self.cats.pop():
-                self.by_cat[cat].pop()
+        names, meta, by_cat, positions = self.names, self.meta, self.by_cat, self.positions
+        index = max(index, 0)
+        while len(names) > index:
+            name = names.pop()
+            _space, _point, cats, entry, owns = meta.pop()
+            for cat in cats:
+                by_cat[cat].pop()
             if name:
-                self.positions[name].pop()
+                positions[name].pop()
             else:
                 self.removed -= 1
-            entry = self.entries.pop()
             if entry is not None and entry.alive:
                 if entry is closing:
                     entry.alive = False
                 else:
                     self.make_dormant(entry)
-            if self.owns_level.pop() and close_cells and name in ("td", "th", "caption"):
+            if owns and close_cells and name in ("td", "th", "caption"):
                 self.clear_level()
 
     def clear_level(self) -> None:
