@@ -21,6 +21,7 @@ from docqa.errors import Conflict, DatabaseUnavailable, InvalidInput
 
 Row = tuple[Any, ...]  # one result row, from either driver
 SQLITE_MMAP_BYTES = 1 << 34
+BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a statement waits for another connection's lock
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ class Database:
                 raw.execute("PRAGMA journal_mode=WAL")
                 raw.execute("PRAGMA synchronous=NORMAL")
                 raw.execute("PRAGMA foreign_keys=ON")
-                raw.execute("PRAGMA busy_timeout=30000")
+                raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
                 # Reads through a memory map instead of a read() copy per page: a full scan of wide chunk rows
                 # (about one 4 KB page each) took half the time (0.27 against 0.56 s per 100k rows). SQLite caps
                 # the map at its compile-time maximum (2 GB here); the rest of a bigger file is read as before.

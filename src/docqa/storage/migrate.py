@@ -28,8 +28,9 @@ def schema_version(conn: Connection) -> int:
         return 0
 
 
-def migrate(conn: Connection) -> int:
-    """Bring the schema up to date. Returns the resulting version."""
+def migrate(conn: Connection, upto: int | None = None) -> int:
+    """Bring the schema up to date (or only up to version `upto`: benchmarks of an upgrade). Returns the
+    resulting version."""
     with conn.transaction():
         if conn.is_pg:
             conn.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATE_LOCK,))
@@ -42,13 +43,14 @@ def migrate(conn: Connection) -> int:
                 schema_version=current,
                 supported=len(steps),
             )
-        for version in range(current + 1, len(steps) + 1):
+        last = len(steps) if upto is None else min(upto, len(steps))
+        for version in range(current + 1, last + 1):
             for statement in steps[version - 1]:
                 conn.execute(statement)
             _set(conn, "schema_version", str(version))
         if conn.scalar("SELECT value FROM meta WHERE key = 'db_identity'") is None:
             _set(conn, "db_identity", str(uuid.uuid4()))
-        return len(steps)
+        return max(current, last)
 
 
 def db_identity(conn: Connection) -> str:

@@ -15,10 +15,12 @@ this: its `embedding_hash` is a generated column the server computes on every wr
 
 from __future__ import annotations
 
+import sqlite3
+
 import numpy as np
 
 from docqa.storage import rowhash
-from docqa.storage.db import Connection
+from docqa.storage.db import BUSY_TIMEOUT_MS, Connection
 
 _KEY = "unhashed"
 _BATCH = 2_000
@@ -41,21 +43,34 @@ def take(conn: Connection) -> np.ndarray:
     return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
 
-def store(conn: Connection, ids: np.ndarray) -> int:
+def store(conn: Connection, ids: np.ndarray, wait_ms: int | None = None) -> tuple[int, np.ndarray]:
     """Store the hashes of these chunks' current embeddings (SQLite), a short write transaction per
-    batch. Returns how many were written."""
-    if conn.is_pg:
-        return 0
-    written = 0
+    batch. `wait_ms`: how long to wait for the write lock (default: the connection's busy timeout);
+    when another writer holds it longer, the rest is left. Returns (rows written, ids left)."""
     todo = [int(x) for x in np.asarray(ids, dtype=np.int64)]
-    for start in range(0, len(todo), _BATCH):
-        part = todo[start : start + _BATCH]
-        with conn.transaction():
-            rows = conn.fetchall(
-                f"SELECT id, embedding FROM chunks WHERE id IN ({','.join('?' * len(part))}) AND embedding IS NOT NULL",
-                part,
-            )
-            updates = [(rowhash.signed(rowhash.xxh3_one(row_id, blob)), row_id) for row_id, blob in rows]
-            conn.executemany("UPDATE chunks SET embedding_hash = ? WHERE id = ?", updates)
+    if conn.is_pg:
+        return 0, np.empty(0, dtype=np.int64)
+    written = 0
+    if wait_ms is not None:
+        conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+    try:
+        for start in range(0, len(todo), _BATCH):
+            part = todo[start : start + _BATCH]
+            try:
+                with conn.transaction():
+                    rows = conn.fetchall(
+                        f"SELECT id, embedding FROM chunks WHERE id IN ({','.join('?' * len(part))}) "
+                        "AND embedding IS NOT NULL",
+                        part,
+                    )
+                    updates = [(rowhash.signed(rowhash.xxh3_one(row_id, blob)), row_id) for row_id, blob in rows]
+                    conn.executemany("UPDATE chunks SET embedding_hash = ? WHERE id = ?", updates)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+                return written, np.asarray(todo[start:], dtype=np.int64)  # a writer is busy: later
             written += len(updates)
-    return written
+    finally:
+        if wait_ms is not None:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return written, np.empty(0, dtype=np.int64)

@@ -118,11 +118,15 @@ def content_digest(
 
 
 def stream_hashes(
-    conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000
+    conn: Connection, collection: str, model: str, dim: int, batch_rows: int = 20_000, rehash: bool = False
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (ids, row hashes) batches of the collection's members (finding the ids that differ)."""
+    """Yield (ids, row hashes) batches of the collection's members (finding the ids that differ); `rehash`:
+    SQLite hashes every embedding instead of reading the stored values (as content_digest)."""
     if conn.is_pg:
         yield from _stream_pg_hashes(conn, collection, model, dim)
+        return
+    if rehash:
+        yield from _sqlite_hashed(conn, collection, model, dim, batch_rows)
         return
     rows = conn.fetchall(
         sqlite_scan("c.id, c.embedding_hash", "AND c.embedding_hash IS NOT NULL", covering=True),
@@ -134,9 +138,11 @@ def stream_hashes(
     yield from _sqlite_hashed(conn, collection, model, dim, batch_rows, only_unstored=True)
 
 
-def all_hashes(conn: Connection, collection: str, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+def all_hashes(
+    conn: Connection, collection: str, model: str, dim: int, rehash: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Every member's (id, row hash)."""
-    parts = list(stream_hashes(conn, collection, model, dim))
+    parts = list(stream_hashes(conn, collection, model, dim, rehash=rehash))
     if not parts:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

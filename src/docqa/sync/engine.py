@@ -32,9 +32,10 @@ from docqa.index import snapshot
 from docqa.index.base import Ids, Scores, VectorIndex
 from docqa.logging import log_event
 from docqa.storage import rowhash, stored_hashes
-from docqa.storage.db import Connection, Database
+from docqa.storage.db import Database
 from docqa.sync import events
 from docqa.sync.events import log
+from docqa.sync.hash_cache import INLINE_MAX, INLINE_WAIT_MS, PendingHashes
 from docqa.sync.loading import SnapshotLoad
 from docqa.sync.run import SyncRun, adopt
 from docqa.sync.state import EngineConfig, IndexHolder
@@ -56,6 +57,7 @@ class SyncEngine:
         self._force_cond = threading.Condition()
         self.last_report: SyncReport | None = None
         self.listeners: list[Callable[[SyncReport], None]] = []
+        self.hashes = PendingHashes(db, config.collection)  # SQLite row hashes to store (docqa.sync.hash_cache)
 
     # --- reads -------------------------------------------------------------
     @property
@@ -154,12 +156,12 @@ class SyncEngine:
         if mode != "catch_up":
             events.checking(cfg.collection, mode)
         try:
-            with self.db.connection() as conn:
-                with conn.transaction(read_only=True):
-                    report = SyncRun(held, cfg, expect, conn, mode, deep, start).run(loading)
-                    unhashed = stored_hashes.take(conn)
-                if len(unhashed) and mode != "check":  # a check writes nothing, not even this cache
-                    self._store_hashes(conn, unhashed)
+            with self.db.connection() as conn, conn.transaction(read_only=True):
+                report = SyncRun(held, cfg, expect, conn, mode, deep, start).run(loading)
+                if mode != "check":  # a check writes nothing, not even this cache
+                    self.hashes.add(stored_hashes.take(conn))
+            if 0 < len(self.hashes) <= INLINE_MAX:
+                self.hashes.store(wait_ms=INLINE_WAIT_MS)
         except DatabaseUnavailable as exc:
             report = self._failed(start, exc.message, "Index sync failed: database unavailable")
         except DocqaError as exc:
@@ -187,25 +189,6 @@ class SyncEngine:
             except Exception:  # a metrics/webhook hook must not break sync
                 log.exception("sync listener failed")
         return report
-
-    def _store_hashes(self, conn: Connection, ids: npt.NDArray[np.int64]) -> None:
-        """SQLite: store the row hashes this sync had to compute from embeddings, so the next verification
-        reads them from the covering index instead (docqa.storage.stored_hashes). Best effort: a database
-        that takes no writes now only makes the next verification hash these rows again."""
-        t0 = time.perf_counter()
-        try:
-            written = stored_hashes.store(conn, ids)
-        except DocqaError as exc:
-            log_event(log, "Row hashes not stored", logging.WARNING, collection=self.cfg.collection, reason=exc.message)
-            return
-        log_event(
-            log,
-            "Row hashes stored",
-            logging.DEBUG if written < 10_000 else logging.INFO,
-            collection=self.cfg.collection,
-            rows=written,
-            duration_ms=round((time.perf_counter() - t0) * 1000, 2),
-        )
 
     def _expectation(self) -> snapshot.Expectation:
         cfg = self.cfg
@@ -263,7 +246,8 @@ class SyncEngine:
         held.last_save = time.monotonic()
 
     def close(self) -> None:
-        """Save the snapshot if the index changed since the last one."""
+        """Save the snapshot if the index changed since the last one; store pending SQLite row hashes."""
+        self.hashes.store()
         with self._sync_lock:
             if self._held.dirty:
                 try:

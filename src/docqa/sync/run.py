@@ -126,7 +126,7 @@ class SyncRun:
             only_db, only_index, changed = empty_ids(), empty_ids(), empty_ids()
             why = f"{len(mismatched)} index vector(s) do not match the row hash kept with them"
         else:
-            db_ids, db_hashes = vectors.all_hashes(self.conn, cfg.collection, cfg.model, cfg.dim)
+            db_ids, db_hashes = vectors.all_hashes(self.conn, cfg.collection, cfg.model, cfg.dim, rehash=self.deep)
             held = pending.hashes_after(index) if check else index.content_hashes()
             only_db, only_index, changed = diff_rows(db_ids, db_hashes, *held)
             why = verdict.reason

@@ -7,8 +7,9 @@ on commit), polling every `poll_interval_s` on SQLite — and applies them with
 or plain SQL become searchable without a restart. Periodically (every
 `verify_interval_s`, or by default as often as 5% of a core allows: see `verify_interval`)
 it runs a full `sync("auto")` (count + content digest, repair by id; every
-`deep_verify_interval_s` also re-hashing the index's own vectors) and
-compacts the change log. When the database cannot be opened or a sync reports
+`deep_verify_interval_s` also re-hashing the index's own vectors), compacts
+the change log and refreshes PostgreSQL's planner statistics when a restore or
+a bulk ingest left them missing or stale. When the database cannot be opened or a sync reports
 `degraded`, it retries with exponential backoff until the service is healthy.
 
 The worker never decides what is in the index: the engine does. It only
@@ -26,7 +27,7 @@ from typing import Any, Protocol
 from docqa.config import Settings
 from docqa.errors import DatabaseUnavailable
 from docqa.logging import get_logger, log_event
-from docqa.storage import changes
+from docqa.storage import changes, planner_stats
 from docqa.sync.engine import SyncEngine
 
 log = get_logger("docqa.sync.worker")
@@ -226,6 +227,22 @@ class SyncWorker:
                 changes.compact(conn, self.settings.change_log_retention)
         except DatabaseUnavailable as exc:
             log_event(log, "Change log compaction skipped", logging.WARNING, reason=exc.message)
+        engine.hashes.store()  # SQLite: a backlog of row hashes a sync computed (docqa.sync.hash_cache)
+        self._refresh_statistics(engine)
+
+    def _refresh_statistics(self, engine: SyncEngine) -> None:
+        """ANALYZE the tables whose planner statistics are missing (a restore) or stale (a bulk ingest),
+        here in the background rather than on the start-up path (docqa.storage.planner_stats)."""
+        started = time.monotonic()
+        try:
+            with engine.db.connection() as conn:
+                analysed = planner_stats.refresh(conn)
+        except Exception as exc:  # a standby or a role that may not ANALYZE: the next round tries again
+            log_event(log, "Planner statistics not refreshed", logging.WARNING, reason=str(exc).splitlines()[0])
+            return
+        if analysed:
+            ms = round((time.monotonic() - started) * 1000, 1)
+            log_event(log, "Planner statistics refreshed", tables=analysed, duration_ms=ms)
 
     def _follow(self, engine: SyncEngine) -> None:
         """Apply changes as they arrive until a sync degrades, a verify is due, or stop()."""
