@@ -377,4 +377,5 @@ class TreeRules:
             if not entry.moved:
                 stack.remove(at)
             entry.index, entry.moved = block, True  # its clone goes just above the furthest block
-        stack.make_dormant(entry)  # eight rounds done: the clone stays somewhere in the stack; count it
+        if entry is not None:  # eight rounds done: the clone stays somewhere in the stack; count it
+            stack.make_dormant(entry)

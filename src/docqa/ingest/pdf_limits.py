@@ -78,7 +78,8 @@ def _font_streams(font: object) -> Iterator[StreamObject]:
         return
     yield from _streams(font.get("/ToUnicode"))
     descriptors = [font.get("/FontDescriptor")]
-    for descendant in _resolve(font.get("/DescendantFonts")) or ():
+    descendants = _resolve(font.get("/DescendantFonts"))
+    for descendant in descendants if isinstance(descendants, ArrayObject) else ():
         descendant = _resolve(descendant)
         if isinstance(descendant, DictionaryObject):
             descriptors.append(descendant.get("/FontDescriptor"))
