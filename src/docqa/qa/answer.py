@@ -1,15 +1,15 @@
-"""`ask`: retrieve with hybrid search, rerank sentences, answer with cited spans.
+"""`ask`: retrieve with hybrid search, find the unit that answers, compose a readable cited passage.
 
     answer = ask(corpus, "How often should the chain be oiled?", config=QaConfig())
     answer.to_dict()  # question, answer, found, mode, fallback_reason, sources, processing_time_ms
 
-Extractive (default, offline): the best sentences of the retrieved chunks,
-quoted verbatim. With `QaConfig.llm_base_url` set, an OpenAI-compatible chat
-model writes the answer from the retrieved chunks, citing them as [n]; if it
-fails or is too slow the extractive answer is returned with
-`fallback_reason`. Either way, when the best evidence is below
-`QaConfig.min_score` the answer says plainly that nothing was found (the
-model is not asked).
+Extractive (default, offline): the answering sentence with its neighbours in the same section, quoted
+from the documents, `[n]` after each stretch that `sources[n-1]` is (compose.py). With
+`QaConfig.llm_base_url` set, an OpenAI-compatible chat model writes the answer from the same passages,
+numbered the same way; if it fails or is too slow the extractive answer is returned with
+`fallback_reason`. Either way, when the evidence does not hold up (refusal.py: below the floor, about
+something the collection never mentions, not covering the question, not the kind of answer asked for)
+the answer says plainly that nothing was found, and the model is not asked.
 """
 
 from __future__ import annotations
@@ -18,40 +18,49 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from docqa.errors import InvalidInput, LLMUnavailable, NotFound
 from docqa.limits import MAX_ASK_K, MAX_QUESTION_CHARS
 from docqa.qa import llm
-from docqa.qa.extractive import (
-    Scored,
-    extractive_answer,
-    passage_text_for_embedding,
-    score_passages,
-    select_sources,
-    to_source,
-)
-from docqa.qa.passages import Passage, chunk_passages, idf, question_terms
+from docqa.qa.compose import MAX_CHARS, TARGET_CHARS, Layout, marked, piece_source, pieces_of, window
+from docqa.qa.evidence import Evidence, gather
+from docqa.qa.extractive import Scored
+from docqa.qa.refusal import PhraseCount, RefusalConfig, refusal_reason
 from docqa.qa.types import NOT_FOUND_TEXT, Answer, Source
 from docqa.search.corpus import Corpus, HybridParams
 from docqa.search.dispatch import search
-from docqa.search.keyword import document_frequencies
+from docqa.search.keyword import phrase_frequency
 from docqa.storage import repo
-from docqa.types import SearchFilters, SearchHit
+from docqa.types import SearchFilters
 
-MAX_PASSAGES = 400  # sentences embedded per question, at most
+SECOND_SHARE = 0.8  # a second passage (another place) joins the answer when its anchor scores this close
+MIN_SECOND_CHARS = 120  # ... and this much room is left for it
+LLM_PASSAGES = 4  # windows shown to a model, at most
+MAX_PASSAGES = 2  # windows in an extractive answer, at most
+DEPTH = 1  # chunks retrieved per chunk asked for: the answer's units are looked for in k * DEPTH chunks
 
 
 @dataclass(frozen=True)
 class QaConfig:
-    """How answers are made: the evidence floor, the retrieval fusion and the optional LLM."""
+    """How answers are made: the evidence floor, refusal, the passage size, the retrieval fusion, the LLM."""
 
     min_score: float = 0.35
     hybrid: HybridParams = field(default_factory=HybridParams)
+    answer_chars: int = TARGET_CHARS
+    refusal: RefusalConfig = field(default_factory=RefusalConfig)
     llm_base_url: str = ""
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = 20.0
     llm_api_key: str = ""
+
+
+@dataclass
+class Passage:
+    """A composed window: its pieces' sources and its rendered text (markers from `first`)."""
+
+    text: str
+    sources: list[Source]
+    region: int
+    span: tuple[int, int]  # region offsets covered
 
 
 def ask(
@@ -62,17 +71,28 @@ def ask(
     started = time.perf_counter()
     question = _validated(question, k)
     filters = SearchFilters(document_ids=_existing(corpus, document_ids))
-    hits = search(corpus, question, mode="hybrid", k=k, filters=filters, hybrid=config.hybrid)
-    scored = rank_evidence(corpus, question, hits)
-    chosen = select_sources(scored, hits, config.min_score)
+    hits = search(corpus, question, mode="hybrid", k=min(k * DEPTH, MAX_ASK_K), filters=filters, hybrid=config.hybrid)
+    evidence = gather(corpus, question, hits)
     answer = Answer(question=question, answer=NOT_FOUND_TEXT, found=False)
-    if chosen:
-        answer.answer, answer.sources = extractive_answer(chosen, hits)
+    passages = compose_answer(evidence, config)
+    text = passages[0].text if passages else ""
+    reason = refusal_reason(evidence, text, config.min_score, config.refusal, _phrases(corpus))
+    if passages and reason is None:
+        answer.answer = "\n\n".join(p.text for p in passages)
+        answer.sources = [s for p in passages for s in p.sources]
         answer.found = True
         if config.llm_base_url:
-            _try_llm(config, answer, question, hits, scored)
+            _try_llm(config, answer, evidence)
     answer.processing_time_ms = round((time.perf_counter() - started) * 1000, 2)
     return answer
+
+
+def _phrases(corpus: Corpus) -> PhraseCount:
+    def count(words: list[str]) -> int:
+        with corpus.db.connection() as conn:
+            return phrase_frequency(conn, words)
+
+    return count
 
 
 def _validated(question: str, k: int) -> str:
@@ -101,33 +121,62 @@ def _existing(corpus: Corpus, document_ids: Sequence[str]) -> tuple[str, ...]:
     return ids
 
 
-def rank_evidence(corpus: Corpus, question: str, hits: Sequence[SearchHit]) -> list[Scored]:
-    """Every candidate sentence of the retrieved chunks, scored against the question, best first."""
-    passages: list[Passage] = []
-    for index, hit in enumerate(hits):
-        passages.extend(chunk_passages(index, hit.content, hit.heading))
-    passages = passages[:MAX_PASSAGES]
-    if not passages:
+def passage_at(evidence: Evidence, item: Scored, first_marker: int, target: int) -> Passage:
+    """The window around a scored candidate, cut into sources and rendered with markers."""
+    layout: Layout = evidence.layouts[item.candidate.region]
+    first, last = window(layout, item.candidate.index, target)
+    pieces = pieces_of(layout, first, last)
+    sources = [piece_source(layout.region, piece, item.score) for piece in pieces]
+    span = (layout.units[first].start, layout.units[last].end)
+    return Passage(marked(layout, pieces, first_marker), sources, item.candidate.region, span)
+
+
+def _inside(passages: Sequence[Passage], item: Scored) -> bool:
+    unit = item.candidate.unit
+    return any(p.region == item.candidate.region and p.span[0] < unit.end and unit.start < p.span[1] for p in passages)
+
+
+def compose_answer(evidence: Evidence, config: QaConfig, most: int | None = None) -> list[Passage]:
+    """The best window, and (up to `most` in all) windows elsewhere whose anchors score nearly as well,
+    while the answer stays within MAX_CHARS; nothing when the best evidence is below the floor."""
+    best = evidence.best
+    if best is None or best.score < config.min_score:
         return []
-    vectors = corpus.embedder.embed([question] + [passage_text_for_embedding(p) for p in passages])
-    return score_passages(term_weights(corpus, question), vectors[0], passages, np.asarray(vectors[1:]))
+    passages = [passage_at(evidence, best, 1, config.answer_chars)]
+    used = len(passages[0].text)
+    for item in evidence.scored[1:]:
+        if (
+            len(passages) >= (most or MAX_PASSAGES)
+            or item.pick < best.pick * SECOND_SHARE
+            or item.score < config.min_score
+        ):
+            break
+        room = MAX_CHARS - used - 2
+        if _inside(passages, item) or room < MIN_SECOND_CHARS:
+            continue
+        first_marker = sum(len(p.sources) for p in passages) + 1
+        extra = passage_at(evidence, item, first_marker, min(room, config.answer_chars))
+        if len(extra.text) <= room:
+            passages.append(extra)
+            used += len(extra.text) + 2
+    return passages
 
 
-def term_weights(corpus: Corpus, question: str) -> dict[str, float]:
-    """IDF of each content word of the question, from the full-text index."""
-    terms = question_terms(question)
-    with corpus.db.connection() as conn:
-        frequencies, total = document_frequencies(conn, list(terms.values()))
-    return {stem: idf(frequencies[word], total) for stem, word in terms.items()}
+def llm_passages(evidence: Evidence, config: QaConfig) -> list[Passage]:
+    """The windows a model is shown: the best anchors' windows (one per place), each above the floor."""
+    out: list[Passage] = []
+    for item in evidence.scored:
+        if len(out) >= LLM_PASSAGES or item.score < config.min_score:
+            break
+        if not _inside(out, item):
+            out.append(passage_at(evidence, item, 1, config.answer_chars))
+    return out
 
 
-def _try_llm(config: QaConfig, answer: Answer, question: str, hits: Sequence[SearchHit], scored: list[Scored]) -> None:
+def _try_llm(config: QaConfig, answer: Answer, evidence: Evidence) -> None:
     """Replace the extractive answer by the model's, or record why not."""
-    best: dict[int, float] = {}
-    for item in scored:  # best first, so the first score seen per chunk is its best
-        best.setdefault(item.passage.hit, item.score)
-    useful = [i for i in range(len(hits)) if best.get(i, float("-inf")) >= config.min_score]
-    messages = llm.build_messages(question, [hits[i].content for i in useful])
+    sources = [s for p in llm_passages(evidence, config) for s in p.sources]
+    messages = llm.build_messages(answer.question, [s.text for s in sources])
     try:
         text = llm.chat(config.llm_base_url, config.llm_model, messages, config.llm_timeout_s, config.llm_api_key)
     except LLMUnavailable as exc:
@@ -137,12 +186,5 @@ def _try_llm(config: QaConfig, answer: Answer, question: str, hits: Sequence[Sea
     if llm.is_not_found(text):
         answer.answer, answer.found, answer.sources = NOT_FOUND_TEXT, False, []
         return
-    answer.answer, cited = llm.map_citations(text, len(useful))
-    answer.sources = [_whole_chunk(hits[useful[j]], best[useful[j]]) for j in cited]
-
-
-def _whole_chunk(hit: SearchHit, score: float) -> Source:
-    """A chunk cited as a whole (what the model was shown), without its surrounding whitespace."""
-    text = hit.content
-    start = len(text) - len(text.lstrip())
-    return to_source(hit, start, max(start, len(text.rstrip())), score)
+    answer.answer, cited = llm.map_citations(text, len(sources))
+    answer.sources = [sources[j] for j in cited]

@@ -1,11 +1,16 @@
-"""Extractive answers: rerank candidate sentences and quote the best (pure, given the vectors).
+"""Candidate answer units of the retrieved text, and their evidence (pure, given the vectors).
 
-Evidence for a sentence = W_SIMILARITY * cosine(question, heading + sentence)
-+ W_OVERLAP * the IDF-weighted share of the question's content words that the
-sentence contains (a question about words the corpus lacks gets little from
-the one common word it shares). Both parts lie in [0, 1] for relevant text,
-so the evidence does too; the answer is "not found" when the best evidence is
-below `settings.qa_min_score`.
+Evidence for a unit = W_SIMILARITY * cosine(question, heading + unit) + W_OVERLAP * the IDF-weighted
+share of the question's content words that the unit contains (a question about words the corpus lacks
+gets little from the one common word it shares). Both parts lie in [0, 1] for relevant text, so the
+evidence does too; it is what the relevance floor (`QaConfig.min_score`) is compared with.
+
+Which unit anchors the answer is decided by `pick`, which prefers the answer over the echo: a sentence
+that restates the question shares most of its words but adds nothing, the one that answers it adds words
+of its own. So `pick` = evidence + W_NOVELTY * the share of the unit's content words that are not the
+question's (for units of at least NOVELTY_WORDS words; a fragment adds little however new its words).
+A unit that only restates the question (a question itself, or nearly all its words the question's) passes
+its evidence on to the unit after it in the same section, which is where such a text puts the answer.
 """
 
 from __future__ import annotations
@@ -15,88 +20,124 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from docqa.qa.passages import Passage, normalize_space, term_overlap
-from docqa.qa.types import Source
-from docqa.types import SearchHit
+from docqa.qa.context import Region
+from docqa.qa.passages import Unit, content_terms, leaf_title, term_overlap
 
 W_SIMILARITY = 0.6
 W_OVERLAP = 0.4
-MAX_SOURCES = 3
-SOURCE_SHARE = 0.6  # a supporting passage must score at least this share of the best
-ANSWER_SHARE = 0.9  # a second passage joins the answer text when this close to the best
-MAX_ANSWER_PASSAGES = 2
+W_NOVELTY = 0.0
+NOVELTY_WORDS = 12  # a unit this long (in words) gets its full novelty; shorter ones a share
+ECHO_SHARE = 0.0  # a unit whose content words are at least this share the question's is an echo (0: off)
+ECHO_PASS = 1.0  # the share of an echo's evidence passed on to the unit after it
+W_RETRIEVAL = 0.5  # weight of the retrieval score (hybrid, 0..1) of the chunk a unit comes from
+W_CONTEXT = 0.0  # weight of the best evidence of the unit's neighbours in its section
+EMBED_PREVIOUS = False  # embed a unit with the unit before it in its block
+
+
+@dataclass(frozen=True)
+class Candidate:
+    region: int  # index into the regions
+    index: int  # index into that region's units
+    unit: Unit
+    context: str  # the nearest heading title, embedded with the unit
+    rank: int  # the best retrieval rank of a retrieved chunk holding it
+
+    @property
+    def text(self) -> str:
+        return self.unit.text
+
+    previous: str = ""  # the unit before it in its block, if any
+
+    def for_embedding(self) -> str:
+        body = f"{self.previous} {self.unit.text}" if EMBED_PREVIOUS and self.previous else self.unit.text
+        return f"{self.context}: {body}" if self.context else body
 
 
 @dataclass(frozen=True)
 class Scored:
-    passage: Passage
-    score: float
+    candidate: Candidate
+    score: float  # the evidence
     similarity: float
     overlap: float
+    pick: float  # the evidence adjusted for what the unit adds (which unit anchors the answer)
 
 
-def passage_text_for_embedding(passage: Passage) -> str:
-    return f"{passage.context}: {passage.text}" if passage.context else passage.text
+def candidates(regions: Sequence[Region], region_units: Sequence[Sequence[Unit]], limit: int) -> list[Candidate]:
+    """The units of the retrieved chunks (not of their neighbours) worth offering, best ranked regions first."""
+    out: list[Candidate] = []
+    for r, (region, units) in enumerate(zip(regions, region_units)):
+        spans = region.retrieved_spans()
+        for i, unit in enumerate(units):
+            ranks = [rank for start, end, rank in spans if start < unit.end and unit.start < end]
+            if ranks and unit.offerable():
+                before = units[i - 1].text if i and units[i - 1].block == unit.block else ""
+                out.append(Candidate(r, i, unit, leaf_title(region.heading_at(unit.start)), min(ranks), before))
+    return sorted(out, key=lambda c: (c.rank, c.region, c.unit.start))[:limit]
 
 
-def score_passages(
+def novelty(question_stems: set[str], unit: Unit) -> float:
+    """The share of the unit's content words that are not the question's, scaled down for short units."""
+    terms = content_terms(unit.text)
+    if not terms:
+        return 0.0
+    new = len(terms - question_stems) / len(terms)
+    return new * min(1.0, unit.words / NOVELTY_WORDS)
+
+
+def is_echo(question_stems: set[str], unit: Unit) -> bool:
+    """Whether the unit restates the question rather than answering it."""
+    if unit.text.rstrip().endswith("?"):
+        return True
+    terms = content_terms(unit.text)
+    return ECHO_SHARE > 0 and bool(terms) and len(terms & question_stems) / len(terms) >= ECHO_SHARE
+
+
+def score_candidates(
     term_weights: dict[str, float],
     question_vector: np.ndarray,
-    passages: Sequence[Passage],
-    passage_vectors: np.ndarray,
+    found: Sequence[Candidate],
+    vectors: np.ndarray,
+    region_units: Sequence[Sequence[Unit]],
+    retrieval: Sequence[float] = (),
 ) -> list[Scored]:
-    """Passages with their evidence, best first (ties: retrieval order, then position).
+    """Candidates with their evidence, best `pick` first (ties: retrieval order, then position).
 
-    `term_weights` maps the question's stemmed content words to their IDF.
-    """
-    if not passages:
+    `term_weights` maps the question's stemmed content words to their IDF."""
+    if not found:
         return []
-    sims = np.asarray(passage_vectors, dtype=np.float32) @ np.asarray(question_vector, dtype=np.float32)
-    scored = []
-    for passage, sim in zip(passages, sims):
-        overlap = term_overlap(term_weights, passage.text)
-        sim = float(np.clip(sim, -1.0, 1.0))
-        scored.append(Scored(passage, W_SIMILARITY * sim + W_OVERLAP * overlap, sim, overlap))
-    return sorted(scored, key=lambda s: (-s.score, s.passage.hit, s.passage.start))
-
-
-def to_source(hit: SearchHit, start: int, end: int, score: float) -> Source:
-    """A cited span of `hit`: offsets into the document, text exactly the chunk's characters."""
-    return Source(
-        document_id=hit.document_id,
-        filename=hit.filename,
-        chunk_id=hit.chunk_id,
-        chunk_index=hit.chunk_index,
-        page=hit.page,
-        score=round(float(score), 4),
-        char_start=hit.char_start + start,
-        char_end=hit.char_start + end,
-        text=hit.content[start:end],
-    )
-
-
-def select_sources(scored: Sequence[Scored], hits: Sequence[SearchHit], floor: float) -> list[Scored]:
-    """The best passages above the floor, one per document span (overlapping chunks repeat text)."""
-    if not scored or scored[0].score < floor:
-        return []
-    cutoff = max(floor, scored[0].score * SOURCE_SHARE)
-    chosen: list[Scored] = []
-    seen: set[tuple[str, str]] = set()
-    for item in scored:
-        if item.score < cutoff or len(chosen) == MAX_SOURCES:
-            break
-        hit = hits[item.passage.hit]
-        key = (hit.document_id, normalize_space(item.passage.text).casefold())
-        if key in seen:
+    stems = set(term_weights)
+    sims = np.asarray(vectors, dtype=np.float32) @ np.asarray(question_vector, dtype=np.float32)
+    scored: dict[tuple[int, int], Scored] = {}
+    for candidate, raw in zip(found, sims):
+        sim = float(np.clip(raw, -1.0, 1.0))
+        overlap = term_overlap(term_weights, candidate.text)
+        evidence = W_SIMILARITY * sim + W_OVERLAP * overlap
+        pick = evidence + W_NOVELTY * novelty(stems, candidate.unit)
+        if retrieval:
+            pick += W_RETRIEVAL * retrieval[candidate.rank]
+        scored[(candidate.region, candidate.index)] = Scored(candidate, evidence, sim, overlap, pick)
+    if W_CONTEXT:
+        base = {key: item.score for key, item in scored.items()}
+        for (region, index), item in list(scored.items()):
+            units = region_units[region]
+            near = [
+                base.get((region, j), 0.0)
+                for j in (index - 1, index + 1)
+                if 0 <= j < len(units) and units[j].section == units[index].section
+            ]
+            if near:
+                scored[(region, index)] = Scored(
+                    item.candidate, item.score, item.similarity, item.overlap, item.pick + W_CONTEXT * max(near)
+                )
+    for (region, index), item in list(scored.items()):
+        if not is_echo(stems, item.candidate.unit):
             continue
-        seen.add(key)
-        chosen.append(item)
-    return chosen
-
-
-def extractive_answer(chosen: Sequence[Scored], hits: Sequence[SearchHit]) -> tuple[str, list[Source]]:
-    """The answer text (the best passage, and a second one if nearly as good) and its sources."""
-    sources = [to_source(hits[c.passage.hit], c.passage.start, c.passage.end, c.score) for c in chosen]
-    best = chosen[0].score
-    quoted = [chosen[0]] + [c for c in chosen[1:MAX_ANSWER_PASSAGES] if c.score >= best * ANSWER_SHARE]
-    return "\n\n".join(normalize_space(c.passage.text) for c in quoted), sources
+        following = scored.get((region, index + 1))
+        units = region_units[region]
+        if following and units[index + 1].section == units[index].section:
+            passed = item.score * ECHO_PASS
+            if passed > following.pick:
+                scored[(region, index + 1)] = Scored(
+                    following.candidate, max(following.score, passed), following.similarity, following.overlap, passed
+                )
+    return sorted(scored.values(), key=lambda s: (-s.pick, s.candidate.rank, s.candidate.unit.start))

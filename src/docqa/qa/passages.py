@@ -1,20 +1,22 @@
-"""Cut retrieved chunks into candidate answer passages (sentences), with exact offsets (pure).
+"""Cut text into answer units (sentences, list items, table rows, code lines), with exact offsets (pure).
 
-A chunk's text is split into blocks first (a list item, a table row, a
-paragraph; lines wrapped by a PDF are joined back), heading lines are left
-out (they name a topic, they do not answer), then each block into sentences.
-Offsets are into the chunk's own text, so `chunk.text[start:end]` is the
-passage and `chunk.char_start + start` its place in the document.
+Text is split into lines; heading lines are left out (they name a topic, they do not answer) and start
+a new section; lines a PDF wrapped are joined back into their paragraph; a list item, a table row or a
+code line is a block of its own; a blank line ends a group (a paragraph, a whole list or code block).
+Each block is then cut into sentences. Offsets are into the text given (a region of a document), so
+`text[unit.start:unit.end]` is the unit, and the region's start plus `unit.start` its place in the document.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from docqa.ingest.segment import line_spans, sentence_spans
-from docqa.search.keyword import STOP_WORDS, TERM
+from docqa.search.keyword import TERM
+from docqa.search.stopwords import STOP_WORDS
 
 MIN_WORDS = 4
 WRAPPED_LINE_MIN_CHARS = 50  # a line shorter than this ends its block (not a wrapped line)
@@ -28,66 +30,87 @@ _SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
-class Passage:
-    """`text[start:end]` of one retrieved chunk (identified by its position in the hit list)."""
+class Unit:
+    """`text[start:end]` of a region: one sentence of a paragraph, or a list item, row or code line."""
 
-    hit: int
     start: int
     end: int
     text: str
-    context: str  # the nearest heading title, embedded with the passage
+    block: int  # paragraph, list item, table row or code line, numbered through the region
+    group: int  # blank-line separated group (a paragraph, a list, a code block)
+    section: int  # heading-delimited section
+
+    @property
+    def words(self) -> int:
+        return len(TERM.findall(self.text))
+
+    def offerable(self) -> bool:
+        """Worth offering as an answer: at least MIN_WORDS words, or a complete sentence."""
+        return self.words >= MIN_WORDS or bool(_SENTENCE_END.search(self.text))
 
 
 def normalize_space(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def _title_key(line: str) -> str:
+def title_key(line: str) -> str:
     return normalize_space(_NUMBERING.sub("", _HEADING_MARKS.sub("", line))).casefold()
 
 
-def heading_titles(heading: str) -> set[str]:
-    return {_title_key(t) for t in heading.split(" > ") if t.strip()} if heading else set()
+def heading_titles(headings: Iterable[str]) -> set[str]:
+    """The title keys of every level of the heading paths ("A > B")."""
+    return {title_key(t) for heading in headings if heading for t in heading.split(" > ") if t.strip()}
 
 
-def blocks(text: str, heading: str = "") -> list[tuple[int, int]]:
-    """Spans of the chunk's paragraphs, list items and rows, heading lines left out."""
-    titles = heading_titles(heading)
-    out: list[tuple[int, int]] = []
+def leaf_title(heading: str) -> str:
+    """The innermost title of a heading path, without its numbering."""
+    leaf = heading.rsplit(" > ", 1)[-1].strip() if heading else ""
+    return normalize_space(_NUMBERING.sub("", leaf))
+
+
+def blocks(text: str, titles: set[str]) -> list[tuple[int, int, int, int]]:
+    """(start, end, group, section) of the text's paragraphs, list items, rows and code lines."""
+    out: list[tuple[int, int, int, int]] = []
+    group = section = 0
     previous_end = -1
     for start, end in line_spans(text, 0, len(text)):
         line = text[start:end]
-        if _title_key(line) in titles or _MD_HEADING.match(line):
+        if previous_end >= 0 and "\n\n" in text[previous_end:start].replace(" ", "").replace("\t", ""):
+            group += 1
+        if title_key(line) in titles or _MD_HEADING.match(line):
+            section += 1
+            group += 1
             previous_end = -1
             continue
+        last = text[out[-1][0] : previous_end] if out and previous_end >= 0 else ""
         joins = (
             previous_end >= 0
+            and out[-1][2] == group
             and not _TABLE_ROW.search(line)
-            and not _TABLE_ROW.search(text[out[-1][0] : previous_end])
-            and "\n\n" not in text[previous_end:start]
+            and not _TABLE_ROW.search(last)
             and not _BULLET.match(line)
-            and len(text[out[-1][0] : previous_end].rsplit("\n", 1)[-1]) >= WRAPPED_LINE_MIN_CHARS
-            and not _SENTENCE_END.search(text[out[-1][0] : previous_end])
+            and len(last.rsplit("\n", 1)[-1]) >= WRAPPED_LINE_MIN_CHARS
+            and not _SENTENCE_END.search(last)
         )
         if joins:
-            out[-1] = (out[-1][0], end)
+            out[-1] = (out[-1][0], end, group, section)
         else:
-            out.append((start, end))
+            out.append((start, end, group, section))
         previous_end = end
     return out
 
 
-def chunk_passages(hit_index: int, text: str, heading: str = "") -> list[Passage]:
-    """Sentences of one chunk worth offering as an answer."""
-    context = heading.rsplit(" > ", 1)[-1].strip() if heading else ""
-    context = normalize_space(_NUMBERING.sub("", context))
-    out: list[Passage] = []
-    for block_start, block_end in blocks(text, heading):
+def units(text: str, titles: set[str]) -> list[Unit]:
+    """Every unit of `text`, in order (headings left out)."""
+    return units_of_blocks(text, blocks(text, titles))
+
+
+def units_of_blocks(text: str, spans: list[tuple[int, int, int, int]]) -> list[Unit]:
+    """The sentences of each block (from `blocks`), in order."""
+    out: list[Unit] = []
+    for number, (block_start, block_end, group, section) in enumerate(spans):
         for start, end in sentence_spans(text, block_start, block_end):
-            piece = text[start:end]
-            if len(TERM.findall(piece)) < MIN_WORDS and not _SENTENCE_END.search(piece):
-                continue
-            out.append(Passage(hit_index, start, end, piece, context))
+            out.append(Unit(start, end, text[start:end], number, group, section))
     return out
 
 

@@ -171,3 +171,15 @@ def document_frequencies(conn: Connection, terms: list[str]) -> tuple[dict[str, 
             n = conn.scalar("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [fts5_query([term])])
         out[term] = int(n or 0)
     return out, total
+
+
+def phrase_frequency(conn: Connection, words: list[str]) -> int:
+    """How many chunks (in the whole database) hold `words` next to each other, in this order."""
+    terms = [w.casefold()[:MAX_TERM_CHARS] for w in words for w in TERM.findall(w)][:MAX_TERMS]
+    if not terms:
+        return 0
+    if conn.is_pg:
+        query = " <-> ".join("'" + t.replace("'", "''").replace("\\", "") + "'" for t in terms)
+        return int(conn.scalar("SELECT count(*) FROM chunks WHERE tsv @@ to_tsquery('english', ?)", [query]) or 0)
+    match = '"' + " ".join(t.replace('"', '""') for t in terms) + '"'
+    return int(conn.scalar("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [match]) or 0)
