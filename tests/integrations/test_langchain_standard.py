@@ -66,3 +66,9 @@ class TestDocqaMiniLMEmbeddingsStandard(EmbeddingsIntegrationTests):
     @property
     def embedding_model_params(self) -> dict:
         return {"name": "minilm"}
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def model(cls) -> DocqaEmbeddings:
+        """One model load for the class (the suite's own fixture would load it for every test)."""
+        return DocqaEmbeddings("minilm")
