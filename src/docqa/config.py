@@ -81,6 +81,14 @@ class Settings(BaseModel):
     retry_initial_s: Annotated[float, Field(gt=0)] = 0.5  # degraded: first retry delay, doubled up to retry_max_s
     retry_max_s: Annotated[float, Field(gt=0)] = 1.0  # so a service is healthy within ~1 s of the database returning
 
+    # what one document may cost to parse (ingest/limits.py argues each default); past one: 413 naming it
+    max_decompressed_bytes: Positive = 64 * 1024 * 1024  # inflated parts of a DOCX, decompressed PDF streams
+    max_compression_ratio: Positive = 100  # ... refused past this ratio once a part inflates past:
+    ratio_check_min_bytes: Positive = 10 * 1024 * 1024
+    max_archive_members: Positive = 10_000
+    max_text_chars: Positive = 64 * 1024 * 1024  # extracted text per document (a 50 MB text file fits)
+    max_html_depth: Positive = 512  # element nesting, checked before the HTML parser runs
+
     # chunking
     chunk_max_tokens: Annotated[int, Field(ge=16)] = 200
     chunk_overlap_tokens: Annotated[int, Field(ge=0)] = 30

@@ -154,7 +154,8 @@ async def upload(request: Request, runtime: RuntimeDep) -> UploadResponse:
     ms = round((time.perf_counter() - start) * 1000, 2)
     if outcome.status == "failed":
         log_event(log, "Upload failed", file=filename, document_id=outcome.document_id, error=outcome.error)
-        raise ParseError(
+        refused = PayloadTooLarge if outcome.error_code == PayloadTooLarge.code else ParseError  # a limit: 413
+        raise refused(
             f"{filename}: {outcome.error}" if filename not in (outcome.error or "") else str(outcome.error),
             document_id=outcome.document_id,
             filename=filename,

@@ -35,6 +35,7 @@ from docqa.eval.runner import EvalTarget, Question, evaluate
 from docqa.index.threads import use_search_threads
 from docqa.ingest.batch import IngestSummary, Progress, ingest_paths
 from docqa.ingest.identity import document_identity
+from docqa.ingest.limits import ParseLimits
 from docqa.ingest.parsers import DEFAULT_MAX_BYTES
 from docqa.ingest.pipeline import ChunkingConfig, IngestContext, IngestOutcome, check_supported, ingest_bytes
 from docqa.ingest.writer import DocumentWriter
@@ -152,7 +153,15 @@ class Docqa:
 
     def _ingest_context(self) -> IngestContext:
         s = self.settings
-        return IngestContext(self.writer, ChunkingConfig(s.chunk_max_tokens, s.chunk_overlap_tokens))
+        limits = ParseLimits(
+            max_decompressed_bytes=s.max_decompressed_bytes,
+            max_compression_ratio=s.max_compression_ratio,
+            ratio_check_min_bytes=s.ratio_check_min_bytes,
+            max_archive_members=s.max_archive_members,
+            max_text_chars=s.max_text_chars,
+            max_html_depth=s.max_html_depth,
+        )
+        return IngestContext(self.writer, ChunkingConfig(s.chunk_max_tokens, s.chunk_overlap_tokens), limits)
 
     def add_document(
         self,

@@ -22,6 +22,7 @@ from docqa.errors import DocqaError, ParseError
 from docqa.ingest.chunking import chunk_document
 from docqa.ingest.document import ParsedDocument
 from docqa.ingest.identity import document_identity
+from docqa.ingest.limits import ParseLimits
 from docqa.ingest.parsers import parse_bytes
 from docqa.ingest.sniff import sniff
 from docqa.ingest.writer import DocumentWriter
@@ -42,6 +43,7 @@ class IngestOutcome:
     removed: int = 0
     error: str | None = None
     seq: int = 0
+    error_code: str | None = None  # the error's stable code (e.g. payload_too_large for a limit), when failed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +76,7 @@ class IngestContext:
 
     writer: DocumentWriter
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    limits: ParseLimits = field(default_factory=ParseLimits)  # what one document may cost to parse
 
 
 def content_hash_of(data: bytes) -> str:
@@ -137,8 +140,8 @@ def prepare(
             document_id=existing.id, filename=filename, source=source, status="unchanged", chunks=existing.chunks_total
         )
     try:
-        content_type = sniff(data, filename, content_type_hint)
-        parsed = parse_bytes(data, filename, content_type)
+        content_type = sniff(data, filename, content_type_hint, ctx.limits)
+        parsed = parse_bytes(data, filename, content_type, ctx.limits)
         chunks = chunk_parsed(ctx, parsed)
         if not chunks:
             raise ParseError(f"{filename}: no text to index")
@@ -154,7 +157,12 @@ def prepare(
             identity=identity,
         )
         return IngestOutcome(
-            document_id=failed_id, filename=filename, source=source, status="failed", error=exc.message
+            document_id=failed_id,
+            filename=filename,
+            source=source,
+            status="failed",
+            error=exc.message,
+            error_code=exc.code,
         )
     if parsed.title and "title" not in meta:
         meta["title"] = parsed.title
