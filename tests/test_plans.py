@@ -194,7 +194,7 @@ def test_sqlite_digest_reads_the_covering_index_not_the_rows(tmp_path):
     with lib.db.connection() as conn:
         params = membership.params("default", "hash-384", DIM)
         digest = membership.sqlite_scan(
-            "count(*), count(c.embedding_hash), sum(c.embedding_hash & 4294967295), sum(c.embedding_hash >> 32)",
+            "count(*), count(h.hash), sum(h.hash & 4294967295), sum(h.hash >> 32)",
             covering=True,
         )
         plan = " | ".join(str(r[-1]) for r in conn.fetchall("EXPLAIN QUERY PLAN " + digest, params))

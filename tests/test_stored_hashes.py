@@ -1,8 +1,8 @@
 """SQLite's stored row hashes (schema MEMBERS): a cache that is never stale, whoever writes.
 
-Triggers clear `chunks.embedding_hash` on every insert and every update of the id or the
-embedding; the engine fills it from the bytes it reads; a verification sums stored values and
-hashes only the rows without one. The deep verification hashes every stored embedding again.
+Triggers remove a chunk's row of `chunk_hashes` on every insert, delete and update of its id or
+embedding; the engine stores hashes from the bytes it reads; a verification sums stored values
+and hashes only the rows without one. The deep verification hashes every stored embedding again.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def open_lib(url: str, tmp_path) -> Docqa:
 
 
 def stored(raw: RawSQL) -> dict[int, int | None]:
-    return dict(raw.execute("SELECT id, embedding_hash FROM chunks").fetchall())
+    return dict(
+        raw.execute("SELECT c.id, h.hash FROM chunks c LEFT JOIN chunk_hashes h ON h.chunk_id = c.id").fetchall()
+    )
 
 
 def true_hashes(raw: RawSQL) -> dict[int, int]:
@@ -48,7 +50,7 @@ def test_the_engine_stores_every_hash_it_computed_and_they_are_true(sqlite_url, 
     lib.add_document(make_chunks(TOPICS), filename="a.txt")  # the writer stores none; the catch-up after it does
     raw = RawSQL(sqlite_url)
     assert stored(raw) == true_hashes(raw) and None not in stored(raw).values()
-    raw.execute("UPDATE chunks SET embedding_hash = NULL")  # e.g. rows of an upgraded database
+    raw.execute("DELETE FROM chunk_hashes")  # e.g. rows of an upgraded database
     assert lib.sync("auto").status == "in_sync"  # hashed from the embeddings, proven, then stored
     assert stored(raw) == true_hashes(raw)
     raw.close()
@@ -64,13 +66,21 @@ def test_any_write_of_an_embedding_or_a_forged_insert_clears_the_stored_hash(sql
     raw.update_embedding(victim, random_unit(1, DIM, seed=4)[0])
     assert stored(raw)[victim] is None
     doc = raw.execute("SELECT document_id FROM chunks WHERE id = ?", (victim,)).fetchone()[0]
+    forged = int(raw.scalar("SELECT max(id) FROM chunks")) + 1
+    raw.execute("INSERT INTO chunk_hashes (chunk_id, hash) VALUES (?, 12345)", (forged,))  # waiting for its row
     raw.execute(
-        "INSERT INTO chunks (document_id, collection, ordinal, text, embedding, model, dim, embedding_hash) "
-        "VALUES (?, 'default', 9, 'forged', ?, 'hash-384', 384, 12345)",
-        (doc, random_unit(1, DIM, seed=5)[0].astype("<f4").tobytes()),
+        "INSERT INTO chunks (id, document_id, collection, ordinal, text, embedding, model, dim) "
+        "VALUES (?, ?, 'default', 9, 'forged', ?, 'hash-384', 384)",
+        (forged, doc, random_unit(1, DIM, seed=5)[0].astype("<f4").tobytes()),
     )
-    forged = int(raw.scalar("SELECT max(id) FROM chunks"))
     assert stored(raw)[forged] is None
+    raw.execute("DELETE FROM chunks WHERE id = ?", (victim,))
+    assert raw.scalar("SELECT count(*) FROM chunk_hashes WHERE chunk_id = ?", (victim,)) == 0
+    raw.execute(
+        "INSERT INTO chunks (id, document_id, collection, ordinal, text, embedding, model, dim) "
+        "VALUES (?, ?, 'default', 0, 'again', ?, 'hash-384', 384)",
+        (victim, doc, random_unit(1, DIM, seed=6)[0].astype("<f4").tobytes()),
+    )
     report = lib.sync("auto")
     assert report.status == "caught_up" and report.db_count == 4
     assert stored(raw) == true_hashes(raw)
@@ -78,14 +88,14 @@ def test_any_write_of_an_embedding_or_a_forged_insert_clears_the_stored_hash(sql
     lib.close()
 
 
-def test_a_hash_only_update_is_not_a_change_but_a_wrong_one_is_found_and_fixed(sqlite_url, tmp_path):
+def test_a_hash_written_by_hand_is_not_a_change_but_a_wrong_one_is_found_and_fixed(sqlite_url, tmp_path):
     lib = open_lib(sqlite_url, tmp_path)
     lib.add_document(make_chunks(TOPICS[:4]), filename="a.txt")
     lib.sync("auto")
     raw = RawSQL(sqlite_url)
     top = raw.scalar("SELECT max(seq) FROM index_changes")
     victim = int(raw.scalar("SELECT min(id) FROM chunks"))
-    raw.execute("UPDATE chunks SET embedding_hash = 777 WHERE id = ?", (victim,))  # by hand: outside the contract
+    raw.execute("UPDATE chunk_hashes SET hash = 777 WHERE chunk_id = ?", (victim,))  # by hand: outside the contract
     assert raw.scalar("SELECT max(seq) FROM index_changes") == top  # not logged: the index needs nothing
     first = lib.sync("auto")  # the sum disagrees; the rows say the index was right; the cache is corrected
     assert first.status in ("repaired", "rebuilt"), first

@@ -37,7 +37,7 @@ INDEXED_DOCUMENTS = "SELECT id FROM documents WHERE status = 'indexed'"
 MEMBERSHIP = (  # the definition as one join: for people, tests and tools (e.g. bench/sync_cases.py floor)
     "FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.status = 'indexed' AND " + MEMBER_CHUNK
 )
-SQLITE_MEMBERS_INDEX = "chunks_members"  # (collection, model, dim, length(embedding), document_id, embedding_hash)
+SQLITE_MEMBERS_INDEX = "chunks_members"  # (collection, model, dim, length(embedding), document_id)
 _FETCH_BATCH = 5_000
 
 
@@ -69,12 +69,13 @@ def pg_scan(conn: Connection, columns: str, collection: str, model: str, dim: in
 
 
 def sqlite_scan(columns: str, tail: str = "", covering: bool = False) -> str:
-    """The same for SQLite (`?` for collection, model, dim, byte length): by the covering members index
-    (count, sums, hashes) or by a plain scan of the table in rowid order (embeddings)."""
+    """The same for SQLite (`?` for collection, model, dim, byte length), with each row's stored hash as
+    `h.hash` (NULL when not stored: docqa.storage.stored_hashes): by the covering members index (count,
+    sums, hashes) or by a plain scan of the table in rowid order (embeddings)."""
     access = f"INDEXED BY {SQLITE_MEMBERS_INDEX}" if covering else "NOT INDEXED"
     return (
-        f"SELECT {columns} FROM chunks c {access} WHERE {MEMBER_CHUNK} "
-        f"AND c.document_id IN ({INDEXED_DOCUMENTS}) {tail}"
+        f"SELECT {columns} FROM chunks c {access} LEFT JOIN chunk_hashes h ON h.chunk_id = c.id "
+        f"WHERE {MEMBER_CHUNK} AND c.document_id IN ({INDEXED_DOCUMENTS}) {tail}"
     )
 
 
@@ -89,7 +90,8 @@ def count_members(conn: Connection, collection: str, model: str, dim: int) -> in
 def members_by_id(
     conn: Connection, collection: str, model: str, dim: int, ids: Sequence[int] | np.ndarray, columns: str
 ) -> list[Row]:
-    """`columns` of the members among `ids`, in id order (absent or non-member ids are simply not returned)."""
+    """`columns` of the members among `ids`, in id order (absent or non-member ids are simply not returned).
+    On SQLite `h.hash` is the row's stored hash, as in sqlite_scan."""
     out: list[Row] = []
     wanted = [int(x) for x in np.unique(np.asarray(ids, dtype=np.int64))]
     for start in range(0, len(wanted), _FETCH_BATCH):
@@ -109,7 +111,10 @@ def _chunks_by_id(conn: Connection, collection: str, model: str, dim: int, ids: 
         return conn.fetchall(select, (*params(collection, model, dim), ids))
     # NOT INDEXED: by rowid (still allowed), never by walking the members index of the whole collection
     marks = ",".join("?" * len(ids))
-    select = f"SELECT {columns}, c.document_id FROM chunks c NOT INDEXED WHERE {MEMBER_CHUNK} AND c.id IN ({marks})"
+    select = (
+        f"SELECT {columns}, c.document_id FROM chunks c NOT INDEXED LEFT JOIN chunk_hashes h ON h.chunk_id = c.id "
+        f"WHERE {MEMBER_CHUNK} AND c.id IN ({marks})"
+    )
     return conn.fetchall(select + " ORDER BY c.id", (*params(collection, model, dim), *ids))
 
 

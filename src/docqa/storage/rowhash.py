@@ -17,9 +17,10 @@ embedding:
 - SQLite (`SQLITE_ROW_HASH`): SQLite has no hash function in SQL, and a
   function registered by docqa would make every other program's writes to the
   file fail. The row hash is xxh3_64(embedding, seed=id), computed by docqa
-  from the bytes it reads (~0.2 us for a 1.5 KB row) and stored in
-  `chunks.embedding_hash` (schema V5), which triggers clear on every write of
-  the row's id or embedding (docqa.storage.stored_hashes).
+  from the bytes it reads (~0.2 us for a 1.5 KB row) and stored in the
+  `chunk_hashes` table (schema MEMBERS), from which triggers on chunks remove
+  a row's value on every write of its id or embedding
+  (docqa.storage.stored_hashes).
 
 The index stores the hash read with each row and never hashes vectors itself.
 `pg_row_hash` is the PostgreSQL formula in Python; tests pin the two together.

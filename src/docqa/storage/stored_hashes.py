@@ -1,9 +1,9 @@
 """SQLite's stored row hashes: the cache that lets a verification skip reading every embedding.
 
-`chunks.embedding_hash` (schema V5) holds xxh3_64(embedding, seed=id) as a signed 64-bit integer,
-or NULL. Triggers clear it on every insert and on every update of the id or the embedding, whoever
-writes, so a stored value is the hash of the row's current embedding or absent; nothing else
-writes it but `store` below, with statements that write that column alone.
+`chunk_hashes(chunk_id, hash)` (schema MEMBERS) holds xxh3_64(embedding, seed=id) as a signed
+64-bit integer. Triggers on `chunks` remove a chunk's row on every insert, delete and update of its
+id or embedding, whoever writes, so a stored value is the hash of the chunk's current embedding or
+absent; nothing else writes the table but `store` below.
 
 Whenever docqa reads an embedding (a rebuild, a catch-up or repair fetch, the few unstored rows of
 a verification) it hashes the bytes it read anyway; rows whose stored value is missing or
@@ -64,7 +64,7 @@ def store(conn: Connection, ids: np.ndarray, wait_ms: int | None = None) -> tupl
                         part,
                     )
                     updates = [(rowhash.signed(rowhash.xxh3_one(row_id, blob)), row_id) for row_id, blob in rows]
-                    conn.executemany("UPDATE chunks SET embedding_hash = ? WHERE id = ?", updates)
+                    conn.executemany("INSERT OR REPLACE INTO chunk_hashes (hash, chunk_id) VALUES (?, ?)", updates)
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc):
                     raise

@@ -4,8 +4,8 @@ Which chunks are members of a collection's index is docqa.storage.membership's o
 asked in shapes that do not depend on planner statistics; this module reads the members.
 
 Every vector comes with its row hash (docqa.storage.rowhash): PostgreSQL's generated
-`embedding_hash` column; on SQLite computed here from the bytes read (xxh3), the stored
-`embedding_hash` being a cache of it that docqa.storage.stored_hashes keeps filled. The content
+`embedding_hash` column; on SQLite computed here from the bytes read (xxh3), with the stored
+`chunk_hashes` table a cache of it that docqa.storage.stored_hashes keeps filled. The content
 digest of all members (`content_digest`) is one aggregate on PostgreSQL, and on SQLite a sum of
 the stored values from a covering index plus a hash of the few rows whose value is not stored.
 
@@ -102,8 +102,7 @@ def content_digest(
         return MemberDigest(count, total & rowhash.MASK)
     row = conn.fetchone(
         sqlite_scan(
-            "count(*), count(c.embedding_hash), coalesce(sum(c.embedding_hash & 4294967295), 0), "
-            "coalesce(sum(c.embedding_hash >> 32), 0)",
+            "count(*), count(h.hash), coalesce(sum(h.hash & 4294967295), 0), coalesce(sum(h.hash >> 32), 0)",
             covering=True,
         ),
         p,
@@ -129,7 +128,7 @@ def stream_hashes(
         yield from _sqlite_hashed(conn, collection, model, dim, batch_rows)
         return
     rows = conn.fetchall(
-        sqlite_scan("c.id, c.embedding_hash", "AND c.embedding_hash IS NOT NULL", covering=True),
+        sqlite_scan("c.id, h.hash", "AND h.hash IS NOT NULL", covering=True),
         params(collection, model, dim),
     )
     if rows:
@@ -150,7 +149,7 @@ def all_hashes(
 
 def fetch_vectors(conn: Connection, collection: str, model: str, dim: int, ids: Sequence[int] | np.ndarray) -> Batch:
     """The current members among `ids` with their row hashes (absent ones are simply not returned)."""
-    columns = "c.id, c.embedding, c.embedding_hash"
+    columns = "c.id, c.embedding, " + ("c.embedding_hash" if conn.is_pg else "h.hash")
     rows = members_by_id(conn, collection, model, dim, ids, columns)
     if not rows:
         return np.empty(0, dtype=np.int64), np.empty((0, dim), dtype=np.float32), np.empty(0, dtype=np.uint64)
@@ -187,16 +186,16 @@ def _sqlite_rows(
     conn: Connection, collection: str, model: str, dim: int, batch_rows: int, only_unstored: bool = False
 ) -> Iterator[tuple[np.ndarray, np.ndarray, list[int | None]]]:
     if only_unstored:  # by the covering index (few rows), their embeddings then by rowid
-        sql = sqlite_scan("c.id", "AND c.embedding_hash IS NULL", covering=True)
+        sql = sqlite_scan("c.id", "AND h.chunk_id IS NULL", covering=True)
         todo = [r[0] for r in conn.fetchall(sql, params(collection, model, dim))]
         for start in range(0, len(todo), batch_rows):
             part = todo[start : start + batch_rows]
             rows = conn.fetchall(
-                f"SELECT id, embedding, embedding_hash FROM chunks WHERE id IN ({','.join('?' * len(part))})", part
+                "SELECT c.id, c.embedding, NULL FROM chunks c WHERE c.id IN (" + ",".join("?" * len(part)) + ")", part
             )
             yield _sqlite_batch(rows, dim)
         return
-    cur = conn.raw.execute(sqlite_scan("c.id, c.embedding, c.embedding_hash"), params(collection, model, dim))
+    cur = conn.raw.execute(sqlite_scan("c.id, c.embedding, h.hash"), params(collection, model, dim))
     while True:
         rows = cur.fetchmany(batch_rows)
         if not rows:
