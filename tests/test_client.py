@@ -104,7 +104,12 @@ def tag() -> str:
 
 
 def chunks(*texts: str) -> list[ChunkInput]:
-    return [ChunkInput(text=t, ordinal=i) for i, t in enumerate(texts)]
+    """Chunks with their places in the document, as the HTTP route gives them (texts joined by one space)."""
+    out, pos = [], 0
+    for i, text in enumerate(texts):
+        out.append(ChunkInput(text=text, ordinal=i, char_start=pos, char_end=pos + len(text)))
+        pos += len(text) + 1
+    return out
 
 
 def mine(tag: str) -> SearchFilters:
@@ -156,7 +161,9 @@ def test_get_and_delete_document(face, tag):
 
 def test_ask_cites_the_passage(face, tag):
     written = face.add_document(chunks(*TOPICS), document_id=f"qa-{tag}", filename="qa.txt", metadata={"tag": tag})
-    answer = face.ask("How often should I check the tyre pressure of the car?", document_ids=[f"qa-{tag}"], min_seq=written.seq)
+    answer = face.ask(
+        "How often should I check the tyre pressure of the car?", document_ids=[f"qa-{tag}"], min_seq=written.seq
+    )
     assert answer.found and "tyre pressure" in answer.answer
     assert {s.document_id for s in answer.sources} == {f"qa-{tag}"}
     assert any(s.chunk_index == 2 and s.text in TOPICS[2] for s in answer.sources)  # the passage is cited
