@@ -78,7 +78,11 @@ def test_cross_site_writes_are_refused_reads_are_left_to_cors(tmp_path):
         assert "evil.example" in error["message"]
         assert client.get("/api/v1/index/status/d").status_code == 404  # the refused write stored nothing
         assert client.post("/api/v1/index/", json=BODY, headers={"Origin": "https://ui.example.org"}).status_code == 200
-        assert client.post("/api/v1/index/", json=BODY, headers={"Origin": "http://localhost:8003"}).status_code == 200
+        # the page posting to the service that served it: same host and port as the Host header
+        own = {"Origin": "http://testserver", "Host": "testserver"}
+        assert client.post("/api/v1/index/", json=BODY, headers=own).status_code == 200
+        other_port = {"Origin": "http://localhost:3000", "Host": "localhost:8003"}  # another local site
+        assert_error(client.post("/api/v1/index/", json=BODY, headers=other_port), 403)
         assert (
             client.post("/api/v1/search/", json={"query": "x"}, headers={"Origin": "https://evil.example"}).status_code
             == 200

@@ -20,7 +20,9 @@ PROVEN = {"opened": True, "index_ready": True, "last_sync_status": "in_sync", "e
         ({**PROVEN, "repairing": "2 ids differ"}, HealthState.REPAIRING, "2 ids differ"),
         ({**PROVEN, "write_failure": "database or disk is full"}, HealthState.WRITES_FAILING, "disk is full"),
         ({**PROVEN, "embedder_ready": False}, HealthState.WARMING_UP, "loading the embedding model"),
-        ({**PROVEN, "embedder_ready": False, "embedder_error": "OSError: x"}, HealthState.DEGRADED, "OSError"),
+        ({**PROVEN, "embedder_ready": False, "embedder_error": "OSError: x"}, HealthState.WARMING_UP, "OSError"),
+        ({**PROVEN, "embedder_ready": False, "repairing": "2 ids differ"}, HealthState.WARMING_UP, "loading"),
+        ({**PROVEN, "embedder_ready": False, "write_failure": "disk full"}, HealthState.WARMING_UP, "loading"),
         (PROVEN, HealthState.HEALTHY, ""),
     ],
 )
@@ -29,6 +31,12 @@ def test_each_observation_maps_to_one_state(facts, state, reason) -> None:
     assert health.state is state
     assert reason in health.reason
     assert health.ready == (state in READY_STATES)
+
+
+def test_ready_needs_the_model_whatever_else_is_going_on() -> None:
+    """A replica repairing drift right after start, with its model still loading, is not ready."""
+    for extra in ({"repairing": "x"}, {"write_failure": "y"}, {"embedder_error": "z"}):
+        assert not assess(HealthFacts(**{**PROVEN, "embedder_ready": False, **extra})).ready
 
 
 def test_a_failed_sync_outranks_repairs_and_write_failures() -> None:

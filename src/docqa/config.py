@@ -163,7 +163,12 @@ class _FromEnv(BaseSettings, Settings):  # pydantic merges the two configs
     """The environment reader behind `Settings.from_env()`: the same fields, the same validation."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=None, extra="ignore", frozen=True, case_sensitive=False
+        env_prefix=ENV_PREFIX,
+        env_file=None,
+        extra="ignore",
+        frozen=True,
+        case_sensitive=False,
+        env_ignore_empty=True,  # DOCQA_X= means "not set", as it did before
     )
     error_prefix: ClassVar[str] = ENV_PREFIX
 
@@ -179,6 +184,8 @@ def _env_source(environ: Mapping[str, str]) -> dict[str, Any]:
     names = set(Settings.model_fields)
     out: dict[str, Any] = {}
     for key, value in environ.items():
+        if value == "":
+            continue  # an empty variable is an unset one
         if key.upper().startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in names:
             out[key[len(ENV_PREFIX) :].lower()] = value
     return out

@@ -83,7 +83,13 @@ def _without_security(app: FastAPI) -> dict[str, Any]:
 
 
 def warn_if_open(settings: Settings) -> None:
-    """Loudly, when the service is reachable beyond this machine and needs no key."""
+    """Loudly, when the service is reachable beyond this machine and needs no key (or can take no write)."""
+    if settings.read_api_key and not settings.api_key:
+        log_event(
+            log,
+            "DOCQA_READ_API_KEY is set without DOCQA_API_KEY: every write (upload, index, delete, rebuild) is refused",
+            logging.WARNING,
+        )
     if keys_enabled(settings) or settings.host in LOOPBACK_HOSTS or settings.host.startswith("127."):
         return
     log_event(

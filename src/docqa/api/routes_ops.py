@@ -51,7 +51,7 @@ def health_body(runtime: Runtime) -> HealthResponse:
         index=index,
         embedder=embedder,
         last_sync=last,
-        worker=runtime.worker.state(),
+        worker=runtime.worker_state(),
     )
 
 

@@ -101,20 +101,36 @@ def host_of(value: str) -> str:
 
 
 def check_origin(request: Request) -> None:
-    """A write from a browser page of another site (it sends Origin) is refused; clients without Origin pass.
+    """A write from a browser page of another origin (it sends Origin) is refused; clients without Origin pass.
 
-    Allowed: a CORS origin, the same host as the request (the page posting to its own service), a served name."""
+    Allowed: a CORS origin, or the request's own origin (the page posting to the service that served
+    it: the same host *and port* as the Host header; a page on another local port is another site)."""
     origin = request.headers.get("origin")
     if not origin:
         return
     settings: Settings = request.app.state.runtime.settings
     if origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in settings.cors_origins}:
         return
-    name = (urlsplit(origin).hostname or "").lower()
-    hosts = allowed_host_names(settings)
-    if name == host_of(request.headers.get("host", "")) or (hosts is not None and name in hosts):
+    if _same_site(origin, request.headers.get("host", "")):
         return
     raise Forbidden(f"cross-site write from origin {origin!r} refused; add it to DOCQA_CORS_ORIGINS", origin=origin)
+
+
+def _same_site(origin: str, host_header: str) -> bool:
+    """The Origin names the host the request was sent to, and its port when the Host header has one.
+
+    Behind a TLS-terminating proxy the service sees `Host: docs.example.org` for `Origin: https://docs.example.org`,
+    so a Host without a port compares names only; `Host: localhost:8003` refuses `Origin: http://localhost:3000`."""
+    try:
+        sent, seen = urlsplit(origin), urlsplit("//" + host_header)
+        sent_port, seen_port = sent.port, seen.port
+    except ValueError:
+        return False
+    if not seen.hostname or (sent.hostname or "").lower() != seen.hostname.lower():
+        return False
+    if seen_port is None:
+        return True
+    return (sent_port or {"http": 80, "https": 443}.get(sent.scheme)) == seen_port
 
 
 class HostOriginGuard:

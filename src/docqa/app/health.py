@@ -6,9 +6,9 @@ States, in the order they are decided:
 |------------------|----------------------------------------------------------------|-------|
 | `starting`       | the startup sync has not finished yet                          | no    |
 | `degraded`       | the database cannot be reached, or the index could not be proven or repaired (reason says which) | no |
+| `warming_up`     | the index is proven; the embedding model is still loading (or failed to and is retried) | no |
 | `repairing`      | drift was found and the index is being repaired or rebuilt; searches use the current index | yes |
 | `writes_failing` | reads work, writes fail (full disk, read-only database); reason says why | yes |
-| `warming_up`     | the index is proven; the embedding model is still loading       | no    |
 | `healthy`        | everything works                                               | yes   |
 
 "Ready" is what a load balancer should route on (`/health/ready` answers 200
@@ -83,12 +83,12 @@ def assess(f: HealthFacts) -> Health:
         return Health(HealthState.DEGRADED, "index not loaded: no sync has completed yet")
     if f.last_sync_status == "degraded":
         return Health(HealthState.DEGRADED, f.last_sync_reason or "last index sync failed")
+    if f.embedder_error:  # retried in the background; queries meanwhile get the model's own error
+        return Health(HealthState.WARMING_UP, f"embedding model failed to load, retrying: {f.embedder_error}")
+    if not f.embedder_ready:
+        return Health(HealthState.WARMING_UP, "loading the embedding model")
     if f.repairing:
         return Health(HealthState.REPAIRING, f.repairing)
     if f.write_failure:
         return Health(HealthState.WRITES_FAILING, f.write_failure)
-    if f.embedder_error:
-        return Health(HealthState.DEGRADED, f"embedding model failed to load: {f.embedder_error}")
-    if not f.embedder_ready:
-        return Health(HealthState.WARMING_UP, "loading the embedding model")
     return Health(HealthState.HEALTHY)

@@ -50,6 +50,7 @@ class Runtime:
         self.startup_pending = False
         self.started = False
         self.started_at = time.time()
+        self._stopping = threading.Event()
         self.webhook = (
             WebhookNotifier(settings.webhook_url, settings.webhook_timeout_s) if settings.webhook_url else None
         )
@@ -189,20 +190,34 @@ class Runtime:
     def _warm_up(self, library: Docqa) -> None:
         """Load the model in the background (lazy models take seconds) so the first query does not pay for it.
 
-        Health says `warming_up` (not ready) until it is loaded."""
-        try:
-            start = time.perf_counter()
-            library.embedder.embed_query("warm up")
-            self.embedder_error, self.embedder_ready = "", True
-            log_event(
-                log, "Embedder ready", model=library.model, load_ms=round((time.perf_counter() - start) * 1000, 1)
-            )
-        except Exception as exc:  # any failure of a model backend; health reports it
-            self.embedder_error = f"{type(exc).__name__}: {exc}"
-            log_event(log, "Embedder warm-up failed", logging.WARNING, model=library.model, error=self.embedder_error)
+        Health says `warming_up` (not ready) until it is loaded; a failure is retried with backoff
+        (a model file still being copied, an embedding server not up yet) until it loads or the runtime stops."""
+        delay = self.settings.retry_initial_s
+        while not self._stopping.is_set():
+            try:
+                start = time.perf_counter()
+                library.embedder.embed_query("warm up")
+                self.embedder_error, self.embedder_ready = "", True
+                log_event(
+                    log, "Embedder ready", model=library.model, load_ms=round((time.perf_counter() - start) * 1000, 1)
+                )
+                return
+            except Exception as exc:  # any failure of a model backend; health reports it, and we try again
+                self.embedder_error = f"{type(exc).__name__}: {exc}"
+                log_event(
+                    log,
+                    "Embedder warm-up failed, retrying",
+                    logging.WARNING,
+                    model=library.model,
+                    error=self.embedder_error,
+                    retry_in_s=delay,
+                )
+                self._stopping.wait(delay)
+                delay = min(delay * 2, max(self.settings.retry_max_s, 30.0))
 
     def stop(self) -> None:
         log_event(log, "Stopping docqa service")
+        self._stopping.set()
         self.worker.stop()
         if self.webhook is not None:
             self.webhook.close()
@@ -240,6 +255,10 @@ class Runtime:
                 embedder_error=self.embedder_error,
             )
         )
+
+    def worker_state(self) -> dict[str, object]:
+        """The background follower: running, notifications (listen/poll), retries, the verification interval."""
+        return self.worker.state()
 
     def serving(self) -> Docqa:
         """The library, when its index can answer; else ServiceDegraded (503) naming the reason."""

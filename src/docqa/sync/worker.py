@@ -216,7 +216,8 @@ class SyncWorker:
         started = time.monotonic()
         report = engine.sync("auto", deep=deep)
         self._last_verify = time.monotonic()
-        if not deep:  # a deep check's cost says nothing about the next plain one
+        if not deep and report.status in ("in_sync", "caught_up"):
+            # what a plain proof costs; a repair or rebuild (or a deep check) says nothing about the next one
             self.verify_every_s = verify_interval(self.settings, self._last_verify - started)
         if deep and report.status != "degraded":
             self._last_deep = self._last_verify
