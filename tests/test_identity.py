@@ -96,3 +96,28 @@ def test_files_are_one_document_per_path(settings, tmp_path):
     assert first.count("added") == 2 and second.count("unchanged") == 2
     assert len(documents(library)) == 2
     library.close()
+
+
+def test_a_document_replaced_while_its_update_is_embedded_is_still_written(settings):
+    """Which chunks need an embedding is decided inside the write's transaction, not before it."""
+    from tests.helpers import make_chunks
+
+    library = Docqa.open(settings, embedder=HashEmbedder())
+    other = Docqa.open(settings, embedder=HashEmbedder())
+    library.add_document(make_chunks(TOPICS[:4]), document_id="doc")
+    embed_new = library.writer.embed_new
+    calls = []
+
+    def replaced_meanwhile(documents):  # type: ignore[no-untyped-def]
+        if not calls:  # another writer replaces the stored chunks while this one embeds
+            other.add_document(make_chunks(TOPICS[6:9]), document_id="doc")
+        calls.append(1)
+        return embed_new(documents)
+
+    library.writer.embed_new = replaced_meanwhile  # type: ignore[method-assign]
+    result = library.add_document(make_chunks(TOPICS[2:6]), document_id="doc")  # 2 chunks the first rows had
+    assert result.outcome == "updated" and len(calls) >= 1
+    library.sync("catch_up")
+    assert sorted(h.content for h in library.search(TOPICS[2], k=10) if h.document_id == "doc") == sorted(TOPICS[2:6])
+    library.close()
+    other.close()

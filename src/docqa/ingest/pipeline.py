@@ -25,7 +25,7 @@ from docqa.ingest.identity import document_identity
 from docqa.ingest.limits import ParseLimits
 from docqa.ingest.parsers import parse_bytes
 from docqa.ingest.sniff import sniff
-from docqa.ingest.writer import DocumentWriter
+from docqa.ingest.writer import DocumentWriter, same_document
 from docqa.types import ChunkInput
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
@@ -130,12 +130,7 @@ def prepare(
     existing = writer.find_document(document_id, identity)
     doc_id = existing.id if existing else document_id
     meta = dict(metadata or {})
-    if (
-        existing
-        and existing.status == "indexed"
-        and existing.content_hash == digest
-        and (not meta or meta == existing.metadata)
-    ):
+    if existing is not None and same_document(existing, digest, meta):
         return IngestOutcome(
             document_id=existing.id, filename=filename, source=source, status="unchanged", chunks=existing.chunks_total
         )

@@ -125,24 +125,32 @@ class DocumentWriter:
             content_hash,
             metadata,
         )
-        if any(c.embedding is None for c in chunks):
-            known = self.find_document(document_id, doc.identity)
-            self.embed_new([(known.id if known else document_id, chunks)])
-        try:
-            return self._write(chunks, doc)
-        except Conflict:  # another process inserted the same identity between our read and our insert
-            return self._write(chunks, doc)
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                return self._write(chunks, doc)
+            except _NeedsEmbedding as missing:  # new content (or another writer replaced the stored rows meanwhile)
+                self.embed_new([(None, missing.chunks)])
+            except Conflict:  # another process inserted the same identity between our read and our insert
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise
+        raise Conflict(f"document {doc.identity or doc.document_id}: other writers kept replacing it; retry")
 
     def _write(self, chunks: Sequence[ChunkInput], doc: _Incoming) -> WriteResult:
+        """One attempt. Which chunks need an embedding is decided here, against the rows as this
+        transaction sees them; the model never runs inside it (it raises `_NeedsEmbedding` instead)."""
         with self._lock, self.db.connection() as conn, conn.transaction():
             existing = self._existing(conn, doc.document_id, doc.identity, lock=True)
-            if existing is not None and _same(existing, doc.content_hash, doc.metadata):
+            if existing is not None and same_document(existing, doc.content_hash, doc.metadata):
                 return WriteResult(
                     document_id=existing.id,
                     unchanged=existing.chunks_total,
                     seq=changes.max_seq(conn),
                     outcome="unchanged",
                 )
+            stored = repo.existing_chunk_hashes(conn, existing.id) if existing is not None else set()
+            missing = [c for c in chunks if c.embedding is None and repo.chunk_hash(c.heading, c.text) not in stored]
+            if missing:
+                raise _NeedsEmbedding(missing)
             repo.ensure_collection(conn, self.collection, self.model, self.dim)
             document_id = self._store(conn, existing, doc, "indexed")
             added, removed, unchanged = repo.write_chunks(
@@ -225,6 +233,15 @@ class DocumentWriter:
         return doc, n, seq
 
 
+WRITE_ATTEMPTS = 4  # embedding needed, or a concurrent writer of the same identity: decide again
+
+
+class _NeedsEmbedding(Exception):
+    def __init__(self, chunks: list[ChunkInput]) -> None:
+        super().__init__(f"{len(chunks)} chunk(s) need an embedding")
+        self.chunks = chunks
+
+
 @dataclass(frozen=True)
 class _Incoming:
     """A document on its way in: what identifies it and what is stored about it."""
@@ -238,7 +255,7 @@ class _Incoming:
     metadata: dict[str, Any] | None
 
 
-def _same(existing: DocumentRecord, content_hash: str, metadata: dict[str, Any] | None) -> bool:
+def same_document(existing: DocumentRecord, content_hash: str, metadata: dict[str, Any] | None) -> bool:
     """The stored document already is this one: indexed, the same bytes, and no new metadata."""
     return (
         existing.status == "indexed"
