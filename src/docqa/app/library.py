@@ -17,6 +17,7 @@ Below this layer nothing knows it exists: search, QA and ingest receive a
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,6 +52,8 @@ from docqa.storage.migrate import migrate
 from docqa.sync.engine import EngineConfig, SyncEngine
 from docqa.types import ChunkInput, DeleteResult, DocumentRecord, SearchFilters, SearchHit, SyncReport, WriteResult
 
+WRITE_FAILURE_TTL_S = 60.0
+
 
 class Docqa:
     def __init__(self, settings: Settings, db: Database, embedder: Embedder) -> None:
@@ -59,7 +62,7 @@ class Docqa:
         self.embedder = embedder
         self.engine = SyncEngine(db, engine_config(settings, embedder))
         self.writer = DocumentWriter(db, embedder, settings.collection, settings.embed_batch_size)
-        self.write_failure = ""  # why the last write failed, until one succeeds (health: writes_failing)
+        self._write_failure = ("", 0.0)  # (why the last write failed, when): health's writes_failing
         self._failure_lock = threading.Lock()
 
     @classmethod
@@ -146,10 +149,18 @@ class Docqa:
             yield
         except DatabaseUnavailable as exc:
             with self._failure_lock:
-                self.write_failure = exc.message
+                self._write_failure = (exc.message, time.monotonic())
             raise
         with self._failure_lock:
-            self.write_failure = ""
+            self._write_failure = ("", 0.0)
+
+    @property
+    def write_failure(self) -> str:
+        """Why writes fail: the last write's error, until one succeeds or WRITE_FAILURE_TTL_S passes
+        (a replica that only serves reads would otherwise report an outage long over)."""
+        with self._failure_lock:
+            reason, at = self._write_failure
+        return reason if reason and time.monotonic() - at < WRITE_FAILURE_TTL_S else ""
 
     def _ingest_context(self) -> IngestContext:
         s = self.settings
