@@ -118,6 +118,10 @@ class Settings(BaseModel):
     hybrid_vector_weight: NonNegative = 1.0
     hybrid_keyword_weight: NonNegative = 1.0
     rrf_k: Annotated[int, Field(ge=0)] = 60
+    # answers fuse score-aware: each ranking's RRF share is scaled by (score / its best score) ** this, so a
+    # chunk a ranking found only by one common word cannot outrank strong vector evidence; 0: plain RRF
+    hybrid_score_power: NonNegative = 1.0
+    qa_answer_chars: Annotated[int, Field(ge=100, le=900)] = 600  # an answer passage grows to about this size
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod

@@ -25,9 +25,10 @@ from docqa.qa.compose import MAX_CHARS, TARGET_CHARS, Layout, marked, piece_sour
 from docqa.qa.evidence import Evidence, gather
 from docqa.qa.extractive import Scored
 from docqa.qa.refusal import PhraseCount, RefusalConfig, refusal_reason
+from docqa.qa.rerank import rerank
+from docqa.qa.retrieve import retrieve
 from docqa.qa.types import NOT_FOUND_TEXT, Answer, Source
 from docqa.search.corpus import Corpus, HybridParams
-from docqa.search.dispatch import search
 from docqa.search.keyword import phrase_frequency
 from docqa.storage import repo
 from docqa.types import SearchFilters
@@ -36,6 +37,7 @@ SECOND_SHARE = 0.8  # a second passage (another place) joins the answer when its
 MIN_SECOND_CHARS = 120  # ... and this much room is left for it
 LLM_PASSAGES = 4  # windows shown to a model, at most
 MAX_PASSAGES = 2  # windows in an extractive answer, at most
+RERANK_WINDOWS = True  # choose the anchor by its window (rerank.py)
 DEPTH = 1  # chunks retrieved per chunk asked for: the answer's units are looked for in k * DEPTH chunks
 
 
@@ -45,6 +47,7 @@ class QaConfig:
 
     min_score: float = 0.35
     hybrid: HybridParams = field(default_factory=HybridParams)
+    score_power: float = 1.0  # score-aware fusion (qa/retrieve.py); 0: plain reciprocal rank fusion
     answer_chars: int = TARGET_CHARS
     refusal: RefusalConfig = field(default_factory=RefusalConfig)
     llm_base_url: str = ""
@@ -71,8 +74,10 @@ def ask(
     started = time.perf_counter()
     question = _validated(question, k)
     filters = SearchFilters(document_ids=_existing(corpus, document_ids))
-    hits = search(corpus, question, mode="hybrid", k=min(k * DEPTH, MAX_ASK_K), filters=filters, hybrid=config.hybrid)
+    hits = retrieve(corpus, question, min(k * DEPTH, MAX_ASK_K), filters, config.hybrid, config.score_power)
     evidence = gather(corpus, question, hits)
+    if RERANK_WINDOWS and evidence.question_vector is not None:
+        evidence.scored = rerank(evidence, corpus.embedder.embed, evidence.question_vector, config.answer_chars)
     answer = Answer(question=question, answer=NOT_FOUND_TEXT, found=False)
     passages = compose_answer(evidence, config)
     text = passages[0].text if passages else ""

@@ -24,6 +24,7 @@ from docqa.types import SearchHit
 TARGET_CHARS = 600  # a window grows while its text stays within this
 MAX_CHARS = 900  # never more, markers included (a lead-in's code block or list may use the difference)
 MARKER_RESERVE = 16  # room kept for the [n] markers
+LEAD_UNITS = 1  # units of the anchor's paragraph taken before it first
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,10 @@ def window(layout: Layout, anchor: int, target: int = TARGET_CHARS) -> tuple[int
     section = units[anchor].section
     limit = MAX_CHARS - MARKER_RESERVE
     first, last = _with_follow_up(layout, anchor, anchor, limit)
+    for _ in range(LEAD_UNITS):  # the sentence before, in the same paragraph: what the anchor follows on from
+        same_block = first > 0 and units[first - 1].block == units[first].block
+        if same_block and len(layout.text_of(first - 1, last)) <= target:
+            first -= 1
     while last + 1 < len(units) and units[last + 1].section == section:
         grown = _with_follow_up(layout, first, last + 1, limit)
         if len(layout.text_of(*grown)) > target:

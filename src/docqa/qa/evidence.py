@@ -27,6 +27,7 @@ class Evidence:
     weights: dict[str, float]  # the question's content stems -> IDF
     frequencies: dict[str, int]  # the question's content words (as typed) -> chunks holding them
     total_chunks: int
+    question_vector: np.ndarray | None = None
 
     @property
     def regions(self) -> list[Region]:
@@ -46,8 +47,10 @@ def gather(corpus: Corpus, question: str, hits: Sequence[SearchHit]) -> Evidence
     layouts = [Layout.of(region) for region in regions_for(corpus, hits)]
     found = candidates([x.region for x in layouts], [x.units for x in layouts], MAX_CANDIDATES)
     scored: list[Scored] = []
+    question_vector = None
     if found:
         vectors = corpus.embedder.embed([question] + [c.for_embedding() for c in found])
         units = [x.units for x in layouts]
+        question_vector = np.asarray(vectors[0])
         scored = score_candidates(weights, vectors[0], found, np.asarray(vectors[1:]), units, [h.score for h in hits])
-    return Evidence(question, list(hits), layouts, scored, weights, dict(frequencies), total)
+    return Evidence(question, list(hits), layouts, scored, weights, dict(frequencies), total, question_vector)

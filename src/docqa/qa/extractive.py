@@ -26,12 +26,13 @@ from docqa.qa.passages import Unit, content_terms, leaf_title, term_overlap
 W_SIMILARITY = 0.6
 W_OVERLAP = 0.4
 W_NOVELTY = 0.0
+PICK_SIMILARITY = W_SIMILARITY
+PICK_OVERLAP = W_OVERLAP
 NOVELTY_WORDS = 12  # a unit this long (in words) gets its full novelty; shorter ones a share
 ECHO_SHARE = 0.0  # a unit whose content words are at least this share the question's is an echo (0: off)
 ECHO_PASS = 1.0  # the share of an echo's evidence passed on to the unit after it
 W_RETRIEVAL = 0.5  # weight of the retrieval score (hybrid, 0..1) of the chunk a unit comes from
-W_CONTEXT = 0.0  # weight of the best evidence of the unit's neighbours in its section
-EMBED_PREVIOUS = False  # embed a unit with the unit before it in its block
+NEIGHBOUR_UNITS = True  # offer the units of the chunks next to the retrieved ones too (ranked like them)
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,8 @@ class Candidate:
     def text(self) -> str:
         return self.unit.text
 
-    previous: str = ""  # the unit before it in its block, if any
-
     def for_embedding(self) -> str:
-        body = f"{self.previous} {self.unit.text}" if EMBED_PREVIOUS and self.previous else self.unit.text
-        return f"{self.context}: {body}" if self.context else body
+        return f"{self.context}: {self.unit.text}" if self.context else self.unit.text
 
 
 @dataclass(frozen=True)
@@ -69,9 +67,10 @@ def candidates(regions: Sequence[Region], region_units: Sequence[Sequence[Unit]]
         spans = region.retrieved_spans()
         for i, unit in enumerate(units):
             ranks = [rank for start, end, rank in spans if start < unit.end and unit.start < end]
+            if not ranks and NEIGHBOUR_UNITS:  # a neighbour's unit: as ranked as the retrieved chunk it borders
+                ranks = [min(rank for _, _, rank in spans)]
             if ranks and unit.offerable():
-                before = units[i - 1].text if i and units[i - 1].block == unit.block else ""
-                out.append(Candidate(r, i, unit, leaf_title(region.heading_at(unit.start)), min(ranks), before))
+                out.append(Candidate(r, i, unit, leaf_title(region.heading_at(unit.start)), min(ranks)))
     return sorted(out, key=lambda c: (c.rank, c.region, c.unit.start))[:limit]
 
 
@@ -112,23 +111,10 @@ def score_candidates(
         sim = float(np.clip(raw, -1.0, 1.0))
         overlap = term_overlap(term_weights, candidate.text)
         evidence = W_SIMILARITY * sim + W_OVERLAP * overlap
-        pick = evidence + W_NOVELTY * novelty(stems, candidate.unit)
+        pick = PICK_SIMILARITY * sim + PICK_OVERLAP * overlap + W_NOVELTY * novelty(stems, candidate.unit)
         if retrieval:
             pick += W_RETRIEVAL * retrieval[candidate.rank]
         scored[(candidate.region, candidate.index)] = Scored(candidate, evidence, sim, overlap, pick)
-    if W_CONTEXT:
-        base = {key: item.score for key, item in scored.items()}
-        for (region, index), item in list(scored.items()):
-            units = region_units[region]
-            near = [
-                base.get((region, j), 0.0)
-                for j in (index - 1, index + 1)
-                if 0 <= j < len(units) and units[j].section == units[index].section
-            ]
-            if near:
-                scored[(region, index)] = Scored(
-                    item.candidate, item.score, item.similarity, item.overlap, item.pick + W_CONTEXT * max(near)
-                )
     for (region, index), item in list(scored.items()):
         if not is_echo(stems, item.candidate.unit):
             continue

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from docqa.ingest.segment import line_spans, sentence_spans
-from docqa.search.keyword import TERM
+from docqa.search.keyword import TERM, is_noise_letter
 from docqa.search.stopwords import STOP_WORDS
 
 MIN_WORDS = 4
@@ -135,14 +135,16 @@ def stem(word: str) -> str:
 
 
 def content_terms(text: str) -> set[str]:
-    return {stem(w) for w in (t.casefold() for t in TERM.findall(text)) if w not in STOP_WORDS}
+    return {
+        stem(w) for w in (t.casefold() for t in TERM.findall(text)) if w not in STOP_WORDS and not is_noise_letter(w)
+    }
 
 
 def question_terms(question: str) -> dict[str, str]:
     """The question's content words: stem -> the word as typed (what the full-text index is asked about)."""
     out: dict[str, str] = {}
     for word in (t.casefold() for t in TERM.findall(question)):
-        if word not in STOP_WORDS:
+        if word not in STOP_WORDS and not is_noise_letter(word):
             out.setdefault(stem(word), word)
     return out
 

@@ -4,12 +4,13 @@ A composed answer is refused ("not found") when:
 
 1. **floor**: the best evidence is below `QaConfig.min_score`;
 2. **unknown name**: the question names something the collection never mentions: a word written as a
-   name (capitalised inside the question, CamelCase, an acronym, joined by "_" or called with "()") that
-   no chunk holds: "InnoDB", "Kubernetes", "gen_salt()";
-3. **unknown words**: `unknown_words` or more of the question's content words occur in no chunk at all;
-4. **unknown version**: a name with a version ("PostgreSQL 18") whose pair no chunk holds, while the
+   name (capitalised inside the question, CamelCase, an acronym of four letters or more, joined by "_" or
+   called with "()") that no chunk holds: "InnoDB", "Kubernetes", "gen_salt()". Plain words the collection
+   lacks do not refuse: people ask in their own words ("fridge" for "refrigerator"), and so do short
+   acronyms ("GP");
+3. **unknown version**: a name with a version ("PostgreSQL 18") whose pair no chunk holds, while the
    name alone is known: the collection is about another version;
-5. **answer type**: a "how many / how much" question whose answer holds no number, a "when will / when
+4. **answer type**: a "how many / how much" question whose answer holds no number, a "when will / when
    did ..." question whose answer holds no time, a "who ..." question whose answer names nobody.
 
 Each check has a switch in `RefusalConfig`; the reason is reported to the caller (not to the user).
@@ -59,7 +60,7 @@ _TIME_QUESTION = re.compile(
 _QUANTITY_QUESTION = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
 _WHO_QUESTION = re.compile(r"^\s*(?:who|whom|whose)\b", re.IGNORECASE)
 _FULL_NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+ [A-Z][a-z]+")  # "... ask Jane Smith", not a sentence start
-_NAME_INSIDE = re.compile(r"[a-z][A-Z]|[A-Z]{2}|_|\(\)$")
+_NAME_INSIDE = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]|[A-Z]{4}|_|\(\)$")
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,6 @@ class RefusalConfig:
     """Which checks refuse an answer, beyond the evidence floor."""
 
     unknown_names: bool = True
-    unknown_words: int = 2  # this many content words of the question in no chunk refuse it (0: never)
     unknown_versions: bool = True
     answer_types: bool = True
 
@@ -81,7 +81,8 @@ def name_like_words(question: str) -> list[str]:
         bare = word.removesuffix("()")
         if bare.casefold() in STOP_WORDS or not any(c.isalpha() for c in bare):
             continue
-        if _NAME_INSIDE.search(word) or (n > 0 and bare[0].isupper()):
+        short_acronym = bare.isupper() and len(bare) < 4
+        if not short_acronym and (_NAME_INSIDE.search(word) or (n > 0 and bare[0].isupper())):
             out.append(bare)
     return out
 
@@ -126,10 +127,6 @@ def refusal_reason(
             parts = _parts(word)
             if any(known.get(p, 1) == 0 for p in parts):  # an identifier's parts are indexed as words
                 return f"the collection never mentions {word}"
-    if config.unknown_words:
-        missing = [w for w, n in known.items() if n == 0]
-        if len(missing) >= config.unknown_words:
-            return f"the collection never mentions {', '.join(missing)}"
     if config.unknown_versions and phrase_count is not None:
         for name, version in _VERSIONED.findall(question):
             if phrase_count([name, version]) == 0 and phrase_count([name]) > 0:

@@ -7,7 +7,8 @@ and cost twice as much at 100k chunks).
 
 User text never reaches the full-text query language as syntax: it is cut
 into words (letters and digits only), stop-words are dropped (unless nothing
-else is left), and the words are quoted and OR-ed, so a chunk matching only
+else is left), so are one-character Latin words (unless fewer than two other
+words are left; CJK characters are never dropped), and the words are quoted and OR-ed, so a chunk matching only
 some of them still ranks, below chunks matching more. Filters are SQL
 conditions in the same statement, so they apply *before* ranking.
 
@@ -32,16 +33,27 @@ from docqa.types import SearchFilters
 
 TERM = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_TERMS = 32
+MIN_CONTEXT_TERMS = 2  # one-character words are dropped from a query that has at least this many others
 MAX_TERM_CHARS = 64
 HEADING_WEIGHT = 0.5
 # ts_rank weights are {D, C, B, A}; the schema stores the heading as A, text as D.
 _PG_WEIGHTS = f"'{{1.0, 1.0, 1.0, {HEADING_WEIGHT}}}'"
 
 
+def is_noise_letter(word: str) -> bool:
+    """A one-character Latin word ("x", "I", the "t" of "don't", the "j" of "-j"): in a question written
+    with symbols it matches nearly every chunk. Digits and other scripts (a CJK character is a word) stay."""
+    return len(word) == 1 and ("a" <= word <= "z" or "A" <= word <= "Z")
+
+
 def query_terms(text: str) -> list[str]:
-    """Distinct lower-cased words of `text`, stop-words dropped unless they are all there is."""
+    """Distinct lower-cased words of `text`, stop-words dropped unless they are all there is, and
+    one-character Latin words dropped unless fewer than MIN_CONTEXT_TERMS other words are left."""
     words = list(dict.fromkeys(w.casefold()[:MAX_TERM_CHARS] for w in TERM.findall(text)))
     content = [w for w in words if w not in STOP_WORDS]
+    longer = [w for w in content if not is_noise_letter(w)]
+    if len(longer) >= MIN_CONTEXT_TERMS:
+        content = longer
     return (content or words)[:MAX_TERMS]
 
 
