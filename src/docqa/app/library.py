@@ -385,6 +385,8 @@ class Docqa:
         return QaConfig(
             min_score=s.qa_min_score,
             hybrid=self._hybrid(),
+            score_power=s.hybrid_score_power,
+            answer_chars=s.qa_answer_chars,
             llm_base_url=s.llm_base_url,
             llm_model=s.llm_model,
             llm_timeout_s=s.llm_timeout_s,
