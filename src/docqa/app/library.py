@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from docqa.app.batch import DocumentInput, StoredDocument, read_documents, write_documents
 from docqa.app.stats import IndexState, Stats, collect_stats, index_state
+from docqa.app.wiring import engine_config, ingest_context
 from docqa.config import Settings
 from docqa.embedders import Embedder, embedder_for_collection
 from docqa.errors import DatabaseUnavailable, InvalidInput, ServiceDegraded
@@ -36,9 +37,8 @@ from docqa.eval.runner import EvalTarget, Question, evaluate
 from docqa.index.threads import use_search_threads
 from docqa.ingest.batch import IngestSummary, Progress, ingest_paths
 from docqa.ingest.identity import document_identity
-from docqa.ingest.limits import ParseLimits
 from docqa.ingest.parsers import DEFAULT_MAX_BYTES
-from docqa.ingest.pipeline import ChunkingConfig, IngestContext, IngestOutcome, check_supported, ingest_bytes
+from docqa.ingest.pipeline import IngestContext, IngestOutcome, check_supported, ingest_bytes
 from docqa.ingest.writer import DocumentWriter
 from docqa.limits import MIN_SEQ_WAIT_S
 from docqa.qa.answer import QaConfig
@@ -49,7 +49,7 @@ from docqa.search.corpus import Corpus, HybridParams
 from docqa.storage import changes, repo
 from docqa.storage.db import Database
 from docqa.storage.migrate import migrate
-from docqa.sync.engine import EngineConfig, SyncEngine
+from docqa.sync.engine import SyncEngine
 from docqa.types import ChunkInput, DeleteResult, DocumentRecord, SearchFilters, SearchHit, SyncReport, WriteResult
 
 WRITE_FAILURE_TTL_S = 60.0
@@ -163,16 +163,7 @@ class Docqa:
         return reason if reason and time.monotonic() - at < WRITE_FAILURE_TTL_S else ""
 
     def _ingest_context(self) -> IngestContext:
-        s = self.settings
-        limits = ParseLimits(
-            max_decompressed_bytes=s.max_decompressed_bytes,
-            max_compression_ratio=s.max_compression_ratio,
-            ratio_check_min_bytes=s.ratio_check_min_bytes,
-            max_archive_members=s.max_archive_members,
-            max_text_chars=s.max_text_chars,
-            max_html_depth=s.max_html_depth,
-        )
-        return IngestContext(self.writer, ChunkingConfig(s.chunk_max_tokens, s.chunk_overlap_tokens), limits)
+        return ingest_context(self.settings, self.writer)
 
     def add_document(
         self,
@@ -397,24 +388,3 @@ class Docqa:
         """Save the index snapshot (when it changed) and release the database."""
         self.engine.close()
         self.db.close()
-
-
-def engine_config(settings: Settings, embedder: Embedder) -> EngineConfig:
-    params: dict[str, Any] = {}
-    if settings.index_type == "hnsw":
-        params = {
-            "m": settings.hnsw_m,
-            "ef_construction": settings.hnsw_ef_construction,
-            "ef_search": settings.hnsw_ef_search,
-        }
-    return EngineConfig(
-        collection=settings.collection,
-        model=embedder.model_id,
-        dim=embedder.dim,
-        index_root=settings.index_dir,
-        index_type=settings.index_type,
-        index_params=params,
-        batch_rows=settings.sync_batch_size,
-        repair_max_fraction=settings.repair_max_fraction,
-        snapshot_interval_s=settings.snapshot_interval_s,
-    )

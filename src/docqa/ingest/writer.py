@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from docqa.embedders.base import Embedder
-from docqa.errors import Conflict, NotFound
+from docqa.errors import Conflict, InvalidInput, NotFound
 from docqa.ingest.identity import document_identity
 from docqa.storage import changes, repo
 from docqa.storage.db import Connection, Database
@@ -67,7 +67,13 @@ class DocumentWriter:
                 return found
         if document_id:  # a row written before identities, or by another program
             doc = repo.get_document(conn, document_id)
-            return doc if doc is not None and doc.collection == self.collection else None
+            if doc is not None and doc.collection != self.collection:
+                raise InvalidInput(
+                    f"document id {document_id!r} is taken by collection {doc.collection!r}: ids are unique across "
+                    "collections; choose another id",
+                    field="document_id",
+                )
+            return doc
         return None
 
     # --- embedding ---------------------------------------------------------------
