@@ -91,31 +91,43 @@ def members_by_id(
     conn: Connection, collection: str, model: str, dim: int, ids: Sequence[int] | np.ndarray, columns: str
 ) -> list[Row]:
     """`columns` of the members among `ids`, in id order (absent or non-member ids are simply not returned).
-    On SQLite `h.hash` is the row's stored hash, as in sqlite_scan."""
+    On SQLite `h.hash` is the row's stored hash, as in sqlite_scan.
+
+    The chunks are read by primary key alone, and the member conditions checked here: with the
+    collection in the WHERE clause, a planner without statistics preferred walking every chunk of
+    the collection (it guessed "collection = ?" keeps 0.5% of the rows) to looking the ids up, so a
+    catch-up of 10 changes read the whole collection."""
     out: list[Row] = []
     wanted = [int(x) for x in np.unique(np.asarray(ids, dtype=np.int64))]
+    k = len([c for c in columns.split(",") if c.strip()])
     for start in range(0, len(wanted), _FETCH_BATCH):
         part = wanted[start : start + _FETCH_BATCH]
-        rows = _chunks_by_id(conn, collection, model, dim, part, columns)
+        rows = [
+            r[:k] + (r[k],)
+            for r in _chunks_by_id(conn, part, columns)
+            if (r[k + 1], r[k + 2], r[k + 3], r[k + 4]) == (collection, model, dim, dim * 4)
+        ]
         if not rows:
             continue
-        docs = sorted({r[-1] for r in rows})
-        indexed = _indexed_among(conn, docs)
+        indexed = _indexed_among(conn, sorted({r[-1] for r in rows}))
         out.extend(r[:-1] for r in rows if r[-1] in indexed)
     return out
 
 
-def _chunks_by_id(conn: Connection, collection: str, model: str, dim: int, ids: list[int], columns: str) -> list[Row]:
-    if conn.is_pg:  # chunks_collection_id (collection, id): an exact lookup per id
-        select = f"SELECT {columns}, c.document_id FROM chunks c WHERE {MEMBER_CHUNK} AND c.id = ANY(?) ORDER BY c.id"
-        return conn.fetchall(select, (*params(collection, model, dim), ids))
-    # NOT INDEXED: by rowid (still allowed), never by walking the members index of the whole collection
+def _chunks_by_id(conn: Connection, ids: list[int], columns: str) -> list[Row]:
+    """`columns`, then document_id, collection, model, dim and the embedding's byte length, by primary key."""
+    tail = "c.document_id, c.collection, c.model, c.dim, length(c.embedding)"
+    if conn.is_pg:  # ::bigint[]: a list of small ints would be sent as smallint[]
+        return conn.fetchall(
+            f"SELECT {columns}, {tail} FROM chunks c WHERE c.id = ANY(?::bigint[]) ORDER BY c.id", (ids,)
+        )
+    # NOT INDEXED: by rowid (still allowed), never by walking an index of the whole collection
     marks = ",".join("?" * len(ids))
-    select = (
-        f"SELECT {columns}, c.document_id FROM chunks c NOT INDEXED LEFT JOIN chunk_hashes h ON h.chunk_id = c.id "
-        f"WHERE {MEMBER_CHUNK} AND c.id IN ({marks})"
+    return conn.fetchall(
+        f"SELECT {columns}, {tail} FROM chunks c NOT INDEXED LEFT JOIN chunk_hashes h ON h.chunk_id = c.id "
+        f"WHERE c.id IN ({marks}) ORDER BY c.id",
+        ids,
     )
-    return conn.fetchall(select + " ORDER BY c.id", (*params(collection, model, dim), *ids))
 
 
 def _indexed_among(conn: Connection, documents: list[Any]) -> set[Any]:
