@@ -87,13 +87,19 @@ class Shape:
     thin: bool = True  # the library default stays thin (bench_http.py); the CLI and bench_sync default to realistic
     docs: int = 0  # realistic rows: exactly this many documents (0: sizes from the profile, 5-200 chunks)
     analyze: bool = False  # VACUUM ANALYZE / ANALYZE at the end (the old datagen always did)
+    schema: int = 0  # migrate only up to this schema version (0: the current one): to time an upgrade
 
     @property
     def tag(self) -> str:
         """'' for the thin, analysed rows the old datagen made (so old markers still match), else a label."""
         if self.thin:
             return "" if self.analyze else ":thin"
-        return ":realistic" + (f":docs{self.docs}" if self.docs else "") + (":analyzed" if self.analyze else "")
+        return (
+            ":realistic"
+            + (f":docs{self.docs}" if self.docs else "")
+            + (":analyzed" if self.analyze else "")
+            + (f":schema{self.schema}" if self.schema else "")
+        )
 
 
 THIN = Shape(thin=True, analyze=True)  # what fill() made before realistic rows existed
@@ -249,7 +255,7 @@ class PgSink:
 
         db = Database(self.url)
         with db.connection() as conn:
-            migrate(conn)
+            migrate(conn, upto=self.shape.schema or None)
             repo.set_collection_model(conn, COLLECTION, MODEL, DIM)
             conn.execute(ORIGINAL_TABLE_PG)
             conn.execute(ORIGINAL_TOAST_PG)
@@ -328,7 +334,7 @@ class SqliteSink:
             Path(str(self.path) + suffix).unlink(missing_ok=True)
         db = Database(self.url)
         with db.connection() as conn:
-            migrate(conn)
+            migrate(conn, upto=self.shape.schema or None)
             repo.set_collection_model(conn, COLLECTION, MODEL, DIM)
             conn.execute(ORIGINAL_TABLE_SQLITE)
         db.close()
@@ -494,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--thin", action="store_true", help="thin synthetic rows (the labelled floor), not realistic ones")
     ap.add_argument("--docs", type=int, default=0, help="realistic rows in exactly this many documents")
     ap.add_argument("--analyze", action="store_true", help="VACUUM ANALYZE / ANALYZE at the end")
+    ap.add_argument("--schema", type=int, default=0, help="migrate only up to this schema version (upgrade timing)")
     ap.add_argument("--pg", default="", help="name of a PostgreSQL database to create (dropped first if it exists)")
     ap.add_argument("--restore-to", default="", help="also make this PostgreSQL database by pg_dump | pg_restore")
     ap.add_argument("--sqlite", default="", help="path of a SQLite file to create (replaced if it exists)")
@@ -505,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         sinks.append(SqliteSink(Path(args.sqlite)))
     if not sinks:
         ap.error("give --pg NAME and/or --sqlite PATH")
-    shape = Shape(thin=args.thin, docs=args.docs, analyze=args.analyze)
+    shape = Shape(thin=args.thin, docs=args.docs, analyze=args.analyze, schema=args.schema)
     stats = fill(sinks, args.n, args.json_rows, args.seed, shape=shape)
     if args.restore_to and args.pg:
         stats["restore"] = pg_restore_copy(args.pg, args.restore_to)

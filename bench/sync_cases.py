@@ -34,8 +34,7 @@ from docqa.config import Settings  # noqa: E402
 from docqa.embedders.hash import HashEmbedder  # noqa: E402
 from docqa.index import snapshot  # noqa: E402
 from docqa.index.base import VectorIndex  # noqa: E402
-from docqa.storage import changes, rowhash, vectors  # noqa: E402
-from docqa.sync.engine import SyncEngine  # noqa: E402
+from docqa.storage import changes, membership, rowhash, vectors  # noqa: E402
 
 TIMES: dict[str, float] = defaultdict(float)
 
@@ -166,6 +165,7 @@ def instrument() -> None:
     from docqa.index.flat import FlatIndex
 
     vectors.count_vectors = _timed("db_count", vectors.count_vectors)
+    membership.indexed_documents = _timed("db_indexed_documents", membership.indexed_documents)
     vectors.stream_vectors = _timed_gen("db_stream_parse", vectors.stream_vectors)
     FlatIndex.bulk_load = _timed("index_bulk_load", FlatIndex.bulk_load)
     vectors.fetch_vectors = _timed("db_fetch_by_id", vectors.fetch_vectors)
@@ -176,8 +176,15 @@ def instrument() -> None:
     snapshot.file_checksum = _timed("file_checksum", snapshot.file_checksum)
     snapshot.read_index = _timed("faiss_read", snapshot.read_index)
     snapshot.save = _timed("snapshot_save", snapshot.save)
-    for name in ("_load_snapshot", "_catch_up", "_db_digest", "_diff", "_rebuild"):
-        setattr(SyncEngine, name, _timed("engine" + name, getattr(SyncEngine, name)))
+    from docqa.sync import pending, run
+    from docqa.sync.hash_cache import PendingHashes
+    from docqa.sync.loading import SnapshotLoad
+
+    for name in ("run", "verify", "rebuild", "_view", "_db_digest"):  # inclusive: run contains the others
+        setattr(run.SyncRun, name, _timed("sync_" + name.strip("_"), getattr(run.SyncRun, name)))
+    run.read_pending = _timed("sync_catch_up_read", pending.read_pending)
+    SnapshotLoad.result = _timed("snapshot_load_wait", SnapshotLoad.result)
+    PendingHashes.store = _timed("sqlite_hashes_store", PendingHashes.store)
     for name in ("add", "remove", "bulk_load"):
         setattr(VectorIndex, name, _timed("index_" + name, getattr(VectorIndex, name)))
 
@@ -247,8 +254,11 @@ def case_rebuild(args) -> dict:
         "steps": steps(),
         **cpu.report(),
         **mem.report(rep.index_count * datagen.DIM * 4),
+        "hash_backlog": len(store.engine.hashes),
     }
+    t = time.perf_counter()
     store.close()
+    out["close_s"] = time.perf_counter() - t
     return out
 
 
@@ -269,44 +279,105 @@ def case_original(args) -> dict:
 def case_floor(args) -> dict:
     """What the database alone needs to hand over every member vector: the floor under rebuild and verify.
 
-    PostgreSQL: psql running the same binary COPY into /dev/null; SQLite: the sqlite3 shell
-    running the same SELECT into /dev/null. Falls back to a bare Python loop without the shells.
+    The same member statement the rebuild runs (docqa.storage.membership: no join, the indexed
+    documents inlined), run by psql as a binary COPY into /dev/null, or by the sqlite3 shell into
+    /dev/null. Falls back to a bare Python loop without the shells.
     """
     import shutil
     import subprocess
+    import tempfile
 
-    select = "SELECT c.id, c.embedding " + vectors.MEMBERSHIP.replace("?", "{}").format(
-        f"'{datagen.COLLECTION}'", f"'{datagen.MODEL}'", datagen.DIM, datagen.DIM * 4
-    )
+    from docqa.storage import membership
+    from docqa.storage.db import Database
+
     pg = not args.db.startswith("sqlite")
+    db = Database(args.db)
+    with db.connection() as conn, conn.transaction(read_only=True):
+        if pg:
+            body = membership.pg_scan(conn, "c.id, c.embedding", datagen.COLLECTION, datagen.MODEL, datagen.DIM)
+            script = b"COPY (" + body + b") TO STDOUT (FORMAT BINARY);\n"
+        else:
+            values = membership.params(datagen.COLLECTION, datagen.MODEL, datagen.DIM)
+            sql = membership.sqlite_scan("c.id, c.embedding")
+            for v in values:
+                sql = sql.replace("?", f"'{v}'" if isinstance(v, str) else str(v), 1)
+            script = sql.encode() + b";\n"
+        n = vectors.count_vectors(conn, datagen.COLLECTION, datagen.MODEL, datagen.DIM)
+    db.close()
     tool = shutil.which("psql" if pg else "sqlite3")
     samples = []
-    for _ in range(2):  # the faster of two: the floor, not the noise
-        t = time.perf_counter()
-        if tool and pg:
-            subprocess.run(
-                [tool, "-X", "-q", args.db, "-c", f"COPY ({select}) TO STDOUT (FORMAT BINARY)"],
-                stdout=subprocess.DEVNULL,
-                check=True,
-            )
-        elif tool:
-            subprocess.run([tool, args.db.split("://", 1)[1][1:], select], stdout=subprocess.DEVNULL, check=True)
-        else:
-            conn = raw_conn(args.db)
-            for _ in conn.execute(select):
-                pass
-            conn.close()
-        samples.append(time.perf_counter() - t)
+    with tempfile.NamedTemporaryFile(suffix=".sql") as f:
+        f.write(script)
+        f.flush()
+        for _ in range(2):  # the faster of two: the floor, not the noise
+            t = time.perf_counter()
+            if tool and pg:
+                subprocess.run([tool, "-X", "-q", args.db, "-f", f.name], stdout=subprocess.DEVNULL, check=True)
+            elif tool:
+                with open(f.name, "rb") as stdin:
+                    path = args.db.split("://", 1)[1][1:]
+                    subprocess.run([tool, path], stdin=stdin, stdout=subprocess.DEVNULL, check=True)
+            else:
+                conn = raw_conn(args.db)
+                for _ in conn.execute(script.decode()):
+                    pass
+                conn.close()
+            samples.append(time.perf_counter() - t)
     floor = min(samples)
-    conn = raw_conn(args.db)
-    n = conn.execute("SELECT count(*) " + select[select.index("FROM") :]).fetchone()[0]
-    conn.close()
     return {
         "floor_s": floor,
         "samples_s": samples,
         "vectors": n,
         "vectors_per_s": n / floor,
         "tool": tool or "python loop",
+    }
+
+
+def case_analyze(args) -> dict:
+    """What the worker's statistics refresh costs on this dataset (it runs in the background after start-up)."""
+    from docqa.storage import planner_stats
+    from docqa.storage.db import Database
+
+    db = Database(args.db)
+    with db.connection() as conn:
+        before = [s.__dict__ for s in planner_stats.table_states(conn)]
+        t = time.perf_counter()
+        analysed = planner_stats.refresh(conn)
+        took = time.perf_counter() - t
+        stale_after = planner_stats.stale_tables(conn)
+    db.close()
+    return {"analyze_s": took, "analysed": analysed, "before": before, "stale_after": stale_after}
+
+
+def case_migrate(args) -> dict:
+    """Upgrade a database made at an older schema version: the migration, then the first sync, then close
+    (on SQLite close stores the row-hash backlog the first sync computed)."""
+    from docqa.storage.db import Database
+    from docqa.storage.migrate import migrate, schema_version
+
+    db = Database(args.db)
+    with db.connection() as conn:
+        before = schema_version(conn)
+        t = time.perf_counter()
+        after = migrate(conn)
+        migrate_s = time.perf_counter() - t
+    db.close()
+    t = time.perf_counter()
+    store = open_store(args)
+    rep = store.sync("auto")
+    sync_s = time.perf_counter() - t
+    pending = len(store.engine.hashes)
+    t = time.perf_counter()
+    store.close()
+    close_s = time.perf_counter() - t
+    return {
+        "from_version": before,
+        "to_version": after,
+        "migrate_s": migrate_s,
+        "first_sync_s": sync_s,
+        "first_sync": report_dict(rep),
+        "hash_backlog": pending,
+        "close_s": close_s,
     }
 
 
@@ -326,8 +397,11 @@ def case_startup(args) -> dict:
         "steps": steps(),
         **cpu.report(),
         **mem.report(rep.index_count * datagen.DIM * 4),
+        "hash_backlog": len(store.engine.hashes),
     }
+    t = time.perf_counter()
     store.close()
+    out["close_s"] = time.perf_counter() - t
     return out
 
 
@@ -509,6 +583,8 @@ def case_deep(args) -> dict:
 
 
 CASES = {
+    "analyze": case_analyze,
+    "migrate": case_migrate,
     "deep": case_deep,
     "floor": case_floor,
     "rebuild": case_rebuild,
