@@ -173,3 +173,16 @@ def test_light_stemmer_and_weighted_overlap() -> None:
     weights = {stem("chain"): 1.0, stem("zeppelin"): 3.0}
     assert term_overlap(weights, "The chains are oiled.") == pytest.approx(0.25)
     assert term_overlap({}, "anything") == 0.0
+
+
+def test_chunks_given_without_offsets_still_get_cited_answers(store) -> None:
+    """Library callers often pass ChunkInput(text=..., ordinal=i) alone: their spans are placed for them."""
+    from docqa.types import ChunkInput
+
+    store.settings = store.settings.replace(qa_min_score=HASH_FLOOR)
+    texts = [TOPICS[0], TOPICS[1]]
+    store.add_document([ChunkInput(text=t, ordinal=i) for i, t in enumerate(texts)], document_id="bare")
+    answer = store.ask("how often does the espresso machine need descaling?")
+    assert answer.found and answer.sources[0].document_id == "bare"
+    source = answer.sources[0]
+    assert source.char_end > source.char_start

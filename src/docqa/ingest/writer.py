@@ -131,6 +131,7 @@ class DocumentWriter:
             content_hash,
             metadata,
         )
+        place_unplaced(chunks)
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 return self._write(chunks, doc)
@@ -259,6 +260,17 @@ class _Incoming:
     content_type: str
     content_hash: str
     metadata: dict[str, Any] | None
+
+
+def place_unplaced(chunks: Sequence[ChunkInput]) -> None:
+    """Chunks given without character offsets (all 0) get positions as if joined by newlines, in
+    ordinal order, so answers can cite spans in them (what the chunk API has always done)."""
+    if not chunks or any(c.char_start or c.char_end for c in chunks):
+        return
+    position = 0
+    for chunk in sorted(chunks, key=lambda c: c.ordinal):
+        chunk.char_start, chunk.char_end = position, position + len(chunk.text)
+        position = chunk.char_end + 1
 
 
 def same_document(existing: DocumentRecord, content_hash: str, metadata: dict[str, Any] | None) -> bool:
