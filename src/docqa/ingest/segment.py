@@ -152,6 +152,7 @@ def split_characters(
         if count(text[position : position + 1]) > limit:
             raise InvalidInput(f"max_tokens={limit} is too small: one character counts as more tokens")
         origin = position
+
         def fits(k: int, o: int = origin) -> bool:
             return count(text[o:k]) <= limit
 
@@ -179,6 +180,7 @@ def pack_words(
             pieces.extend(split_characters(text, first_start, first_end, count, limit, first_tokens))
             i += 1
             continue
+
         def fits_words(k: int, s: int = first_start) -> bool:
             return count(text[s : words[k - 1][1]]) <= limit
 
