@@ -190,3 +190,49 @@ def test_per_query_weights_override_the_settings(store) -> None:
         store.search(rare_query, mode="hybrid", k=5, vector_weight=0.0, keyword_weight=0.0)
     with pytest.raises(InvalidInput):
         store.search(rare_query, mode="hybrid", k=5, rrf_k=-1)
+
+
+# --- score-aware fusion and query cleaning (issue 13, item 3) ------------------------------------
+
+
+def test_score_aware_fusion_keeps_keyword_noise_from_overriding_strong_vector_evidence() -> None:
+    vector = ([1, 2], [0.85, 0.84])  # chunk 1 is what the question means, chunk 2 nearly as close
+    keyword = ([3, 2, 4, 1], [8.0, 0.5, 0.45, 0.4])  # chunk 2 shares one common word: a twentieth of the best
+    plain, _ = rrf_fuse([vector[0], keyword[0]], [1.0, 1.0])
+    assert plain[0] == 2  # rank fusion alone: the one-word match overrides the vector's first
+    aware, scores = rrf_fuse([vector[0], keyword[0]], [1.0, 1.0], scores=[vector[1], keyword[1]], score_power=1.0)
+    assert aware[0] == 1 and scores == sorted(scores, reverse=True) and 0 < scores[-1] <= scores[0] <= 1
+    same, _ = rrf_fuse([vector[0], keyword[0]], [1.0, 1.0], scores=[vector[1], keyword[1]], score_power=0.0)
+    assert same == plain  # power 0 is plain fusion
+    decisive, _ = rrf_fuse([[1, 2], [2, 1]], [1.0, 1.0], scores=[[0.60, 0.59], [9.0, 0.3]], score_power=1.0)
+    assert decisive[0] == 2  # a strong keyword match next to a close vector second still wins
+    with pytest.raises(InvalidInput):
+        rrf_fuse([[1], [2]], [1.0, 1.0], scores=[[0.5]], score_power=1.0)
+    with pytest.raises(InvalidInput):
+        rrf_fuse([[1], [2]], [1.0, 1.0], scores=[[0.5], [0.5, 0.4]], score_power=1.0)
+    with pytest.raises(InvalidInput):
+        rrf_fuse([[1]], [1.0], scores=[[0.5]], score_power=-1.0)
+
+
+def test_keyword_queries_drop_one_letter_latin_words_but_never_cjk() -> None:
+    from docqa.search.cjk import split_cjk
+    from docqa.search.keyword import query_terms
+
+    assert query_terms("What does f(x, y) return for key=y.z in psql?") == ["return", "key", "psql"]
+    assert query_terms("Why does pg_dump -j 4 fail?") == ["pg", "dump", "4", "fail"]  # digits stay
+    assert query_terms("x*") == ["x"]  # nothing else: kept
+    assert query_terms("東 京 x y z") == ["東", "京"]  # single CJK characters are words
+    other, grams = split_cjk("東京 の a b 天気 tokyo weather")
+    assert grams == ["東京", "の", "天気"] and query_terms(other) == ["tokyo", "weather"]
+
+
+def test_answers_use_score_aware_fusion(store) -> None:
+    from docqa.qa.retrieve import retrieve
+    from docqa.search.dispatch import search
+
+    store.add_document(make_chunks(["alpha beta gamma delta", "alpha epsilon zeta eta"]), filename="a.txt")
+    plain = [h.chunk_id for h in search(store.corpus, "alpha beta", mode="hybrid", k=2)]
+    same = retrieve(store.corpus, "alpha beta", 2, SearchFilters(), store._hybrid(), score_power=0.0)
+    assert [h.chunk_id for h in same] == plain
+    with pytest.raises(InvalidInput):
+        retrieve(store.corpus, "alpha", 2, SearchFilters(), store._hybrid(), score_power=-0.5)

@@ -153,3 +153,21 @@ def test_map_citations_by_hand() -> None:
     assert map_citations("A [3]. B [1, 3] and [9].", 3) == ("A [1]. B [2, 1] and.", [2, 0])
     assert map_citations("No citations.", 2) == ("No citations.", [0, 1])
     assert map_citations("Bad [7].", 2) == ("Bad.", [0, 1])
+
+
+def test_llm_sees_the_extractive_passages_numbered_as_the_answer_cites_them(store, manual, fake_llm) -> None:  # noqa: F811
+    question = "How often should I lubricate the chain?"
+    extractive = store.ask(question)
+    assert "[1]" in extractive.answer  # the extractive answer marks its sources the same way
+    use_llm(store, fake_llm.url)
+    fake_llm.reply = "Every 300 km [1]."
+    answer = store.ask(question)
+    prompt = fake_llm.requests[0]["body"]["messages"][-1]["content"]
+    shown = [block.split("] ", 1)[1] for block in prompt.split("\n\n") if block.startswith("[")]
+    assert shown[0] == extractive.sources[0].text  # passage [1] is the extractive answer's source [1]
+    assert answer.mode == "llm" and answer.answer == "Every 300 km [1]."
+    assert answer.sources[0] == extractive.sources[0]
+    assert_spans_exact(store, answer)
+    fake_llm.status = 500
+    fallback = store.ask(question)
+    assert fallback.mode == "extractive" and fallback.answer == extractive.answer

@@ -141,6 +141,16 @@ def _inside(passages: Sequence[Passage], item: Scored) -> bool:
     return any(p.region == item.candidate.region and p.span[0] < unit.end and unit.start < p.span[1] for p in passages)
 
 
+def _overlaps(passages: Sequence[Passage], extra: Passage) -> bool:
+    """Whether `extra` quotes any character (by document position) that `passages` already quote."""
+    return any(
+        a.document_id == b.document_id and a.char_start < b.char_end and b.char_start < a.char_end
+        for p in passages
+        for a in p.sources
+        for b in extra.sources
+    )
+
+
 def compose_answer(evidence: Evidence, config: QaConfig, most: int | None = None) -> list[Passage]:
     """The best window, and (up to `most` in all) windows elsewhere whose anchors score nearly as well,
     while the answer stays within MAX_CHARS; nothing when the best evidence is below the floor."""
@@ -161,7 +171,7 @@ def compose_answer(evidence: Evidence, config: QaConfig, most: int | None = None
             continue
         first_marker = sum(len(p.sources) for p in passages) + 1
         extra = passage_at(evidence, item, first_marker, min(room, config.answer_chars))
-        if len(extra.text) <= room:
+        if len(extra.text) <= room and not _overlaps(passages, extra):
             passages.append(extra)
             used += len(extra.text) + 2
     return passages

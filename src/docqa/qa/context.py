@@ -111,7 +111,7 @@ def _continues(run: Sequence[SearchHit], chunk: SearchHit) -> bool:
         return False
     if len(chunk.content) != chunk.char_end - chunk.char_start or len(last.content) != last.char_end - last.char_start:
         return False
-    shared = min(last.char_end, chunk.char_end) - chunk.char_start
+    shared = max(0, min(last.char_end, chunk.char_end) - chunk.char_start)
     offset = chunk.char_start - last.char_start
     return last.content[offset : offset + shared] == chunk.content[:shared]
 

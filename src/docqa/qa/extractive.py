@@ -15,6 +15,7 @@ its evidence on to the unit after it in the same section, which is where such a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,9 +29,12 @@ W_OVERLAP = 0.4
 W_NOVELTY = 0.0
 PICK_SIMILARITY = W_SIMILARITY
 PICK_OVERLAP = W_OVERLAP
+SIMILARITY_GATE = 0.4  # word overlap counts in full from this similarity up, proportionally below it
+_ASKS = re.compile(r"\?[\"'\u201d\u2019)\]]*(?:\s|$)")
 NOVELTY_WORDS = 12  # a unit this long (in words) gets its full novelty; shorter ones a share
 ECHO_SHARE = 0.0  # a unit whose content words are at least this share the question's is an echo (0: off)
-ECHO_PASS = 1.0  # the share of an echo's evidence passed on to the unit after it
+ECHO_PASS = 1.0  # the share of an echo's pick passed on to the unit after it
+ECHO_KEEP = 0.5  # the share of its pick an echo keeps (its window still shows it: the window starts before)
 W_RETRIEVAL = 0.5  # weight of the retrieval score (hybrid, 0..1) of the chunk a unit comes from
 NEIGHBOUR_UNITS = True  # offer the units of the chunks next to the retrieved ones too (ranked like them)
 
@@ -83,9 +87,16 @@ def novelty(question_stems: set[str], unit: Unit) -> float:
     return new * min(1.0, unit.words / NOVELTY_WORDS)
 
 
+def gated(overlap: float, similarity: float) -> float:
+    """The word overlap, counted only as far as the unit is about the question: words shared by a unit that
+    means something else ("kept in the fridge ... if rice is left warm") are a coincidence."""
+    return overlap * min(1.0, max(0.0, similarity) / SIMILARITY_GATE) if SIMILARITY_GATE > 0 else overlap
+
+
 def is_echo(question_stems: set[str], unit: Unit) -> bool:
-    """Whether the unit restates the question rather than answering it."""
-    if unit.text.rstrip().endswith("?"):
+    """Whether the unit restates the question rather than answering it: it asks a question itself (also one
+    quoted in an example), or (ECHO_SHARE) nearly all its words are the question's."""
+    if _ASKS.search(unit.text):
         return True
     terms = content_terms(unit.text)
     return ECHO_SHARE > 0 and bool(terms) and len(terms & question_stems) / len(terms) >= ECHO_SHARE
@@ -111,7 +122,7 @@ def score_candidates(
         sim = float(np.clip(raw, -1.0, 1.0))
         overlap = term_overlap(term_weights, candidate.text)
         evidence = W_SIMILARITY * sim + W_OVERLAP * overlap
-        pick = PICK_SIMILARITY * sim + PICK_OVERLAP * overlap + W_NOVELTY * novelty(stems, candidate.unit)
+        pick = PICK_SIMILARITY * sim + PICK_OVERLAP * gated(overlap, sim) + W_NOVELTY * novelty(stems, candidate.unit)
         if retrieval:
             pick += W_RETRIEVAL * retrieval[candidate.rank]
         scored[(candidate.region, candidate.index)] = Scored(candidate, evidence, sim, overlap, pick)
@@ -120,10 +131,12 @@ def score_candidates(
             continue
         following = scored.get((region, index + 1))
         units = region_units[region]
-        if following and units[index + 1].section == units[index].section:
-            passed = item.score * ECHO_PASS
-            if passed > following.pick:
-                scored[(region, index + 1)] = Scored(
-                    following.candidate, max(following.score, passed), following.similarity, following.overlap, passed
-                )
+        if following and units[index + 1].group == units[index].group:
+            passed = max(item.pick * ECHO_PASS, following.pick)
+            scored[(region, index + 1)] = Scored(
+                following.candidate, max(following.score, item.score), following.similarity, following.overlap, passed
+            )
+        scored[(region, index)] = Scored(
+            item.candidate, item.score, item.similarity, item.overlap, item.pick * ECHO_KEEP
+        )
     return sorted(scored.values(), key=lambda s: (-s.pick, s.candidate.rank, s.candidate.unit.start))

@@ -60,6 +60,7 @@ _TIME_QUESTION = re.compile(
 _QUANTITY_QUESTION = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
 _WHO_QUESTION = re.compile(r"^\s*(?:who|whom|whose)\b", re.IGNORECASE)
 _FULL_NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+ [A-Z][a-z]+")  # "... ask Jane Smith", not a sentence start
+_MARKER = re.compile(r"\s?\[\d+(?:,\s*\d+)*\]")
 _NAME_INSIDE = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]|[A-Z]{4}|_|\(\)$")
 
 
@@ -133,6 +134,6 @@ def refusal_reason(
                 return f"the collection never mentions {name} {version}"
     if config.answer_types:
         kind = expected_type(question)
-        if kind and not has_type(kind, answer_text):
+        if kind and not has_type(kind, _MARKER.sub("", answer_text)):
             return f"the passage holds no {kind} for a {kind} question"
     return None

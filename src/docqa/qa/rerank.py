@@ -16,7 +16,7 @@ import numpy as np
 
 from docqa.qa.compose import window
 from docqa.qa.evidence import Evidence
-from docqa.qa.extractive import Scored
+from docqa.qa.extractive import Scored, gated
 from docqa.qa.passages import term_overlap
 
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -52,7 +52,7 @@ def rerank(evidence: Evidence, embed: Embed, question_vector: np.ndarray, target
     for (item, _), text, sim in zip(chosen, texts, sims):
         value = (
             W_WINDOW_SIMILARITY * float(sim)
-            + W_WINDOW_OVERLAP * term_overlap(evidence.weights, text)
+            + W_WINDOW_OVERLAP * gated(term_overlap(evidence.weights, text), float(sim))
             + W_WINDOW_RETRIEVAL * retrieval[item.candidate.rank]
             + W_ANCHOR * item.pick
         )
