@@ -20,7 +20,7 @@ from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings  # 
 
 from docqa.app import Docqa  # noqa: E402
 from docqa.config import Settings  # noqa: E402
-from docqa.errors import Conflict, EmbedderMismatch, InvalidInput  # noqa: E402
+from docqa.errors import EmbedderMismatch, InvalidInput  # noqa: E402
 from docqa.integrations.langchain import DocqaEmbeddings, DocqaRetriever, DocqaVectorStore  # noqa: E402
 
 KITCHEN = [
@@ -246,7 +246,7 @@ def test_bad_input_is_a_clear_error(open_store):
 
 def test_an_id_taken_in_another_collection_is_refused_naming_why(open_store):
     open_store(collection="one").add_texts(["x"], ids=["shared"])
-    with pytest.raises(Conflict, match="unique in a database"):
+    with pytest.raises(InvalidInput, match="taken by collection 'one'"):
         open_store(collection="two").add_texts(["y"], ids=["shared"])
 
 
