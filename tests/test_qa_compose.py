@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from docqa.qa.compose import MAX_CHARS, Layout, marked, piece_source, pieces_of, window
+from docqa.qa.compose import MAX_CHARS, Layout, fitted, marked, piece_source, pieces_of, window
 from docqa.qa.context import build_regions
 from docqa.types import SearchHit
 from tests.test_qa import assert_spans_exact
@@ -139,6 +139,18 @@ def test_rendering_joins_wrapped_lines_and_keeps_code_lines() -> None:
         "The chain is cleaned and lubricated every three hundred kilometres, or after any ride in the rain, "
         "whichever comes first.\nRun this:\n  oil --chain  --light\n  wipe"
     )
+
+
+def test_a_unit_longer_than_the_bound_is_cut_at_a_space() -> None:
+    text = "Row | " + " | ".join(f"value {n} of the very wide table row" for n in range(60))
+    region = build_regions([SearchHit(1, "d", 0.5, text, "t.md", "text/markdown", 0, {}, None, 0, len(text))], [])[0]
+    layout = Layout.of(region)
+    first, last = window(layout, 0)
+    answer, pieces = fitted(layout, pieces_of(layout, first, last), 1)
+    assert len(text) > MAX_CHARS >= len(answer) > MAX_CHARS - 60
+    assert answer.endswith(" … [1]") and text.startswith(answer[: -len(" … [1]")])
+    source = piece_source(region, pieces[0], 0.5)
+    assert source.text == text[source.char_start : source.char_end] and source.char_end < len(text)
 
 
 # --- through the library (both databases) -------------------------------------------------

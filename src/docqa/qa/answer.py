@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from docqa.errors import InvalidInput, LLMUnavailable, NotFound
 from docqa.limits import MAX_ASK_K, MAX_QUESTION_CHARS
 from docqa.qa import llm
-from docqa.qa.compose import MAX_CHARS, TARGET_CHARS, Layout, marked, piece_source, pieces_of, window
+from docqa.qa.compose import MAX_CHARS, TARGET_CHARS, Layout, fitted, piece_source, pieces_of, window
 from docqa.qa.evidence import Evidence, gather
 from docqa.qa.extractive import Scored
 from docqa.qa.refusal import PhraseCount, RefusalConfig, refusal_reason
@@ -130,10 +130,10 @@ def passage_at(evidence: Evidence, item: Scored, first_marker: int, target: int)
     """The window around a scored candidate, cut into sources and rendered with markers."""
     layout: Layout = evidence.layouts[item.candidate.region]
     first, last = window(layout, item.candidate.index, target)
-    pieces = pieces_of(layout, first, last)
+    text, pieces = fitted(layout, pieces_of(layout, first, last), first_marker, MAX_CHARS)
     sources = [piece_source(layout.region, piece, item.score) for piece in pieces]
     span = (layout.units[first].start, layout.units[last].end)
-    return Passage(marked(layout, pieces, first_marker), sources, item.candidate.region, span)
+    return Passage(text, sources, item.candidate.region, span)
 
 
 def _inside(passages: Sequence[Passage], item: Scored) -> bool:
@@ -158,6 +158,8 @@ def compose_answer(evidence: Evidence, config: QaConfig, most: int | None = None
     if best is None or best.score < config.min_score:
         return []
     passages = [passage_at(evidence, best, 1, config.answer_chars)]
+    if not passages[0].sources:
+        return []
     used = len(passages[0].text)
     for item in evidence.scored[1:]:
         if (

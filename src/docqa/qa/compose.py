@@ -13,6 +13,7 @@ paragraph a PDF wrapped and keeps every other line as written (code keeps its in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -181,3 +182,24 @@ def marked(layout: Layout, pieces: list[Piece], first_marker: int) -> str:
         else:
             out = body
     return out
+
+
+def fitted(layout: Layout, pieces: list[Piece], first_marker: int, limit: int = MAX_CHARS) -> tuple[str, list[Piece]]:
+    """The pieces rendered with markers within `limit` characters: a window longer than that (a unit too
+    long on its own, a long table row) is cut at a space, its end marked with "…"."""
+    pieces = list(pieces)
+    text = marked(layout, pieces, first_marker)
+    cut = False
+    while len(text) > limit and pieces:
+        last = pieces[-1]
+        over = len(text) - limit + 2  # the ellipsis and its space
+        at = layout.region.text.rfind(" ", last.start, max(last.start, last.end - over))
+        if at <= last.start:
+            pieces.pop()
+        else:
+            pieces[-1] = Piece(last.chunk, last.start, at)
+        cut = True
+        text = marked(layout, pieces, first_marker)
+        if cut and pieces:
+            text = re.sub(r" \[(\d+)\]$", r" … [\1]", text)
+    return text, pieces
