@@ -213,9 +213,21 @@ class SyncEngine:
 
     # --- persistence -------------------------------------------------------
     def _maybe_save(self, force: bool = False) -> None:
+        """Save when due. A save that fails (a full disk) is logged and retried at the next one: the
+        snapshot is a cache, the index in memory is proven, and the write that caused this sync is
+        already committed — failing it now would answer an error for a write that was stored."""
         held = self._held
         if held.dirty and (force or time.monotonic() - held.last_save >= self.cfg.snapshot_interval_s):
-            self._save_now()
+            try:
+                self._save_now()
+            except OSError as exc:
+                log_event(
+                    log,
+                    "Index snapshot could not be saved; will retry",
+                    logging.WARNING,
+                    collection=self.cfg.collection,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
 
     def save(self, force: bool = False) -> bool:
         """Write a snapshot of the index if it changed since the last one was written or loaded
