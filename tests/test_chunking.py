@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -229,7 +228,8 @@ def _megabyte_of_prose() -> bytes:
     return "\n\n".join(paragraphs).encode()
 
 
-def test_a_megabyte_is_fast_and_counts_tokens_linearly() -> None:
+def test_a_megabyte_counts_tokens_linearly() -> None:
+    """The work is linear in the text (what keeps 1 MB fast; the time itself belongs in bench/, not here)."""
     doc = parse_bytes(_megabyte_of_prose(), "big.md")
     counted = [0]
 
@@ -237,10 +237,7 @@ def test_a_megabyte_is_fast_and_counts_tokens_linearly() -> None:
         counted[0] += len(text)
         return whitespace_words(text)
 
-    started = time.perf_counter()
     chunks = chunk_document(doc, counter, max_tokens=200, overlap_tokens=30)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.5, f"chunking 1 MB took {elapsed:.2f}s"
     assert counted[0] < 4 * len(doc.text), "count_tokens saw the text too many times"
     assert len(chunks) > 500
 
