@@ -94,7 +94,17 @@ class Connection:
             raise_if_unavailable(exc)
             raise
 
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    def fetchall(self, sql: str, params: Sequence[Any] = (), binary: bool = False) -> list[Row]:
+        """`binary`: PostgreSQL sends the results in binary (bytea as raw bytes, not hex text: a fetch of
+        10k embeddings 0.11-0.14 s instead of 0.26 s); SQLite ignores it."""
+        if binary and self.is_pg:
+            try:
+                with self.raw.cursor(binary=True) as cur:
+                    cur.execute(self._sql(sql), tuple(params))
+                    return list(cur.fetchall())
+            except Exception as exc:
+                raise_if_unavailable(exc)
+                raise
         return list(self.execute(sql, params).fetchall())
 
     def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:

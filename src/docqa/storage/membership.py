@@ -24,6 +24,7 @@ Every plan left to the planner is then a single-table access path, each of them 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,7 +39,7 @@ MEMBERSHIP = (  # the definition as one join: for people, tests and tools (e.g. 
     "FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.status = 'indexed' AND " + MEMBER_CHUNK
 )
 SQLITE_MEMBERS_INDEX = "chunks_members"  # (collection, model, dim, length(embedding), document_id)
-_FETCH_BATCH = 5_000
+_FETCH_BATCH = 10_000
 
 
 def params(collection: str, model: str, dim: int) -> tuple[str, str, int, int]:
@@ -136,10 +137,15 @@ def members_by_id(
 def _chunks_by_id(conn: Connection, ids: list[int], columns: str) -> list[Row]:
     """`columns`, then document_id, collection, model, dim and the embedding's byte length, by primary key."""
     tail = "c.document_id, c.collection, c.model, c.dim, length(c.embedding)"
-    if conn.is_pg:  # ::bigint[]: a list of small ints would be sent as smallint[]
-        return conn.fetchall(
-            f"SELECT {columns}, {tail} FROM chunks c WHERE c.id = ANY(?::bigint[]) ORDER BY c.id", (ids,)
+    if conn.is_pg:
+        # sorted here, not by the server: 10k rows of 1.6 KB are over work_mem, and ORDER BY sorted them on disk
+        # (a fetch of 10k ids at 1M: 2.0 s against 0.03 s of execution without it); the ids go as one text,
+        # not as a list psycopg dumps element by element
+        literal = "{" + ",".join(map(str, ids)) + "}"
+        rows = conn.fetchall(
+            f"SELECT {columns}, {tail} FROM chunks c WHERE c.id = ANY(?::bigint[])", (literal,), binary=True
         )
+        return sorted(rows, key=lambda r: int(r[0]))
     # NOT INDEXED: by rowid (still allowed), never by walking an index of the whole collection
     marks = ",".join("?" * len(ids))
     return conn.fetchall(
@@ -151,7 +157,12 @@ def _chunks_by_id(conn: Connection, ids: list[int], columns: str) -> list[Row]:
 
 def _indexed_among(conn: Connection, documents: list[Any]) -> set[Any]:
     if conn.is_pg:
-        rows = conn.fetchall("SELECT id FROM documents WHERE id = ANY(?) AND status = 'indexed'", (documents,))
+        # one JSON text, not a list psycopg dumps element by element (57 ms for 5k ids)
+        rows = conn.fetchall(
+            "SELECT id FROM documents WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text(?::jsonb))) "
+            "AND status = 'indexed'",
+            (json.dumps(documents),),
+        )
     else:
         rows = []
         for start in range(0, len(documents), 500):
