@@ -47,17 +47,33 @@ def test_warming_up_until_the_model_is_loaded_then_healthy(settings):
     library.close()
 
 
-def test_writes_failing_while_the_database_refuses_writes_and_healthy_once_one_succeeds(settings):
+def test_writes_failing_while_the_database_refuses_writes_and_healthy_once_one_succeeds(settings, monkeypatch):
     """A full disk: every write fails, reads keep working; /health says so and stays ready for reads."""
+    import contextlib
+
     pg = settings.database_url.startswith("postgres")
     library = open_library(settings)
+    refusing = threading.Event()
+    handed_out = library.db.connection
+
+    @contextlib.contextmanager
+    def connection():  # type: ignore[no-untyped-def]
+        # Every connection handed out (to the writer, the worker, a search) sees the same database state: no
+        # reliance on which pooled connection the next write happens to get while the worker runs beside it.
+        with handed_out() as conn:
+            if pg:  # a database that takes no writes (a standby, a read-only default)
+                mode = "READ ONLY" if refusing.is_set() else "READ WRITE"
+                conn.execute(f"SET SESSION CHARACTERISTICS AS TRANSACTION {mode}")
+            elif refusing.is_set():  # a full disk
+                conn.execute(f"PRAGMA max_page_count = {int(conn.scalar('PRAGMA page_count'))}")
+            else:
+                conn.execute("PRAGMA max_page_count = 1073741823")
+            yield conn
+
+    monkeypatch.setattr(library.db, "connection", connection)
     with running(fast(settings), library) as client:
         index_doc(client, "before", TOPICS[:2])
-        with library.db.connection() as conn:  # the pool hands this connection out next (LIFO)
-            if pg:  # a database that takes no writes (a standby, a read-only default)
-                conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            else:  # a full disk
-                conn.execute(f"PRAGMA max_page_count = {int(conn.scalar('PRAGMA page_count'))}")
+        refusing.set()
         big = {"document_id": "big", "chunks": [{"index": i, "content": TOPICS[i % 10] * 40} for i in range(40)]}
         error = assert_error(client.post("/api/v1/index/", json=big), 503, "database_unavailable")
         why = "read-only" if pg else "full"
@@ -66,10 +82,7 @@ def test_writes_failing_while_the_database_refuses_writes_and_healthy_once_one_s
         assert (body["status"], body["ready"]) == ("writes_failing", True), body
         assert why in body["reason"]
         assert search(client, TOPICS[1], limit=1)["results"][0]["document_id"] == "before"  # reads still work
-        with library.db.connection() as conn:
-            conn.execute(
-                "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE" if pg else "PRAGMA max_page_count = 1073741823"
-            )
+        refusing.clear()
         index_doc(client, "after", TOPICS[2:4])
         assert client.get("/health").json()["status"] == "healthy"
     library.close()

@@ -234,6 +234,8 @@ class SyncWorker:
     def _refresh_statistics(self, engine: SyncEngine) -> None:
         """ANALYZE the tables whose planner statistics are missing (a restore) or stale (a bulk ingest),
         here in the background rather than on the start-up path (docqa.storage.planner_stats)."""
+        if not engine.db.is_pg:
+            return  # SQLite's planner needs none for docqa's statements (and never has them unless asked)
         started = time.monotonic()
         try:
             with engine.db.connection() as conn:
