@@ -8,11 +8,13 @@ place once it is complete.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +63,15 @@ def build(model_dir: Path, out_dir: Path, fingerprint: str) -> None:
     )
     optimized.save_model_to_file(str(fused))
     fp32.unlink()
-    quantize_dynamic(
-        str(fused),
-        str(out_dir / MODEL_FILE),
-        per_channel=True,
-        weight_type=QuantType.QInt8,
-        nodes_to_exclude=ffn_output_matmuls(onnx.load(str(fused)), FP32_FFN_OUTPUT_LAYERS),
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
+    with _root_logger_quiet():
+        quantize_dynamic(
+            str(fused),
+            str(out_dir / MODEL_FILE),
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=ffn_output_matmuls(onnx.load(str(fused)), FP32_FFN_OUTPUT_LAYERS),
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
     fused.unlink()
     _fsync_file(out_dir / MODEL_FILE)
     manifest = {
@@ -82,6 +85,30 @@ def build(model_dir: Path, out_dir: Path, fingerprint: str) -> None:
     }
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
     _fsync_file(out_dir / MANIFEST_FILE)
+
+
+class _DropRootAdvice(logging.Filter):
+    """onnxruntime's quantizer logs advice through the root logger ("Please consider to run pre-processing
+    before quantization"): not for docqa's users, who never run the quantizer themselves."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+
+@contextlib.contextmanager
+def _root_logger_quiet() -> Iterator[None]:
+    """Drop below-ERROR records logged straight to the root logger while the quantizer runs. The
+    module-level logging.warning() it uses would also install a stderr handler on a root that has none
+    (logging.basicConfig): a NullHandler stands in meanwhile."""
+    root = logging.getLogger()
+    advice, stand_in = _DropRootAdvice(), logging.NullHandler()
+    root.addFilter(advice)
+    root.addHandler(stand_in)
+    try:
+        yield
+    finally:
+        root.removeHandler(stand_in)
+        root.removeFilter(advice)
 
 
 def _fsync_file(path: Path) -> None:
