@@ -7,6 +7,7 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -131,8 +132,23 @@ def test_ingest_bytes_and_headings_travel_with_chunks(cstore, counting):
     assert doc.metadata["team"] == "docs" and doc.content_type == "text/markdown"
 
 
+class StallsAfter60Chunks(HashEmbedder):
+    """Embeds the first 60 chunks (and whatever batch they end in), then never returns: the ingest is
+    caught midway whatever the machine's speed (a fast one finished all 150 files between two polls)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded = 0
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        if self.embedded >= 60:
+            threading.Event().wait()
+        self.embedded += len(texts)
+        return super().embed(texts)
+
+
 def _ingest_forever(settings, folder: str) -> None:
-    store = Docqa.open(settings, embedder=HashEmbedder())
+    store = Docqa.open(settings, embedder=StallsAfter60Chunks())
     store.ingest_paths([Path(folder)], recursive=True)
 
 
