@@ -120,24 +120,58 @@ def test_repairing_while_drift_is_being_repaired(settings, monkeypatch):
 
 
 def test_a_snapshot_that_cannot_be_saved_never_fails_a_stored_write(settings, monkeypatch):
-    """A full disk under the snapshots: the write is committed, so it is answered 200 and searchable; the
-    snapshot is saved once there is room again (found by bench/faults/fulldisk.py: 500s for stored writes)."""
-    import errno
-
-    from docqa.index import snapshot
+    """A full disk under the snapshots: the write is committed, so it is answered 200 and searchable; /health
+    and /metrics say the snapshot cannot be saved; it is saved once there is room again (found by
+    bench/faults/fulldisk.py: 500s for stored writes)."""
+    import faiss
 
     library = open_library(settings.replace(snapshot_interval_s=0.0))
-    save = snapshot.save
+    write_index = faiss.write_index
 
     def disk_full(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise OSError(errno.ENOSPC, "No space left on device")
+        raise RuntimeError(  # what FAISS raises when the disk fills under it
+            "Error in void faiss::write_index(const Index*, IOWriter*, int) at impl/index_write.cpp:822: "
+            "write error in /data/index/default.tmp-1/index.faiss: 864174 != 1018368 (No space left on device)"
+        )
 
-    monkeypatch.setattr(snapshot, "save", disk_full)
+    monkeypatch.setattr(faiss, "write_index", disk_full)
     with running(fast(settings), library) as client:
         index_doc(client, "stored", TOPICS[:3])
         assert search(client, TOPICS[1], limit=1)["results"][0]["document_id"] == "stored"
         assert library.engine.dirty  # not saved yet
-        monkeypatch.setattr(snapshot, "save", save)
+        body = client.get("/health").json()
+        assert (body["status"], body["ready"]) == ("healthy", True), body  # reads and writes work
+        error = body["index"]["snapshot_save_error"]
+        assert "cannot save the index snapshot in" in error and error.endswith("No space left on device"), error
+        assert "docqa_snapshot_save_failing 1.0" in client.get("/metrics").text
+        assert not list(settings.index_dir.glob("*.tmp-*"))  # nothing half-written left
+        monkeypatch.setattr(faiss, "write_index", write_index)
         index_doc(client, "later", TOPICS[3:5])
         assert not library.engine.dirty  # saved, both documents in it
+        assert client.get("/health").json()["index"]["snapshot_save_error"] == ""
+        assert "docqa_snapshot_save_failing 0.0" in client.get("/metrics").text
+    library.close()
+
+
+def test_an_explicit_save_on_a_full_disk_names_the_directory_and_the_reason(settings, monkeypatch):
+    """`docqa sync` / library.save(): a clear DocqaError, not FAISS's RuntimeError."""
+    import faiss
+
+    from docqa.errors import SnapshotSaveFailed
+
+    library = open_library(settings)
+    library.add_document(make_chunks(TOPICS[:2]), document_id="doc")
+
+    def disk_full(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("Error in void faiss::write_index: write error in x: 1 != 2 (No space left on device)")
+
+    monkeypatch.setattr(faiss, "write_index", disk_full)
+    library.add_document(make_chunks(TOPICS[2:4]), document_id="another")  # stored; its save fails quietly
+    try:
+        library.save()
+    except SnapshotSaveFailed as exc:
+        assert str(settings.index_dir) in exc.message and exc.message.endswith("No space left on device")
+    else:
+        raise AssertionError("the save did not fail")
+    monkeypatch.undo()
     library.close()

@@ -56,6 +56,14 @@ class Forbidden(DocqaError):
     http_status = 403
 
 
+class SnapshotSaveFailed(DocqaError):
+    """The index snapshot could not be written (a full disk, a read-only directory). The database and the
+    index in memory are unaffected: the snapshot is a cache, saved again once it can be."""
+
+    code = "snapshot_save_failed"
+    http_status = 507
+
+
 class ParseError(DocqaError):
     """A document could not be read (unreadable, encrypted, empty, mislabelled)."""
 

@@ -47,6 +47,11 @@ class _StateCollector(Collector):
         index = library.index_state()
         yield _gauge("docqa_index_vectors", "Vectors in the in-memory FAISS index", float(index.vectors))
         yield _gauge("docqa_index_applied_seq", "Last change-log seq applied to the index", float(index.applied_seq))
+        yield _gauge(
+            "docqa_snapshot_save_failing",
+            "1 while the index snapshot cannot be written (e.g. a full disk); see /health index.snapshot_save_error",
+            1.0 if index.snapshot_save_error else 0.0,
+        )
         try:
             stats = library.stats()
         except DocqaError as exc:  # the database may be down: report what we know

@@ -35,7 +35,11 @@ def health_body(runtime: Runtime) -> HealthResponse:
         embedder = EmbedderHealth(model=library.model, ready=runtime.embedder_ready, error=runtime.embedder_error)
         state = library.index_state()
         index = IndexHealth(
-            ready=state.ready, vectors=state.vectors, applied_seq=state.applied_seq, index_type=state.index_type
+            ready=state.ready,
+            vectors=state.vectors,
+            applied_seq=state.applied_seq,
+            index_type=state.index_type,
+            snapshot_save_error=state.snapshot_save_error,
         )
         last = SyncReportOut(**state.last_sync.to_dict()) if state.last_sync else None
         database = library.describe_database()

@@ -34,6 +34,11 @@ class IndexHealth(BaseModel):
     vectors: int
     applied_seq: int
     index_type: str
+    snapshot_save_error: str = Field(
+        "",
+        description="Why the index snapshot on disk could not be updated (a full disk): searches and writes are "
+        "unaffected, a restart catches up from the older snapshot; empty when saves work",
+    )
 
 
 class EmbedderHealth(BaseModel):

@@ -50,10 +50,13 @@ class IndexState:
     applied_seq: int
     index_type: str
     last_sync: SyncReport | None
+    snapshot_save_error: str = ""  # why the snapshot on disk could not be updated ("" when it could)
 
 
 def index_state(engine: SyncEngine) -> IndexState:
-    return IndexState(engine.ready, len(engine), engine.applied_seq, engine.index_type, engine.last_report)
+    return IndexState(
+        engine.ready, len(engine), engine.applied_seq, engine.index_type, engine.last_report, engine.snapshot_save_error
+    )
 
 
 def collect_stats(db: Database, engine: SyncEngine, collection: str, model: str, dim: int) -> Stats:

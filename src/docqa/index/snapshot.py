@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from docqa import fsutil
+from docqa.errors import SnapshotSaveFailed
 from docqa.index import digest as dg
 from docqa.index.base import Hashes, Ids, VectorIndex
 from docqa.index.factory import INDEX_TYPES, read_index
@@ -127,9 +128,26 @@ def save(
             for stale in root.glob(f"{collection}.tmp-*"):
                 shutil.rmtree(stale, ignore_errors=True)
             return manifest
+        except (OSError, RuntimeError) as exc:  # FAISS reports a failed write as RuntimeError
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise SnapshotSaveFailed(
+                f"cannot save the index snapshot in {root}: {_why(exc)}", directory=str(root)
+            ) from exc
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+
+def _why(exc: BaseException) -> str:
+    """The reason of a failed write in a few words: "No space left on device" rather than FAISS's
+    `Error in void faiss::write_index(...) at ...: write error in ...: 864174 != 1018368 (No space ...)`."""
+    text = str(exc).strip()
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    for known in ("No space left on device", "Read-only file system", "Permission denied", "Disk quota exceeded"):
+        if known in text:
+            return known
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _candidates(root: Path, collection: str) -> list[Path]:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from docqa.errors import DatabaseUnavailable, DocqaError, InvalidInput
+from docqa.errors import DatabaseUnavailable, DocqaError, InvalidInput, SnapshotSaveFailed
 from docqa.index import snapshot
 from docqa.index.base import Ids, Scores, VectorIndex
 from docqa.logging import log_event
@@ -220,14 +220,24 @@ class SyncEngine:
         if held.dirty and (force or time.monotonic() - held.last_save >= self.cfg.snapshot_interval_s):
             try:
                 self._save_now()
-            except OSError as exc:
-                log_event(
-                    log,
-                    "Index snapshot could not be saved; will retry",
-                    logging.WARNING,
-                    collection=self.cfg.collection,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
+            except (SnapshotSaveFailed, OSError) as exc:
+                why = exc.message if isinstance(exc, SnapshotSaveFailed) else f"{type(exc).__name__}: {exc}"
+                if why != held.save_error:  # once per distinct reason, not on every write
+                    log_event(
+                        log,
+                        "Index snapshot could not be saved; will retry",
+                        logging.WARNING,
+                        collection=self.cfg.collection,
+                        error=why,
+                        retry_in_s=self.cfg.snapshot_interval_s,
+                    )
+                held.save_error = why
+                held.last_save = time.monotonic()  # back off a whole interval: a full disk stays full for a while
+
+    @property
+    def snapshot_save_error(self) -> str:
+        """Why the last snapshot save failed, "" once one succeeds (for health and metrics)."""
+        return self._held.save_error
 
     def save(self, force: bool = False) -> bool:
         """Write a snapshot of the index if it changed since the last one was written or loaded
@@ -256,6 +266,9 @@ class SyncEngine:
         )
         held.dirty = False
         held.last_save = time.monotonic()
+        if held.save_error:
+            log_event(log, "Index snapshot saved again", collection=self.cfg.collection)
+            held.save_error = ""
 
     def close(self) -> None:
         """Save the snapshot if the index changed since the last one; store pending SQLite row hashes."""

@@ -43,6 +43,7 @@ class IndexHolder:
         self.applied_seq = 0
         self.dirty = False
         self.last_save = 0.0  # monotonic time the snapshot on disk was last written or loaded
+        self.save_error = ""  # why the last snapshot save failed, "" once one succeeds
         self.repairing = ""  # why a repair or rebuild is running right now ("" when none is): for health
         self._rw = RWLock()
         self._seq_cond = threading.Condition()
