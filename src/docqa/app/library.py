@@ -369,6 +369,7 @@ class Docqa:
             vector_weight=s.hybrid_vector_weight if vector is None else vector,
             keyword_weight=s.hybrid_keyword_weight if keyword is None else keyword,
             rrf_k=s.rrf_k if rrf_k is None else rrf_k,
+            score_power=s.hybrid_score_power,
         )
 
     def _qa_config(self) -> QaConfig:
@@ -376,7 +377,6 @@ class Docqa:
         return QaConfig(
             min_score=s.qa_min_score,
             hybrid=self._hybrid(),
-            score_power=s.hybrid_score_power,
             answer_chars=s.qa_answer_chars,
             llm_base_url=s.llm_base_url,
             llm_model=s.llm_model,

@@ -47,7 +47,6 @@ class QaConfig:
 
     min_score: float = 0.35
     hybrid: HybridParams = field(default_factory=HybridParams)
-    score_power: float = 1.0  # score-aware fusion (qa/retrieve.py); 0: plain reciprocal rank fusion
     answer_chars: int = TARGET_CHARS
     refusal: RefusalConfig = field(default_factory=RefusalConfig)
     llm_base_url: str = ""
@@ -74,7 +73,7 @@ def ask(
     started = time.perf_counter()
     question = _validated(question, k)
     filters = SearchFilters(document_ids=_existing(corpus, document_ids))
-    hits = retrieve(corpus, question, min(k * DEPTH, MAX_ASK_K), filters, config.hybrid, config.score_power)
+    hits = retrieve(corpus, question, min(k * DEPTH, MAX_ASK_K), filters, config.hybrid)
     evidence = gather(corpus, question, hits)
     if RERANK_WINDOWS and evidence.question_vector is not None:
         evidence.scored = rerank(evidence, corpus.embedder.embed, evidence.question_vector, config.answer_chars)

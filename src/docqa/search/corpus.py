@@ -21,8 +21,10 @@ class Corpus:
 
 @dataclass(frozen=True)
 class HybridParams:
-    """Reciprocal rank fusion: the weight of each ranking and the RRF constant."""
+    """Reciprocal rank fusion: the weight of each ranking, the RRF constant, and how much each contribution
+    is scaled by the chunk's score relative to the best of its ranking (`score_power`; 0 = plain RRF)."""
 
     vector_weight: float = 1.0
     keyword_weight: float = 1.0
     rrf_k: int = 60
+    score_power: float = 1.0

@@ -107,15 +107,22 @@ def hybrid_ids(
     and FAISS all release the GIL), which hides it on a second core.
     """
     weights = (params.vector_weight, params.keyword_weight)
-    if min(weights) < 0 or max(weights) <= 0 or params.rrf_k < 0:
+    if min(weights) < 0 or max(weights) <= 0 or params.rrf_k < 0 or params.score_power < 0:
         raise InvalidInput(
-            "hybrid weights must be two non-negative numbers, not both zero, and rrf_k must not be negative"
+            "hybrid weights must be two non-negative numbers, not both zero; rrf_k and score_power must not be negative"
         )
     depth = candidate_depth(k)
     keyword = _workers().submit(keyword_ids, corpus, query, depth, filters)
-    vec_ids, _ = vector_ranking(corpus, corpus.embedder.embed_query(query), depth, filters)
-    kw_ids, _ = keyword.result()
-    return rrf_fuse([vec_ids, kw_ids], list(weights), params.rrf_k, limit=k)
+    vec_ids, vec_scores = vector_ranking(corpus, corpus.embedder.embed_query(query), depth, filters)
+    kw_ids, kw_scores = keyword.result()
+    return rrf_fuse(
+        [vec_ids, kw_ids],
+        list(weights),
+        params.rrf_k,
+        limit=k,
+        scores=[vec_scores, kw_scores],
+        score_power=params.score_power,
+    )
 
 
 _pool: ThreadPoolExecutor | None = None
