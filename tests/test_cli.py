@@ -169,3 +169,24 @@ def test_check_after_plain_sql_changes_says_what_a_sync_would_do_and_exits_1(cli
     data_files = [p for p in after if "docqa.db" not in str(p[0])]
     assert data_files == [p for p in snapshot if "docqa.db" not in str(p[0])]  # no snapshot file touched
     assert cli("sync")[0] == 0 and cli("sync", "--check")[0] == 0
+
+
+def test_sync_on_a_full_disk_says_so_in_one_line_and_fails(cli, monkeypatch):
+    """The snapshot is what `docqa sync` leaves behind: one that cannot be written is a clear error (exit 2),
+    not FAISS's RuntimeError, a traceback, or a success that saved nothing."""
+    import faiss
+
+    code, _, _ = cli("ingest", str(SAMPLES / "medication-storage-policy.pdf"))
+    assert code == 0
+
+    def disk_full(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("Error in void faiss::write_index: write error in x: 1 != 2 (No space left on device)")
+
+    monkeypatch.setattr(faiss, "write_index", disk_full)
+    code, _, err = cli("sync", "--force")
+    assert code == 2, err
+    assert "error: cannot save the index snapshot in" in err and "No space left on device" in err, err
+    assert "Traceback" not in err
+    monkeypatch.undo()
+    code, out, _ = cli("sync", "--check")
+    assert code == 0, out  # the old snapshot is still whole and still proves the database

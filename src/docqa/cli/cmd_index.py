@@ -32,7 +32,10 @@ def sync(obj: CliContext, force: bool, check: bool, deep: bool, as_json: bool) -
         raise InvalidInput("--force and --check cannot be combined")
     if force and deep:
         raise InvalidInput("--deep checks an existing index; --force rebuilds it (a rebuilt index needs no --deep)")
-    report = obj.library(sync=False).sync("force" if force else "check" if check else "auto", deep=deep)
+    library = obj.library(sync=False)
+    report = library.sync("force" if force else "check" if check else "auto", deep=deep)
+    if not check and report.status != "degraded":
+        library.save()  # the snapshot is what a sync leaves behind: one that cannot be written is an error
     if as_json:
         emit_json(report.to_dict())
     else:
