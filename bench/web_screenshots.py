@@ -37,7 +37,7 @@ def free_port() -> int:
 
 
 def docqa(env: dict[str, str], *args: str, **kwargs: object) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "docqa.cli.main", *args], env=env, **kwargs)  # type: ignore[call-overload]
+    return subprocess.Popen([sys.executable, "-m", "docqa.cli.main", *args], env=env, **kwargs)
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:

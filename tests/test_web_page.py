@@ -93,8 +93,10 @@ def test_delete_a_document(page, served):
     page.goto("/")
     rows = page.by("documents-list").locator("[data-testid=document]")
     expect(rows).to_have_count(2)
-    page.get_by_role("button", name="Delete apples.txt").click()
-    page.get_by_role("button", name="Confirm: delete apples.txt").click()  # a second click confirms
+    page.get_by_role("button", name="Delete apples.txt").focus()
+    page.keyboard.press("Enter")  # from the keyboard: a first press arms the button...
+    expect(page.get_by_role("button", name="Confirm: delete apples.txt")).to_be_focused()
+    page.keyboard.press("Enter")  # ... a second one confirms
     expect(rows).to_have_count(1)
     expect(rows).to_contain_text("pears.txt")
     expect(page.locator("#documents-info")).to_contain_text("Deleted apples.txt (1 chunk(s))")

@@ -92,7 +92,8 @@ class Served:
         """Delete every document: each test starts from an empty collection."""
         while docs := self.http.get("/api/v1/documents", params={"limit": 1000}).json()["documents"]:
             for doc in docs:
-                self.http.delete(f"/api/v1/index/{doc['document_id']}")
+                deleted = self.http.delete(f"/api/v1/index/{doc['document_id']}")
+                assert deleted.status_code == 200, deleted.text
 
     def close(self) -> None:
         self.http.close()
