@@ -113,10 +113,19 @@ export function sendFile(file, onProgress) {
 export const FINISHED = ["done", "failed", "cancelled"];
 
 // GET /api/v1/jobs/{id} until the job ends; `onUpdate(job)` after each poll. Resolves to the last job.
+// A poll answered 503 or lost on the network is retried (the job goes on meanwhile), up to 5 times in a row.
 export async function followJob(jobId, onUpdate) {
-  let wait = 250;
+  let wait = 250, misses = 0;
   for (;;) {
-    const job = await request("/api/v1/jobs/" + encodeURIComponent(jobId));
+    let job;
+    try {
+      job = await request("/api/v1/jobs/" + encodeURIComponent(jobId));
+      misses = 0;
+    } catch (e) {
+      if (!(e.status === 503 || e.status === 0) || ++misses > 5) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      continue;
+    }
     onUpdate(job);
     if (FINISHED.includes(job.status)) return job;
     await new Promise((resolve) => setTimeout(resolve, wait));
