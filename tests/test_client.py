@@ -189,6 +189,32 @@ def test_bad_input_is_the_same_error_class(face, tag):
         face.ask("anything?", document_ids=[f"missing-{tag}"])
 
 
+def test_list_count_and_the_context_of_a_passage(face, tag):
+    face.add_document(chunks(*TOPICS), document_id=f"ctx-{tag}", filename="ctx.txt", metadata={"tag": tag})
+    newest = face.list_documents(limit=1, newest_first=True)[0]
+    assert (newest.id, newest.chunks_total, newest.metadata, newest.status) == (
+        f"ctx-{tag}",
+        3,
+        {"tag": tag},
+        "indexed",
+    )
+    assert face.count_documents() >= 1 and face.count_documents("indexed") <= face.count_documents()
+    assert f"ctx-{tag}" not in {d.id for d in face.list_documents(status="failed")}
+    hit = face.search(TOPICS[1], k=1, filters=SearchFilters(document_ids=(f"ctx-{tag}",)))[0]
+    context = face.passage_context(hit.document_id, hit.chunk_id)
+    assert context.text == " ".join(TOPICS) and context.highlighted == TOPICS[1] and context.contiguous
+    assert [c.ordinal for c in context.chunks] == [0, 1, 2] and not context.more_after
+    oven = TOPICS[1].index("oven")
+    span = (hit.char_start + oven, hit.char_start + oven + 4)
+    assert face.passage_context(hit.document_id, hit.chunk_id, before=0, after=0, span=span).highlighted == "oven"
+    with pytest.raises(NotFound):
+        face.passage_context(f"ctx-{tag}", 10**12)
+    with pytest.raises(InvalidInput):
+        face.passage_context(hit.document_id, hit.chunk_id, before=99)
+    with pytest.raises(InvalidInput):
+        face.list_documents(status="bogus")
+
+
 def test_stats_and_suggest(face, tag):
     face.add_document(chunks(f"Zephyrine{tag} maintenance schedule"), document_id=f"s-{tag}", metadata={"tag": tag})
     stats = face.stats()

@@ -161,3 +161,45 @@ class SyncReport:
             f"+{self.added} -{self.removed} repaired {self.repaired} in {self.duration_ms:.0f} ms"
             + (f" ({self.reason})" if self.reason else "")
         )
+
+
+@dataclass
+class ContextChunk:
+    """One chunk of a passage's context: where its text is in `PassageContext.text` (`start`, `end`)."""
+
+    chunk_id: int
+    ordinal: int
+    start: int
+    end: int
+    page: int | None = None
+    heading: str = ""
+
+
+@dataclass
+class PassageContext:
+    """A cited chunk with its neighbours as one readable text, and the span to highlight in it.
+
+    `highlight_start` / `highlight_end` are offsets in `text`. `char_start` / `char_end`: where `text` lies in
+    the document when `contiguous` (the chunks' offsets agree with their texts; gaps between chunks are
+    rendered as whitespace), else the chunks' texts are joined by blank lines and these are the chunks' range.
+    """
+
+    document_id: str
+    filename: str
+    chunk_id: int
+    text: str
+    highlight_start: int
+    highlight_end: int
+    char_start: int
+    char_end: int
+    contiguous: bool
+    chunks: list[ContextChunk] = field(default_factory=list)
+    more_before: bool = False
+    more_after: bool = False
+
+    @property
+    def highlighted(self) -> str:
+        return self.text[self.highlight_start : self.highlight_end]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

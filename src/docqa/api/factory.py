@@ -23,7 +23,16 @@ from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from docqa.api import errors, routes_index, routes_ops, routes_qa, routes_search, routes_upload, routes_web
+from docqa.api import (
+    errors,
+    routes_documents,
+    routes_index,
+    routes_ops,
+    routes_qa,
+    routes_search,
+    routes_upload,
+    routes_web,
+)
 from docqa.api.metrics import HttpMetricsMiddleware, Metrics
 from docqa.api.routes_ops import app_version
 from docqa.api.security import LOOPBACK_HOSTS, HostOriginGuard, keys_enabled
@@ -137,7 +146,7 @@ def create_app(settings: Settings | None = None, library: Docqa | None = None) -
         )
     app.add_middleware(HostOriginGuard, settings=settings)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
-    for module in (routes_index, routes_upload, routes_search, routes_qa, routes_ops, routes_web):
+    for module in (routes_index, routes_upload, routes_documents, routes_search, routes_qa, routes_ops, routes_web):
         app.include_router(module.router)
     if not keys_enabled(settings):
         app.openapi = lambda: _without_security(app)  # type: ignore[method-assign]

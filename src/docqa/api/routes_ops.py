@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from docqa.api.deps import MetricsDep, RuntimeDep
 from docqa.api.schemas import SyncReportOut
-from docqa.api.schemas_ops import EmbedderHealth, HealthResponse, IndexHealth
+from docqa.api.schemas_ops import EmbedderHealth, HealthResponse, IndexHealth, SyncHistoryOut
 from docqa.app import Runtime
 
 router = APIRouter(tags=["operations"])
@@ -56,6 +56,7 @@ def health_body(runtime: Runtime) -> HealthResponse:
         embedder=embedder,
         last_sync=last,
         worker=runtime.worker_state(),
+        sync_history=SyncHistoryOut(**runtime.sync_history.snapshot().to_dict()),
     )
 
 

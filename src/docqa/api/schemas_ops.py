@@ -47,6 +47,20 @@ class EmbedderHealth(BaseModel):
     error: str = ""
 
 
+class SyncHistoryOut(BaseModel):
+    """Since the service started: the engine's last runs and the drift it found (UTC ISO times, null: never)."""
+
+    syncs: int
+    last_sync_at: str | None
+    last_verified_at: str | None = Field(description="The last run that proved the index equal to the database")
+    last_change_at: str | None
+    drift_found: int = Field(description="Syncs that found the index differing from the database")
+    drift_repaired_ids: int = Field(description="Chunk ids repaired (or vectors a drift rebuild added and removed)")
+    last_drift_at: str | None
+    last_drift_action: str | None = Field(description="repaired | rebuilt")
+    last_drift_cause: str
+
+
 class HealthResponse(BaseModel):
     status: Literal["starting", "warming_up", "healthy", "repairing", "writes_failing", "degraded"] = Field(
         description="The health state (see docs/http-api.md); `ready` says whether a load balancer should route here"
@@ -62,3 +76,4 @@ class HealthResponse(BaseModel):
     embedder: EmbedderHealth | None
     last_sync: SyncReportOut | None
     worker: dict[str, Any]
+    sync_history: SyncHistoryOut | None = None

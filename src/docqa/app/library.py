@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from docqa.app.batch import DocumentInput, StoredDocument, read_documents, write_documents
 from docqa.app.stats import IndexState, Stats, collect_stats, index_state
-from docqa.app.wiring import engine_config, ingest_context
+from docqa.app.wiring import engine_config, hybrid_params, ingest_context, qa_config
 from docqa.config import Settings
 from docqa.embedders import Embedder, embedder_for_collection
 from docqa.errors import DatabaseUnavailable, InvalidInput, ServiceDegraded
@@ -40,17 +40,26 @@ from docqa.ingest.identity import document_identity
 from docqa.ingest.parsers import DEFAULT_MAX_BYTES
 from docqa.ingest.pipeline import IngestContext, IngestOutcome, check_supported, ingest_bytes
 from docqa.ingest.writer import DocumentWriter
-from docqa.limits import MIN_SEQ_WAIT_S
-from docqa.qa.answer import QaConfig
+from docqa.limits import MIN_SEQ_WAIT_S, check_status
 from docqa.qa.answer import ask as answer_question
 from docqa.qa.types import Answer
 from docqa.search import dispatch
+from docqa.search.context import passage_context
 from docqa.search.corpus import Corpus, HybridParams
 from docqa.storage import changes, repo
 from docqa.storage.db import Database
 from docqa.storage.migrate import migrate
 from docqa.sync.engine import SyncEngine
-from docqa.types import ChunkInput, DeleteResult, DocumentRecord, SearchFilters, SearchHit, SyncReport, WriteResult
+from docqa.types import (
+    ChunkInput,
+    DeleteResult,
+    DocumentRecord,
+    PassageContext,
+    SearchFilters,
+    SearchHit,
+    SyncReport,
+    WriteResult,
+)
 
 WRITE_FAILURE_TTL_S = 60.0
 
@@ -283,9 +292,23 @@ class Docqa:
     def find_by_source(self, source: str) -> DocumentRecord | None:
         return self.writer.find_document(identity=document_identity(source=source))
 
-    def list_documents(self, limit: int = 1000, offset: int = 0) -> list[DocumentRecord]:
+    def list_documents(
+        self, limit: int = 1000, offset: int = 0, status: str | None = None, newest_first: bool = False
+    ) -> list[DocumentRecord]:
+        """A page of documents, oldest first (or newest first), of one status when given."""
         with self.db.connection() as conn:
-            return repo.list_documents(conn, self.collection, limit, offset)
+            return repo.list_documents(conn, self.collection, limit, offset, check_status(status), newest_first)
+
+    def count_documents(self, status: str | None = None) -> int:
+        with self.db.connection() as conn:
+            return repo.count_documents(conn, self.collection, check_status(status))
+
+    def passage_context(
+        self, document_id: str, chunk_id: int, *, before: int = 1, after: int = 1, span: tuple[int, int] | None = None
+    ) -> PassageContext:
+        """A cited chunk with `before` / `after` neighbours and the span to highlight (a Source's char_start,
+        char_end; by default the chunk): what a reader opens from an answer's [n]."""
+        return passage_context(self.db, self.collection, document_id, chunk_id, before, after, span)
 
     def search(
         self,
@@ -318,7 +341,7 @@ class Docqa:
         """An answer with the passages it cites, or a plain "not found"."""
         self.wait_applied(min_seq)
         use_search_threads(self.settings.search_threads)
-        return answer_question(self.corpus, question, document_ids, k, self._qa_config())
+        return answer_question(self.corpus, question, document_ids, k, qa_config(self.settings))
 
     def stats(self) -> Stats:
         """Counts from the database and the index, the model, and the sync position."""
@@ -364,25 +387,7 @@ class Docqa:
     def _hybrid(
         self, vector: float | None = None, keyword: float | None = None, rrf_k: int | None = None
     ) -> HybridParams:
-        s = self.settings
-        return HybridParams(
-            vector_weight=s.hybrid_vector_weight if vector is None else vector,
-            keyword_weight=s.hybrid_keyword_weight if keyword is None else keyword,
-            rrf_k=s.rrf_k if rrf_k is None else rrf_k,
-            score_power=s.hybrid_score_power,
-        )
-
-    def _qa_config(self) -> QaConfig:
-        s = self.settings
-        return QaConfig(
-            min_score=s.qa_min_score,
-            hybrid=self._hybrid(),
-            answer_chars=s.qa_answer_chars,
-            llm_base_url=s.llm_base_url,
-            llm_model=s.llm_model,
-            llm_timeout_s=s.llm_timeout_s,
-            llm_api_key=s.llm_api_key,
-        )
+        return hybrid_params(self.settings, vector, keyword, rrf_k)
 
     def close(self) -> None:
         """Save the index snapshot (when it changed) and release the database."""

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from docqa.app.health import Health, HealthFacts, assess
 from docqa.app.library import Docqa
+from docqa.app.sync_history import SyncHistoryRecorder
 from docqa.app.webhook import WebhookNotifier
 from docqa.config import Settings
 from docqa.errors import DatabaseUnavailable, DocqaError, ServiceDegraded
@@ -56,6 +57,8 @@ class Runtime:
         )
         if self.webhook is not None:
             self._listeners.append(self.webhook.on_sync)
+        self.sync_history = SyncHistoryRecorder()
+        self._listeners.append(self.sync_history.on_sync)
         self.worker = SyncWorker(settings, self._engine)
         if library is not None:
             self._attach(library)

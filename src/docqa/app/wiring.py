@@ -1,4 +1,4 @@
-"""Settings turned into what the layers below take: the engine's config, the ingest context."""
+"""Settings turned into what the layers below take: the engine's config, the ingest context, search and QA."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from docqa.embedders import Embedder
 from docqa.ingest.limits import ParseLimits
 from docqa.ingest.pipeline import ChunkingConfig, IngestContext
 from docqa.ingest.writer import DocumentWriter
+from docqa.qa.answer import QaConfig
+from docqa.search.corpus import HybridParams
 from docqa.sync.engine import EngineConfig
 
 
@@ -43,4 +45,30 @@ def engine_config(settings: Settings, embedder: Embedder) -> EngineConfig:
         batch_rows=settings.sync_batch_size,
         repair_max_fraction=settings.repair_max_fraction,
         snapshot_interval_s=settings.snapshot_interval_s,
+    )
+
+
+def hybrid_params(
+    settings: Settings, vector: float | None = None, keyword: float | None = None, rrf_k: int | None = None
+) -> HybridParams:
+    """The fusion of hybrid search: the settings', or this query's overrides."""
+    s = settings
+    return HybridParams(
+        vector_weight=s.hybrid_vector_weight if vector is None else vector,
+        keyword_weight=s.hybrid_keyword_weight if keyword is None else keyword,
+        rrf_k=s.rrf_k if rrf_k is None else rrf_k,
+        score_power=s.hybrid_score_power,
+    )
+
+
+def qa_config(settings: Settings) -> QaConfig:
+    s = settings
+    return QaConfig(
+        min_score=s.qa_min_score,
+        hybrid=hybrid_params(s),
+        answer_chars=s.qa_answer_chars,
+        llm_base_url=s.llm_base_url,
+        llm_model=s.llm_model,
+        llm_timeout_s=s.llm_timeout_s,
+        llm_api_key=s.llm_api_key,
     )

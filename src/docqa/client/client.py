@@ -17,7 +17,16 @@ from docqa.client import convert
 from docqa.client.transport import RetryPolicy, Transport
 from docqa.errors import DocqaError, InvalidInput, NotFound, ParseError, ServiceDegraded
 from docqa.limits import MIN_SEQ_WAIT_S
-from docqa.types import ChunkInput, DeleteResult, DocumentRecord, SearchFilters, SearchHit, SyncReport, WriteResult
+from docqa.types import (
+    ChunkInput,
+    DeleteResult,
+    DocumentRecord,
+    PassageContext,
+    SearchFilters,
+    SearchHit,
+    SyncReport,
+    WriteResult,
+)
 
 
 class Client:
@@ -104,17 +113,37 @@ class Client:
         body = self._http.request("GET", f"/api/v1/index/status/{_path_id(document_id)}")
         return convert.document_record(body, self.collection)
 
-    def list_documents(self, limit: int = 1000, offset: int = 0, status: str | None = None) -> list[DocumentRecord]:
-        """GET /api/v1/documents (a service that has it), oldest first."""
-        params: dict[str, Any] = {"limit": limit, "offset": offset}
-        if status:
+    def list_documents(
+        self, limit: int = 1000, offset: int = 0, status: str | None = None, newest_first: bool = False
+    ) -> list[DocumentRecord]:
+        """GET /api/v1/documents: a page of documents, oldest first (or newest first), of one status when given."""
+        return [
+            convert.document_record(d, self.collection)
+            for d in self._documents(limit, offset, status, newest_first)["documents"]
+        ]
+
+    def count_documents(self, status: str | None = None) -> int:
+        return int(self._documents(0, 0, status, False)["total"])
+
+    def _documents(self, limit: int, offset: int, status: str | None, newest_first: bool) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset, "order": "newest" if newest_first else "oldest"}
+        if status is not None:
             params["status"] = status
         try:
-            body = self._http.request("GET", "/api/v1/documents", params=params)
+            body: dict[str, Any] = self._http.request("GET", "/api/v1/documents", params=params)
         except NotFound as exc:
             raise NotFound(f"{self.url} does not list documents (no GET /api/v1/documents): {exc.message}") from exc
-        items = body["documents"] if isinstance(body, dict) else body
-        return [convert.document_record(d, self.collection) for d in items]
+        return body
+
+    def passage_context(
+        self, document_id: str, chunk_id: int, *, before: int = 1, after: int = 1, span: tuple[int, int] | None = None
+    ) -> PassageContext:
+        """GET /api/v1/documents/{id}/chunks/{chunk_id}/context: a cited chunk with its neighbours."""
+        params: dict[str, Any] = {"before": before, "after": after}
+        if span is not None:
+            params["start"], params["end"] = span
+        path = f"/api/v1/documents/{_path_id(document_id)}/chunks/{int(chunk_id)}/context"
+        return convert.passage_context(self._http.request("GET", path, params=params))
 
     def search(
         self,

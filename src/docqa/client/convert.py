@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from docqa.app import Answer, IngestOutcome, Source, Stats
-from docqa.types import ChunkInput, DeleteResult, DocumentRecord, SearchFilters, SearchHit, SyncReport, WriteResult
+from docqa.types import (
+    ChunkInput,
+    ContextChunk,
+    DeleteResult,
+    DocumentRecord,
+    PassageContext,
+    SearchFilters,
+    SearchHit,
+    SyncReport,
+    WriteResult,
+)
 
 _REPORT_FIELDS = set(SyncReport.__dataclass_fields__)
 
@@ -107,6 +117,12 @@ def answer(body: dict[str, Any]) -> Answer:
         sources=[Source(**{k: s[k] for k in Source.__dataclass_fields__}) for s in body["sources"]],
         processing_time_ms=float(body.get("processing_time_ms", 0.0)),
     )
+
+
+def passage_context(body: dict[str, Any]) -> PassageContext:
+    fields = {k: body[k] for k in PassageContext.__dataclass_fields__ if k in body and k != "chunks"}
+    chunks = [ContextChunk(**{k: c[k] for k in ContextChunk.__dataclass_fields__ if k in c}) for c in body["chunks"]]
+    return PassageContext(**fields, chunks=chunks)
 
 
 def sync_report(body: dict[str, Any] | None) -> SyncReport | None:

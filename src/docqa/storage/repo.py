@@ -152,14 +152,35 @@ def find_document_by_identity(
     return _doc(row, int(conn.scalar("SELECT count(*) FROM chunks WHERE document_id = ?", (row[0],), default=0)))
 
 
-def list_documents(conn: Connection, collection: str, limit: int = 1000, offset: int = 0) -> list[DocumentRecord]:
+def list_documents(
+    conn: Connection,
+    collection: str,
+    limit: int = 1000,
+    offset: int = 0,
+    status: str | None = None,
+    newest_first: bool = False,
+) -> list[DocumentRecord]:
+    """A page of the collection's documents (oldest first, or newest first), of one status when given."""
+    where, params = _documents_where(collection, status)
+    order = "DESC" if newest_first else "ASC"
     rows = conn.fetchall(
         f"SELECT {', '.join('d.' + c.strip() for c in DOC_COLUMNS.split(','))}, "
         "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id) "
-        "FROM documents d WHERE d.collection = ? ORDER BY d.created_at, d.id LIMIT ? OFFSET ?",
-        (collection, limit, offset),
+        f"FROM documents d WHERE {where} ORDER BY d.created_at {order}, d.id {order} LIMIT ? OFFSET ?",
+        (*params, limit, offset),
     )
     return [_doc(r[:11], int(r[11])) for r in rows]
+
+
+def count_documents(conn: Connection, collection: str, status: str | None = None) -> int:
+    where, params = _documents_where(collection, status)
+    return int(conn.scalar(f"SELECT count(*) FROM documents d WHERE {where}", params, default=0))
+
+
+def _documents_where(collection: str, status: str | None) -> tuple[str, tuple[str, ...]]:
+    if status is None:
+        return "d.collection = ?", (collection,)
+    return "d.collection = ? AND d.status = ?", (collection, status)
 
 
 def upsert_document(
