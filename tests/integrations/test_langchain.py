@@ -140,6 +140,28 @@ def test_a_collection_of_a_foreign_embedding_is_in_sync_for_a_fresh_library(open
         )
 
 
+def test_the_cli_opens_a_collection_of_a_foreign_embedding_for_everything_that_needs_no_embedding(
+    open_store, db_url, tmp_path
+):
+    """`docqa sync/stats/documents` on a LangChain-built collection work; text search says why it cannot."""
+    store = open_store(DeterministicFakeEmbedding(size=16), collection="fake")
+    store.add_texts(["a", "b", "c"], ids=["1", "2", "3"])
+    store.close()
+    cmd = [sys.executable, "-m", "docqa.cli.main", "--db", db_url, "--data-dir", str(tmp_path / "data")]
+
+    def docqa(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*cmd, "--collection", "fake", *args], capture_output=True, text=True, timeout=120)
+
+    for args in (["sync", "--check"], ["sync", "--force"], ["stats"], ["documents"]):
+        result = docqa(*args)
+        assert result.returncode == 0, (args, result.stdout + result.stderr)
+    assert "3" in docqa("stats").stdout
+    refused = docqa("search", "a")
+    assert refused.returncode == 2
+    assert "DeterministicFakeEmbedding-16" in refused.stderr and "cannot embed text for it" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 def test_drift_behind_the_stores_back_is_repaired_for_langchain_documents(store, db_url):
     (fridge,) = store.docqa.get_documents(["fridge"])
     wrong = np.asarray(store.embeddings.embed_query(KITCHEN[2][1]), dtype=np.float32)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from docqa.config import Settings
 from docqa.embedders.base import Embedder
+from docqa.embedders.foreign import ForeignEmbedder
 from docqa.embedders.registry import get_embedder, name_for_model
 from docqa.errors import EmbedderMismatch
 
@@ -24,13 +25,8 @@ def embedder_for_collection(settings: Settings, bound: Binding | None, chosen: E
     Raises EmbedderMismatch when an explicit choice (`chosen`, or `settings.embedder`) is not the recorded one."""
     if chosen is None and not settings.embedder and bound is not None:
         name = name_for_model(bound[0])
-        if name is None:
-            raise EmbedderMismatch(
-                f"collection {settings.collection!r} was built with model {bound[0]!r}, which no embedder of this "
-                f"docqa produces; open it with the embedder that built it",
-                collection=settings.collection,
-                stored_model=bound[0],
-            )
+        if name is None:  # built outside docqa: open it for what needs no embedding
+            return ForeignEmbedder(settings.collection, *bound)
         embedder = get_embedder(settings, name)
     else:
         embedder = chosen or get_embedder(settings)
