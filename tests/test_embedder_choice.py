@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from docqa.app import Docqa
@@ -81,14 +82,20 @@ def test_the_cli_says_which_command_switches_the_collection(tmp_path, capsys):
     assert '"filename": "a.txt"' in capsys.readouterr().out
 
 
-def test_a_model_no_embedder_produces_is_refused_by_name(tmp_path):
+def test_a_model_no_embedder_produces_opens_for_what_needs_no_embedding_and_refuses_text_by_name(tmp_path):
     settings = Settings(data_dir=tmp_path / "data")
     docqa = Docqa.open(settings, embedder=HashEmbedder())
     with docqa.db.connection() as conn, conn.transaction():
         conn.execute("INSERT INTO collections(name, model, dim) VALUES (?, ?, ?)", ("odd", "someone-elses-model", 384))
     docqa.close()
-    with pytest.raises(EmbedderMismatch, match="someone-elses-model"):
-        Docqa.open(settings.replace(collection="odd"))
+    odd = Docqa.open(settings.replace(collection="odd"))
+    assert odd.sync().status in ("in_sync", "rebuilt") and odd.stats().total_documents == 0
+    assert odd.search(np.full(384, 0.05, dtype=np.float32), mode="vector", k=1) == []  # by vector: no embedding
+    with pytest.raises(EmbedderMismatch, match="someone-elses-model.*cannot embed text"):
+        odd.search("anything")
+    with pytest.raises(EmbedderMismatch, match="someone-elses-model"):  # an explicit other choice: refused
+        Docqa.open(settings.replace(collection="odd", embedder="hash"))
+    odd.close()
 
 
 def test_model_ids_map_back_to_their_embedders():
