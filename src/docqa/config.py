@@ -41,6 +41,9 @@ class Settings(BaseModel):
     # where things live
     data_dir: Path = Path("./data")
     database_url: str = ""  # empty: sqlite file in data_dir
+    # a PostgreSQL hot standby of database_url: the index follows it (catch-up, verify, rebuild) and searches,
+    # stats read it, while writes go to database_url; "": everything on database_url (docs/scaling.md)
+    read_database_url: str = ""
     collection: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")] = "default"
 
     # embedding

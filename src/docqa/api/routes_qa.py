@@ -45,6 +45,9 @@ async def ask(
         default_factory=list, description="Restrict to these document ids (comma-separated)"
     ),
     k: int = Query(default=5, ge=1, le=MAX_ASK_K, description="How many chunks to retrieve"),
+    min_seq: int | None = Query(
+        default=None, ge=0, le=2**62, description="Read-your-writes: wait until the index has applied this change seq"
+    ),
 ) -> AskResponse:
     try:
         check_text(question)
@@ -54,5 +57,5 @@ async def ask(
         raise InvalidInput("question must not be blank", field="question")
     ids = _document_ids(context_documents)
     library = runtime.serving()
-    answer = await run_in_threadpool(lambda: library.ask(question, document_ids=ids, k=k))
+    answer = await run_in_threadpool(lambda: library.ask(question, document_ids=ids, k=k, min_seq=min_seq))
     return AskResponse(**answer.to_dict())

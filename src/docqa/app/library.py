@@ -26,12 +26,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from docqa.app import freshness
 from docqa.app.batch import DocumentInput, StoredDocument, read_documents, write_documents
+from docqa.app.databases import Databases
 from docqa.app.stats import IndexState, Stats, collect_stats, index_state
 from docqa.app.wiring import engine_config, hybrid_params, ingest_context, qa_config
 from docqa.config import Settings
 from docqa.embedders import Embedder, embedder_for_collection
-from docqa.errors import DatabaseUnavailable, InvalidInput, ServiceDegraded
+from docqa.errors import DatabaseUnavailable
 from docqa.eval.qa_eval import Unanswerable, evaluate_qa
 from docqa.eval.runner import EvalTarget, Question, evaluate
 from docqa.index.threads import use_search_threads
@@ -46,9 +48,8 @@ from docqa.qa.types import Answer
 from docqa.search import dispatch
 from docqa.search.context import passage_context
 from docqa.search.corpus import Corpus, HybridParams
-from docqa.storage import changes, repo
+from docqa.storage import repo
 from docqa.storage.db import Database
-from docqa.storage.migrate import migrate
 from docqa.sync.engine import SyncEngine
 from docqa.types import (
     ChunkInput,
@@ -65,13 +66,16 @@ WRITE_FAILURE_TTL_S = 60.0
 
 
 class Docqa:
-    def __init__(self, settings: Settings, db: Database, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, db: Database, embedder: Embedder, read_db: Database | None = None) -> None:
         self.settings = settings
-        self.db = db
+        self.db = db  # the primary: writes
+        self.read_db = read_db or db  # what the index follows and searches read (a hot standby, or db itself)
+        self.databases = Databases(db, self.read_db)
         self.embedder = embedder
-        self.engine = SyncEngine(db, engine_config(settings, embedder))
+        self.engine = SyncEngine(self.read_db, engine_config(settings, embedder))
         self.writer = DocumentWriter(db, embedder, settings.collection, settings.embed_batch_size)
         self._write_failure = ("", 0.0)  # (why the last write failed, when): health's writes_failing
+        self.primary_failure = ""  # with a standby: why the primary cannot take writes (docqa.app.primary_probe)
         self._failure_lock = threading.Lock()
 
     @classmethod
@@ -84,20 +88,20 @@ class Docqa:
         EmbedderMismatch naming the `docqa reembed --to NAME` that switches it.
         """
         owned = db is None
-        db = db or Database(settings.resolved_database_url)
+        dbs = Databases.for_settings(settings, db)
         try:
-            with db.connection() as conn:
-                migrate(conn)
-                bound = repo.get_collection(conn, settings.collection)
+            bound, primary_up = dbs.open(settings.collection)
             embedder = embedder_for_collection(settings, bound, embedder)
-            if bound is not None:
-                with db.connection() as conn, conn.transaction():
+            if bound is not None and primary_up:
+                with dbs.primary.connection() as conn, conn.transaction():
                     repo.ensure_collection(conn, settings.collection, embedder.model_id, embedder.dim)
         except BaseException:
             if owned:
-                db.close()
+                dbs.close()
+            elif dbs.split:
+                dbs.read.close()
             raise
-        return cls(settings, db, embedder)
+        return cls(settings, dbs.primary, embedder, dbs.read)
 
     # --- what the collection is ------------------------------------------------
     @property
@@ -114,7 +118,7 @@ class Docqa:
 
     @property
     def corpus(self) -> Corpus:
-        return Corpus(db=self.db, index=self.engine, embedder=self.embedder, collection=self.collection)
+        return Corpus(db=self.read_db, index=self.engine, embedder=self.embedder, collection=self.collection)
 
     # --- the index -------------------------------------------------------------
     def sync(self, mode: str = "auto", deep: bool = False) -> SyncReport:
@@ -131,24 +135,7 @@ class Docqa:
         None or 0 asks for nothing. A seq the database has never issued is a client error
         (InvalidInput, 422), not a wait; a timeout is ServiceDegraded (503), never a stale answer.
         """
-        if not min_seq:
-            return
-        if isinstance(min_seq, bool) or not isinstance(min_seq, int) or min_seq < 0:
-            raise InvalidInput("min_seq must be a non-negative integer", field="min_seq")
-        if self.engine.applied_seq >= min_seq:
-            return
-        with self.db.connection() as conn:
-            top = changes.max_seq(conn)
-        if min_seq > top:
-            raise InvalidInput(
-                f"min_seq {min_seq} is ahead of the change log (latest seq is {top})", field="min_seq", latest_seq=top
-            )
-        self.engine.sync("catch_up")
-        if not self.engine.wait_for_seq(min_seq, timeout_s):
-            raise ServiceDegraded(
-                f"the index has applied change {self.engine.applied_seq}, not yet {min_seq} (min_seq); retry shortly",
-                applied_seq=self.engine.applied_seq,
-            )
+        freshness.wait_applied(self.databases, self.engine, min_seq, timeout_s)
 
     # --- writes ----------------------------------------------------------------
     @contextmanager
@@ -166,10 +153,12 @@ class Docqa:
     @property
     def write_failure(self) -> str:
         """Why writes fail: the last write's error, until one succeeds or WRITE_FAILURE_TTL_S passes
-        (a replica that only serves reads would otherwise report an outage long over)."""
+        (a replica that only serves reads would otherwise report an outage long over); with a standby,
+        also a primary that its probe cannot reach."""
         with self._failure_lock:
             reason, at = self._write_failure
-        return reason if reason and time.monotonic() - at < WRITE_FAILURE_TTL_S else ""
+        failing = reason if reason and time.monotonic() - at < WRITE_FAILURE_TTL_S else ""
+        return failing or self.primary_failure
 
     def _ingest_context(self) -> IngestContext:
         return ingest_context(self.settings, self.writer)
@@ -345,7 +334,7 @@ class Docqa:
 
     def stats(self) -> Stats:
         """Counts from the database and the index, the model, and the sync position."""
-        return collect_stats(self.db, self.engine, self.collection, self.model, self.dim)
+        return collect_stats(self.read_db, self.engine, self.collection, self.model, self.dim)
 
     def index_state(self) -> IndexState:
         """The in-memory index as it stands; needs no database."""
@@ -392,4 +381,4 @@ class Docqa:
     def close(self) -> None:
         """Save the index snapshot (when it changed) and release the database."""
         self.engine.close()
-        self.db.close()
+        self.databases.close()

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from docqa.app.health import Health, HealthFacts, assess
 from docqa.app.library import Docqa
+from docqa.app.primary_probe import PrimaryProbe
 from docqa.app.sync_history import SyncHistoryRecorder
 from docqa.app.webhook import WebhookNotifier
 from docqa.config import Settings
@@ -59,7 +60,8 @@ class Runtime:
             self._listeners.append(self.webhook.on_sync)
         self.sync_history = SyncHistoryRecorder()
         self._listeners.append(self.sync_history.on_sync)
-        self.worker = SyncWorker(settings, self._engine)
+        self.worker = SyncWorker(settings, self._engine, self._primary)
+        self._probe: PrimaryProbe | None = None  # with a standby: is the primary taking writes (health)
         if library is not None:
             self._attach(library)
 
@@ -94,6 +96,10 @@ class Runtime:
         library = self.ensure_open()
         return library.engine if library is not None else None
 
+    def _primary(self) -> Database | None:
+        library = self._library
+        return library.db if library is not None else None
+
     def _open(self) -> Docqa | None:
         log_event(log, "Connecting to database...", database=_describe(self.settings))
         try:
@@ -124,6 +130,13 @@ class Runtime:
         if warm_up:
             threading.Thread(target=self._warm_up, args=(library,), name="docqa-embedder-warm-up", daemon=True).start()
         library.engine.listeners.extend(self._listeners)
+        if warm_up and library.databases.split and self._probe is None:
+
+            def report(reason: str) -> None:
+                library.primary_failure = reason
+
+            self._probe = PrimaryProbe(library.db, report)
+            self._probe.start()
 
     def add_sync_listener(self, listener: SyncListener) -> None:
         """Call `listener` with every sync report (metrics, webhooks)."""
@@ -222,6 +235,8 @@ class Runtime:
         log_event(log, "Stopping docqa service")
         self._stopping.set()
         self.worker.stop()
+        if self._probe is not None:
+            self._probe.stop()
         if self.webhook is not None:
             self.webhook.close()
         library = self._library

@@ -2,7 +2,8 @@
 
 One thread per running service. While healthy it waits for changes —
 LISTEN/NOTIFY on PostgreSQL (the change-log triggers `pg_notify('docqa_changes')`
-on commit), polling every `poll_interval_s` on SQLite — and applies them with
+on commit), polling every `poll_interval_s` on SQLite and on a PostgreSQL hot standby (`read_database_url`:
+LISTEN is refused during recovery) — and applies them with
 `engine.sync("catch_up")`, so rows written by this process, another replica
 or plain SQL become searchable without a restart. Periodically (every
 `verify_interval_s`, or by default as often as 5% of a core allows: see `verify_interval`)
@@ -28,6 +29,7 @@ from docqa.config import Settings
 from docqa.errors import DatabaseUnavailable
 from docqa.logging import get_logger, log_event
 from docqa.storage import changes, planner_stats
+from docqa.storage.db import Database
 from docqa.sync.engine import SyncEngine
 
 log = get_logger("docqa.sync.worker")
@@ -106,9 +108,16 @@ def is_healthy(engine: SyncEngine) -> bool:
 class SyncWorker:
     """Runs in one daemon thread; `stop()` ends it within about a quarter of a second."""
 
-    def __init__(self, settings: Settings, get_engine: Callable[[], SyncEngine | None]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        get_engine: Callable[[], SyncEngine | None],
+        get_primary: Callable[[], Database | None] | None = None,
+    ) -> None:
         self.settings = settings
         self._get_engine = get_engine
+        # the database upkeep writes to (compaction, ANALYZE): the primary when the engine follows a standby
+        self._get_primary = get_primary or (lambda: None)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -117,7 +126,8 @@ class SyncWorker:
         self.retries = 0
         self.verify_every_s = verify_interval(settings, None)
         self.next_retry_in_s: float | None = None
-        self.notifications = "listen" if settings.resolved_database_url.startswith("postgres") else "poll"
+        listens = settings.resolved_database_url.startswith("postgres") and not settings.read_database_url
+        self.notifications = "listen" if listens else "poll"
 
     # --- lifecycle ---------------------------------------------------------
     def start(self) -> None:
@@ -223,22 +233,23 @@ class SyncWorker:
             self._last_deep = self._last_verify
         if report.status == "degraded":
             return
+        primary = self._get_primary() or engine.db
         try:
-            with engine.db.connection() as conn:
+            with primary.connection() as conn:
                 changes.compact(conn, self.settings.change_log_retention)
         except DatabaseUnavailable as exc:
             log_event(log, "Change log compaction skipped", logging.WARNING, reason=exc.message)
         engine.hashes.store()  # SQLite: a backlog of row hashes a sync computed (docqa.sync.hash_cache)
-        self._refresh_statistics(engine)
+        self._refresh_statistics(primary)
 
-    def _refresh_statistics(self, engine: SyncEngine) -> None:
+    def _refresh_statistics(self, db: Database) -> None:
         """ANALYZE the tables whose planner statistics are missing (a restore) or stale (a bulk ingest),
         here in the background rather than on the start-up path (docqa.storage.planner_stats)."""
-        if not engine.db.is_pg:
+        if not db.is_pg:
             return  # SQLite's planner needs none for docqa's statements (and never has them unless asked)
         started = time.monotonic()
         try:
-            with engine.db.connection() as conn:
+            with db.connection() as conn:
                 analysed = planner_stats.refresh(conn)
         except Exception as exc:  # a standby or a role that may not ANALYZE: the next round tries again
             log_event(log, "Planner statistics not refreshed", logging.WARNING, reason=str(exc).splitlines()[0])
@@ -269,7 +280,7 @@ class SyncWorker:
                 waiter.close()
 
     def _new_waiter(self, engine: SyncEngine) -> _Waiter:
-        if not engine.db.is_pg:
+        if self.notifications == "poll" or not engine.db.is_pg:
             return _Poll(self._stop)
         try:
             return _PgListener(engine.db.parsed.target)
