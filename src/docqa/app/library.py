@@ -341,6 +341,8 @@ class Docqa:
         return index_state(self.engine)
 
     def describe_database(self) -> str:
+        if self.databases.split:
+            return f"{self.db.describe()} (reads: {self.read_db.describe()})"
         return self.db.describe()
 
     # --- evaluation ----------------------------------------------------------------
