@@ -8,8 +8,8 @@
 2. Search throughput through haproxy with 1 and with 3 replicas: `--clients` threads, each an httpx
    client in a closed loop of `POST /api/v1/search/` (limit 10, rotating queries) for `--seconds`.
    Reported: requests/s, p50 / p99 latency, and CPU per request of the replicas, of haproxy and of this
-   load generator (utime + stime from /proc), so throughput on more cores can be computed:
-   max req/s ~= cores / (server + haproxy CPU per request).
+   load generator and of the PostgreSQL backends serving the bench database (utime + stime from /proc), so throughput on more cores can be computed:
+   max req/s ~= cores / (replica + haproxy + PostgreSQL CPU per request).
 
 The hash embedder (default) leaves the model out: the figures are the service's own cost; a MiniLM
 query embedding adds its own CPU per request (docs/benchmarks.md). Ingest with 1 vs 2 workers needs
@@ -49,6 +49,23 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def backend_pids(admin: str, database: str) -> set[int]:
+    """The PostgreSQL backends serving `database` (the replicas' pooled connections)."""
+    with psycopg.connect(admin, autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,)).fetchall()
+    return {int(r[0]) for r in rows}
+
+
+def backend_cpu(pids: set[int]) -> dict[int, float]:
+    out = {}
+    for pid in pids:
+        try:
+            out[pid] = cpu_s(pid)
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            pass
+    return out
 
 
 def pct(values: list[float], q: float) -> float:
@@ -139,7 +156,9 @@ def convergence(replicas: list[str], writes: int, watch_ms: float) -> dict[str, 
     }
 
 
-def search_load(lb: str, server_pids: list[int], lb_pid: int, clients: int, seconds: float) -> dict[str, object]:
+def search_load(
+    lb: str, server_pids: list[int], lb_pid: int, clients: int, seconds: float, db: tuple[str, str]
+) -> dict[str, object]:
     queries = [f"convergence doc {i} part {i % 5}" for i in range(200)]
     latencies: list[float] = []
     errors = [0]
@@ -161,6 +180,7 @@ def search_load(lb: str, server_pids: list[int], lb_pid: int, clients: int, seco
             errors[0] += bad
 
     before = {p: cpu_s(p) for p in [*server_pids, lb_pid]}
+    pg_before = backend_cpu(backend_pids(*db))
     self_before = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
@@ -171,6 +191,9 @@ def search_load(lb: str, server_pids: list[int], lb_pid: int, clients: int, seco
     wall = time.perf_counter() - t0
     self_after = resource.getrusage(resource.RUSAGE_SELF)
     used = {p: cpu_s(p) - before[p] for p in before}
+    # backends opened during the run count from 0 (their whole life is in it); ones closed during it are lost
+    pg_after = backend_cpu(backend_pids(*db))
+    pg_cpu = sum(t - pg_before.get(pid, 0.0) for pid, t in pg_after.items())
     n = len(latencies)
     server_cpu = sum(used[p] for p in server_pids)
     client_cpu = (self_after.ru_utime + self_after.ru_stime) - (self_before.ru_utime + self_before.ru_stime)
@@ -185,6 +208,7 @@ def search_load(lb: str, server_pids: list[int], lb_pid: int, clients: int, seco
         "cpu_ms_per_request": {
             "replicas": round(server_cpu / n * 1000, 3),
             "haproxy": round(used[lb_pid] / n * 1000, 3),
+            "postgresql": round(pg_cpu / n * 1000, 3),
             "load_generator": round(client_cpu / n * 1000, 3),
         },
         "replica_cpu_share": [round(used[p] / server_cpu, 3) for p in server_pids],
@@ -204,6 +228,7 @@ def main() -> None:
     name = f"docqa_bench_replicas_{os.getpid()}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+    db = (admin, name)
     fleet = Fleet(admin.rsplit("/", 1)[0] + f"/{name}", args.run_dir, args.embedder)
     result: dict[str, object] = {"cores": os.cpu_count(), "load_avg_start": os.getloadavg()}
     try:
@@ -217,8 +242,10 @@ def main() -> None:
                 fleet.stop()
                 ends = fleet.start(count)
             time.sleep(1.0)  # haproxy's first health checks
-            search_load(ends["lb"], fleet.pids("replica-"), fleet.pids("haproxy")[0], args.clients, 2.0)  # warm-up
-            load = search_load(ends["lb"], fleet.pids("replica-"), fleet.pids("haproxy")[0], args.clients, args.seconds)
+            search_load(ends["lb"], fleet.pids("replica-"), fleet.pids("haproxy")[0], args.clients, 2.0, db)  # warm-up
+            load = search_load(
+                ends["lb"], fleet.pids("replica-"), fleet.pids("haproxy")[0], args.clients, args.seconds, db
+            )
             load["load_avg"] = os.getloadavg()
             print(json.dumps(load), flush=True)
             loads.append(load)
