@@ -1,0 +1,97 @@
+"""deploy/run-local.sh and deploy/haproxy.cfg, run as shipped: replicas behind haproxy on one PostgreSQL.
+
+Writes and reads through the load balancer (a write's seq as min_seq on whichever replica haproxy
+picks next), a replica killed with SIGKILL taken out of rotation by the /health/ready check while
+the others keep answering, and `stop` leaving no process behind. Needs haproxy (Debian: `apt-get
+install haproxy`); skipped without it, or without PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fleet import SRC, free_port, poll
+
+SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "run-local.sh"
+
+
+@pytest.fixture
+def run_local(pg_url: str, tmp_path: Path):
+    if shutil.which("haproxy") is None:
+        pytest.skip("haproxy is not installed (apt-get install haproxy)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCQA_")}
+    base = free_port()  # replicas on base, base + 1, base + 2
+    lb = free_port()
+    while base <= lb <= base + 2:
+        lb = free_port()
+    env.update(
+        RUN_DIR=str(tmp_path / "run"),
+        DOCQA_DATABASE_URL=pg_url,
+        DOCQA_EMBEDDER="hash",
+        DOCQA_LB_PORT=str(lb),
+        DOCQA_REPLICA_PORT=str(base),
+        DOCQA_CMD=f"{sys.executable} -m docqa.cli.main",
+        PYTHONPATH=f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    )
+
+    def run(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(SCRIPT), *args], env={**env, **extra}, capture_output=True, text=True, timeout=240
+        )
+
+    yield run, tmp_path / "run", f"http://127.0.0.1:{lb}"
+    run("stop")
+
+
+def test_replicas_behind_haproxy(run_local):
+    run, run_dir, lb = run_local
+    started = run("start", "3")
+    assert started.returncode == 0, started.stderr
+    endpoints = dict(line.split("=", 1) for line in (run_dir / "endpoints").read_text().split())
+    assert endpoints["lb"] == lb and len([k for k in endpoints if k.startswith("replica-")]) == 3
+    with httpx.Client(base_url=lb, timeout=30) as http:
+        for i in range(6):  # each request may land on another replica: min_seq makes the read see the write
+            body = {"document_id": f"lb-{i}", "chunks": [{"index": 0, "content": f"behind the balancer {i} zq{i}"}]}
+            seq = http.post("/api/v1/index/", json=body).json()["seq"]
+            found = http.post("/api/v1/search/", json={"query": f"behind the balancer {i} zq{i}", "min_seq": seq})
+            assert found.status_code == 200 and found.json()["results"][0]["document_id"] == f"lb-{i}"
+
+        victim = int((run_dir / "replica-2.pid").read_text())
+        os.kill(victim, signal.SIGKILL)
+        poll(lambda: "DOWN" in (run_dir / "haproxy.log").read_text(), 30, "haproxy to mark the killed replica down")
+        for _ in range(20):  # the survivors answer every request
+            assert http.post("/api/v1/search/", json={"query": "behind the balancer 3 zq3"}).status_code == 200
+
+    status = run("status")
+    assert f"replica-2 pid {victim} gone" in status.stdout, status.stdout
+    pids = [int(p.read_text()) for p in run_dir.glob("*.pid")]
+    assert len(pids) == 4  # three replicas (one dead) and haproxy
+    stopped = run("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert not list(run_dir.glob("*.pid"))
+    assert [pid for pid in pids if alive(pid)] == []
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+
+
+def test_refuses_sqlite_and_a_bad_count(run_local, tmp_path: Path):
+    run, run_dir, _ = run_local
+    bad = run("start", "4")
+    assert bad.returncode == 2 and "REPLICAS must be 1, 2 or 3" in bad.stderr
+    sqlite = run("start", "1", DOCQA_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    assert sqlite.returncode == 2 and "PostgreSQL" in sqlite.stderr
+    assert not run_dir.exists() or not list(run_dir.glob("*.pid"))
