@@ -8,7 +8,7 @@ States, in the order they are decided:
 | `degraded`       | the database cannot be reached, or the index could not be proven or repaired (reason says which) | no |
 | `warming_up`     | the index is proven; the embedding model is still loading (or failed to and is retried) | no |
 | `repairing`      | drift was found and the index is being repaired or rebuilt; searches use the current index | yes |
-| `writes_failing` | reads work, writes fail (full disk, read-only database); reason says why | yes |
+| `writes_failing` | reads work, writes fail (full disk, read-only database, the primary down while reads go to a standby); reason says why | yes |
 | `healthy`        | everything works                                               | yes   |
 
 "Ready" is what a load balancer should route on (`/health/ready` answers 200
