@@ -11,9 +11,14 @@
    load generator and of the PostgreSQL backends serving the bench database (utime + stime from /proc), so throughput on more cores can be computed:
    max req/s ~= cores / (replica + haproxy + PostgreSQL CPU per request).
 
-The hash embedder (default) leaves the model out: the figures are the service's own cost; a MiniLM
-query embedding adds its own CPU per request (docs/benchmarks.md). Ingest with 1 vs 2 workers needs
-`docqa worker` (DOCQA_RUN_WORKERS in run-local.sh): not measured here until it exists.
+3. Ingest with 1 and with 2 standalone workers (`DOCQA_RUN_WORKERS`, once `docqa worker` exists): one
+   replica that runs no job itself (`DOCQA_JOB_WORKERS=0`), `--ingest-files` text files of ~10 chunks
+   submitted as jobs through haproxy, each worker embedding on one thread (`--ingest-embedder`,
+   minilm-int8 by default). Reported: chunks/s from the first submit to the last job done, and CPU
+   per chunk of the workers and of PostgreSQL.
+
+The hash embedder (default for 1-2) leaves the model out: the figures are the service's own cost; a
+MiniLM query embedding adds its own CPU per request (docs/benchmarks.md).
 
     .venv/bin/python bench/bench_replicas.py                      # ~2-3 min on 2 busy cores
     .venv/bin/python bench/bench_replicas.py --writes 400 --seconds 30
@@ -92,8 +97,9 @@ class Fleet:
         )
         self.run_dir = run_dir
 
-    def start(self, replicas: int) -> dict[str, str]:
-        subprocess.run(["bash", str(RUN_LOCAL), "start", str(replicas)], env=self.env, check=True)
+    def start(self, replicas: int, **extra: str) -> dict[str, str]:
+        env = {**self.env, **{f"DOCQA_{k.upper()}": v for k, v in extra.items()}}
+        subprocess.run(["bash", str(RUN_LOCAL), "start", str(replicas)], env=env, check=True)
         lines = (self.run_dir / "endpoints").read_text().split()
         return dict(line.split("=", 1) for line in lines)
 
@@ -215,6 +221,90 @@ def search_load(
     }
 
 
+WORDS = [
+    "patient",
+    "follow",
+    "visit",
+    "dose",
+    "tablet",
+    "morning",
+    "evening",
+    "blood",
+    "pressure",
+    "kidney",
+    "liver",
+    "heart",
+    "test",
+    "result",
+    "normal",
+    "review",
+    "plan",
+    "week",
+    "month",
+    "pain",
+    "sleep",
+    "diet",
+    "walk",
+    "water",
+    "fridge",
+    "storage",
+    "label",
+    "warning",
+    "allergy",
+    "reaction",
+    "nurse",
+]
+
+
+def ingest_load(fleet: Fleet, workers: int, files: int, embedder: str, db: tuple[str, str]) -> dict[str, object]:
+    """`files` text files (~10 chunks each) submitted as jobs through haproxy to 1 replica that runs no job
+    itself; `workers` standalone `docqa worker` processes (one embedding thread each) run them."""
+    ends = fleet.start(
+        1,
+        run_workers=str(workers),
+        job_workers="0",
+        collection=f"ingest_{workers}",
+        embedder=embedder,
+        embed_threads="1",
+        job_poll_s="0.05",
+    )
+    rng = random.Random(workers)
+    bodies = [
+        "\n\n".join(" ".join(rng.choice(WORDS) for _ in range(180)) + f" file{i}p{p}." for p in range(10)).encode()
+        for i in range(files)
+    ]
+    time.sleep(3.0)  # the workers load their model before the clock starts
+    pids = fleet.pids("worker-")
+    before, pg_before = {p: cpu_s(p) for p in pids}, backend_cpu(backend_pids(*db))
+    with httpx.Client(base_url=ends["lb"], timeout=60) as http:
+        t0 = time.perf_counter()
+        ids = []
+        for i, body in enumerate(bodies):
+            resp = http.post("/api/v1/jobs", files={"file": (f"f{i}.txt", body, "text/plain")})
+            resp.raise_for_status()
+            ids.append(resp.json()["job_id"])
+        chunks = 0
+        for job_id in ids:
+            while (job := http.get(f"/api/v1/jobs/{job_id}").json())["status"] not in ("done", "failed", "cancelled"):
+                time.sleep(0.05)
+            if job["status"] != "done":
+                raise SystemExit(f"job {job_id} ended {job['status']}: {job['error']}")
+            chunks += job["progress"]["chunks_total"]
+        wall = time.perf_counter() - t0
+    used = sum(cpu_s(p) - before[p] for p in pids)
+    pg_cpu = sum(t - pg_before.get(pid, 0.0) for pid, t in backend_cpu(backend_pids(*db)).items())
+    fleet.stop()
+    return {
+        "workers": workers,
+        "embedder": embedder,
+        "files": files,
+        "chunks": chunks,
+        "chunks_per_s": round(chunks / wall, 1),
+        "cpu_ms_per_chunk": {"workers": round(used / chunks * 1000, 2), "postgresql": round(pg_cpu / chunks * 1000, 2)},
+        "load_avg": os.getloadavg(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--writes", type=int, default=200)
@@ -222,6 +312,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--embedder", default="hash")
+    parser.add_argument("--ingest-files", type=int, default=30)
+    parser.add_argument("--ingest-embedder", default="minilm-int8")
     parser.add_argument("--run-dir", type=Path, default=Path("/tmp") / f"docqa-bench-replicas-{os.getpid()}")
     args = parser.parse_args()
     admin = os.environ.get("DOCQA_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -250,7 +342,15 @@ def main() -> None:
             print(json.dumps(load), flush=True)
             loads.append(load)
         result["search"] = loads
-        result["ingest_workers"] = "not measured: needs `docqa worker` (issue 14 items 1-2)"
+        fleet.stop()
+        if not (ROOT / "src" / "docqa" / "cli" / "cmd_worker.py").exists():
+            result["ingest_workers"] = "not measured: needs `docqa worker` (issue 14 items 1-2)"
+        else:
+            result["ingest_workers"] = []
+            for workers in (1, 2):
+                ingest = ingest_load(fleet, workers, args.ingest_files, args.ingest_embedder, db)
+                print(json.dumps(ingest), flush=True)
+                result["ingest_workers"].append(ingest)  # type: ignore[attr-defined]
     finally:
         fleet.stop()
         shutil.rmtree(args.run_dir, ignore_errors=True)
