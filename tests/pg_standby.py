@@ -42,7 +42,10 @@ class Standby(PrivateCluster):
             *("-D", str(self.data), "-R", "-X", "stream", "-c", "fast", "--no-sync"),
         )
         with open(self.data / "postgresql.conf", "a", encoding="utf-8") as fh:
-            fh.write(f"\nport = {self.port}\nunix_socket_directories = '{self.dir}'\nhot_standby = on\n")
+            fh.write(
+                f"\nport = {self.port}\nunix_socket_directories = '{self.dir}'\nhot_standby = on\n"
+                "wal_retrieve_retry_interval = 200ms\n"
+            )
 
     def replay(self, paused: bool) -> None:
         import psycopg
