@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import IN_CI
 from tests.fleet import SRC, free_port, poll
 
 SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "run-local.sh"
@@ -26,6 +27,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "run-local.sh"
 @pytest.fixture
 def run_local(pg_url: str, tmp_path: Path):
     if shutil.which("haproxy") is None:
+        if IN_CI:  # .ci/run installs it
+            pytest.fail("haproxy is not installed (.ci/run installs it: apt-get install -y haproxy)")
         pytest.skip("haproxy is not installed (apt-get install haproxy)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCQA_")}
     base = free_port()  # replicas on base, base + 1, base + 2
