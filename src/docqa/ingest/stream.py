@@ -93,11 +93,12 @@ def ingest_source(
     metadata: dict[str, Any] | None = None,
     cancel: Cancel | None = None,
     on_progress: OnProgress | None = None,
-    batch_chunks: int = BATCH_CHUNKS,
+    batch_chunks: int | None = None,
 ) -> IngestOutcome:
     """Ingest one document (see the module's docstring); the outcome's status is added, updated,
     unchanged, failed or cancelled."""
     writer = ctx.writer
+    batch_chunks = batch_chunks or BATCH_CHUNKS
     digest = source.content_hash()
     identity = document_identity(document_id=document_id, source=source_name, filename=filename, content_hash=digest)
     existing = writer.find_document(document_id, identity)
