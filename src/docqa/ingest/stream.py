@@ -32,6 +32,7 @@ from docqa.ingest.document import CT_MARKDOWN, CT_TEXT
 from docqa.ingest.identity import document_identity
 from docqa.ingest.parsers import parse_bytes
 from docqa.ingest.pipeline import IngestContext, IngestOutcome, chunk_parsed
+from docqa.ingest.prefetch import batched, prefetched
 from docqa.ingest.sniff import sniff
 from docqa.ingest.source import HEAD_BYTES, ByteSource, decoded_windows
 from docqa.ingest.staged import Incoming, StagedWrite
@@ -111,18 +112,21 @@ def ingest_source(
     doc = Incoming(identity, document_id, filename, source_name, content_type_hint or "", digest, meta)
     title = Title(filename)
     staged: StagedWrite | None = None
+    batches: Iterator[list[ChunkInput]] | None = None
     try:
         doc.content_type, stream = _chunks(ctx, source, filename, content_type_hint, title)
-        first = list(itertools.islice(stream, batch_chunks + 1))
+        batches = prefetched(batched(stream, batch_chunks))  # the next batch is chunked while this one embeds
+        first = next(batches, [])
         if not first:
             raise ParseError(f"{filename}: no text to index")
-        if len(first) <= batch_chunks:  # small: the ordinary one-transaction write
+        second = next(batches, [])
+        if not second:  # small: the ordinary one-transaction write
             if cancel and cancel():
                 return cancelled
             return _write_whole(ctx, doc, first, title, existing.id if existing else None)
         staged = StagedWrite(writer, doc, existing.id if existing and existing.status == "indexed" else None)
         staged.begin()
-        if not _write_batches(staged, itertools.chain(first, stream), batch_chunks, source.size, cancel, on_progress):
+        if not _write_batches(staged, itertools.chain([first, second], batches), source.size, cancel, on_progress):
             staged.discard()
             return cancelled
         result = staged.commit(_with_title(meta, title))
@@ -136,6 +140,9 @@ def ingest_source(
         if staged is not None:
             staged.discard()
         raise
+    finally:
+        if batches is not None:
+            batches.close()  # type: ignore[attr-defined]  # stops the chunking thread
     return IngestOutcome(
         result.document_id,
         filename,
@@ -150,14 +157,13 @@ def ingest_source(
 
 def _write_batches(
     staged: StagedWrite,
-    chunks: Iterator[ChunkInput],
-    size: int,
+    batches: Iterator[list[ChunkInput]],
     bytes_total: int,
     cancel: Cancel | None,
     on_progress: OnProgress | None,
 ) -> bool:
     """Stage every batch; False when cancelled."""
-    while batch := list(itertools.islice(chunks, size)):
+    for batch in batches:
         if cancel and cancel():
             return False
         staged.add(batch)
