@@ -68,7 +68,8 @@ class ByteSource:
     def from_path(cls, path: Path) -> ByteSource:
         return cls(path=Path(path))
 
-    def blocks(self, size: int = READ_BYTES) -> Iterator[bytes]:
+    def blocks(self, size: int | None = None) -> Iterator[bytes]:
+        size = size or READ_BYTES
         if self._data is not None:
             for start in range(0, len(self._data), size):
                 yield self._data[start : start + size]
@@ -147,6 +148,7 @@ def decoded_windows(
     source: ByteSource, filename: str, limits: ParseLimits, *, markdown: bool, window_chars: int = WINDOW_CHARS
 ) -> Iterator[tuple[int, str]]:
     """(offset in the whole decoded text, window text), in order; together they are the whole text."""
+    window_chars = max(1, window_chars)
     buffer, base, total, seen_text = "", 0, 0, False
     for piece in _decoded(source, filename):
         total += len(piece)
