@@ -15,8 +15,10 @@ Cases, each on a fresh data directory (SQLite):
 
 Time is wall time of the CLI process (model load included, as a user sees it) and of the HTTP
 request (the server was started and ready before). The server's memory is VmRSS sampled every
-50 ms during the upload, minus its VmRSS when idle and ready just before; the CLI's is its peak
-RSS (wait4), minus nothing. Run once on a quiet machine:
+50 ms during the upload, minus its VmRSS when idle and ready just before, and apart its two
+parts: RssAnon (the process's own memory) and RssFile (mapped file pages: with SQLite, the
+database file read through its memory map, page cache the kernel can reclaim); peaks of the
+parts need not coincide. The CLI's is its peak RSS (wait4), model and index included. Run once on a quiet machine:
 
     .venv/bin/python bench/bench_big_upload.py --out bench/results/big_upload.json
 """
@@ -63,19 +65,19 @@ def real_text() -> list[str]:
 
 def write_text(path: Path, size: int, blocks: list[str], tag: str = "") -> int:
     copy, written = 0, 0
-    with path.open("w", encoding="utf-8") as out:
+    with path.open("w", encoding="utf-8", newline="") as out:
         while written < size:
             copy += 1
             for block in blocks:
                 if block.startswith("\x00"):
                     title = f"{block[1:]} ({tag}{copy})"
                     block = f"{title}\n{'=' * min(len(title), 80)}"
-                piece = block + "\n\n"
-                out.write(piece)
-                written += len(piece.encode("utf-8"))
-                if written >= size:
-                    break
-    return path.stat().st_size
+                piece = (block + "\n\n").encode("utf-8")
+                if written + len(piece) > size:  # stay within the size (50 MiB is also the upload limit)
+                    return written
+                out.write(piece.decode("utf-8"))
+                written += len(piece)
+    return written
 
 
 def env_for(data: Path, embedder: str, **extra: str) -> dict[str, str]:
@@ -95,7 +97,7 @@ def cli_case(path: Path, data: Path, embedder: str) -> dict:
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
-        raise SystemExit(f"docqa ingest failed: {err_path.read_text()[-2000:]}")
+        raise SystemExit(f"docqa ingest failed: {err_path.read_text()[-2000:]} {out_path.read_text()[-2000:]}")
     summary = json.loads(out_path.read_text())
     return {
         "seconds": round(seconds, 2),
@@ -104,21 +106,30 @@ def cli_case(path: Path, data: Path, embedder: str) -> dict:
     }
 
 
-def rss_mb(pid: int) -> float:
+MEMORY_FIELDS = ("VmRSS", "RssAnon", "RssFile")
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS and its parts: RssAnon (the process's own memory) and RssFile (file pages it maps: for
+    SQLite, the database file read through its memory map; page cache the kernel can take back)."""
+    found = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+        key, _, value = line.partition(":")
+        if key in MEMORY_FIELDS:
+            found[key] = int(value.split()[0]) / 1024
+    return found
 
 
 class Sampler:
     def __init__(self, pid: int) -> None:
-        self.pid, self.peak, self._stop = pid, 0.0, threading.Event()
+        self.pid, self._stop = pid, threading.Event()
+        self.peak = dict.fromkeys(MEMORY_FIELDS, 0.0)
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, rss_mb(self.pid))
+            for key, value in memory_mb(self.pid).items():
+                self.peak[key] = max(self.peak[key], value)
             time.sleep(0.05)
 
     def __enter__(self) -> Sampler:
@@ -144,7 +155,7 @@ def server_case(paths: list[Path], data: Path, embedder: str, work: Path) -> dic
     proc, base, ready_s = start_server(f"sqlite:///{data / 'docqa.db'}", data, embedder, work / f"{data.name}.log")
     try:
         time.sleep(1.0)
-        idle = rss_mb(proc.pid)
+        idle = memory_mb(proc.pid)
         results: list[dict] = []
         with Sampler(proc.pid) as sampler:
             start = time.perf_counter()
@@ -158,13 +169,40 @@ def server_case(paths: list[Path], data: Path, embedder: str, work: Path) -> dic
             "seconds": round(wall, 2),
             "each_s": sorted(r["seconds"] for r in results),
             "chunks": sum(r["chunks"] for r in results),
-            "idle_rss_mb": round(idle, 1),
-            "peak_rss_mb": round(sampler.peak, 1),
-            "above_idle_mb": round(sampler.peak - idle, 1),
+            "idle_rss_mb": round(idle["VmRSS"], 1),
+            "peak_rss_mb": round(sampler.peak["VmRSS"], 1),
+            "above_idle_mb": round(sampler.peak["VmRSS"] - idle["VmRSS"], 1),
+            "anon_above_idle_mb": round(sampler.peak["RssAnon"] - idle["RssAnon"], 1),
+            "file_above_idle_mb": round(sampler.peak["RssFile"] - idle["RssFile"], 1),
             "server_ready_s": ready_s,
         }
     finally:
         stop_server(proc)
+
+
+def phases_case(path: Path, data: Path, db: str = "") -> dict:
+    """In this process, the library's ingest (no index catch-up) and then the catch-up, apart: which
+    part of the server's memory is the pipeline's and which the index's (hash embedder)."""
+    from docqa.app import Docqa
+    from docqa.config import Settings
+
+    library = Docqa.open(Settings(data_dir=data, embedder="hash", database_url=db))
+    library.sync()
+    pid, out = os.getpid(), {}
+    before = memory_mb(pid)
+    for phase, run in (
+        ("ingest", lambda: library.ingest_file(path, sync=False)),
+        ("catch_up", lambda: library.sync("catch_up")),
+    ):
+        with Sampler(pid) as sampler:
+            start = time.perf_counter()
+            run()
+            seconds = time.perf_counter() - start
+        out[phase] = {"seconds": round(seconds, 2)} | {
+            f"{k}_peak_above_start_mb": round(sampler.peak[k] - before[k], 1) for k in MEMORY_FIELDS
+        }
+    library.close()
+    return out
 
 
 def main() -> None:
@@ -175,7 +213,16 @@ def main() -> None:
     parser.add_argument("--concurrent", type=int, default=4)
     parser.add_argument("--concurrent-mb", type=int, default=10)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--phases", action="store_true", help="only: ingest and catch-up apart, in this process")
+    parser.add_argument("--db", default="", help="--phases: database URL (default: SQLite in a temp dir)")
     args = parser.parse_args()
+    if args.phases:
+        with tempfile.TemporaryDirectory(prefix="docqa-big-") as tmp:
+            path = Path(tmp) / "big.txt"
+            write_text(path, args.mb * MB, real_text())
+            (Path(tmp) / "data").mkdir()
+            print(json.dumps(phases_case(path, Path(tmp) / "data", args.db), indent=2))
+        return
     report: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "cases": {}}
     blocks = real_text()
     with tempfile.TemporaryDirectory(prefix="docqa-big-") as tmp:

@@ -102,6 +102,7 @@ class FileIngest:
     ) -> IngestOutcome:
         """Parse, chunk, embed and store one document from a path or a seekable binary stream (e.g. a
         spooled upload; read from its start, not closed), in memory bounded whatever its size.
+        A path is the document's `source` unless one is given (the same document as `docqa ingest`'s).
 
         A document bigger than one batch is written batch by batch and becomes visible (status
         `indexed`, searchable) only when whole, in one transaction; until then a stored version stays
@@ -113,8 +114,11 @@ class FileIngest:
         `on_progress(IngestProgress)`: after each batch, chunks written so far (`chunks_done`), chunks
         made so far (`chunks_seen`; the total is known at the end), the source's size (`bytes_total`).
         `sync`: catch the index up after a write. The returned `seq` can be passed as `min_seq`."""
-        src = ByteSource.from_path(Path(file)) if isinstance(file, (str, Path)) else ByteSource.from_file(file)
-        name = filename or (Path(file).name if isinstance(file, (str, Path)) else "upload")
+        if isinstance(file, (str, Path)):  # a path is its own source, as for `docqa ingest` and Client.ingest_file
+            path = Path(file).resolve()
+            src, name, source = ByteSource.from_path(path), filename or path.name, source or str(path)
+        else:
+            src, name = ByteSource.from_file(file), filename or "upload"
         return self._ingest(
             src, name, source, document_id, content_type_hint, metadata, sync, refuse_unsupported, cancel, on_progress
         )
