@@ -109,7 +109,10 @@ class StagedWrite:
                 return WriteResult(
                     existing.id, unchanged=existing.chunks_total, seq=changes.max_seq(conn), outcome="unchanged"
                 )
-            target = existing.id if existing else (doc.document_id or repo.new_document_id())
+            fresh = existing is None and not doc.document_id
+            target = existing.id if existing else (doc.document_id or self.staged_id)
+            if fresh:  # the staging row becomes the document: no chunk row rewritten
+                added, removed = staging.promote(conn, self.staged_id, doc.identity or f"doc:{self.staged_id}"), 0
             repo.upsert_document(
                 conn,
                 identity=doc.identity,
@@ -121,9 +124,10 @@ class StagedWrite:
                 content_hash=doc.content_hash,
                 status="indexed",
                 metadata=meta,
-                new=existing is None,
+                new=existing is None and not fresh,
             )
-            added, removed = staging.adopt(conn, self.staged_id, target)
+            if not fresh:
+                added, removed = staging.adopt(conn, self.staged_id, target)
             seq = changes.max_seq(conn)
         outcome = "added" if existing is None or existing.status != "indexed" else "updated"
         return WriteResult(target, added=added, removed=removed, seq=seq, outcome=outcome)

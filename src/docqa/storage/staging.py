@@ -4,8 +4,11 @@ A big document is written in batches under a document row of its own, identity
 `staging:<the document's identity>`, which no membership, search or listing counts (only
 `indexed` documents are members; `list_documents` and the stats leave staging rows out). Making
 it visible is one transaction (`adopt`): the chunks move to the real document, which becomes
-`indexed` with them, and the staging row goes. The triggers log both the batch inserts and the
-move, so the sync engine sees the chunks once they are members, whoever reads the log.
+`indexed` with them, and the staging row goes; a new document with no id asked for is simpler still
+(`promote`): the staging row itself takes the identity and the status, and no chunk row is rewritten
+(on PostgreSQL, an UPDATE of every row would also leave as many dead tuples). The triggers log
+the batch inserts and the move or the status change, so the sync engine sees the chunks once they
+are members, whoever reads the log.
 """
 
 from __future__ import annotations
@@ -70,6 +73,13 @@ def adopt(conn: Connection, staged: str, target: str) -> tuple[int, int]:
     cur = conn.execute("UPDATE chunks SET document_id = ? WHERE document_id = ?", (target, staged))
     conn.execute("DELETE FROM documents WHERE id = ?", (staged,))
     return int(cur.rowcount), removed
+
+
+def promote(conn: Connection, staged: str, identity: str) -> int:
+    """Make the staging document the document itself (a new one, with no id asked for): it takes the
+    document's identity, and no chunk row is rewritten. How many chunks it holds."""
+    conn.execute("UPDATE documents SET identity = ? WHERE id = ?", (identity, staged))
+    return int(conn.scalar("SELECT count(*) FROM chunks WHERE document_id = ?", (staged,), default=0))
 
 
 def drop_stale(conn: Connection, collection: str, older_than_s: float) -> int:
