@@ -107,6 +107,7 @@ class Settings(BaseModel):
     # localhost names (any host when bound beyond loopback); add the names a load balancer uses
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     max_upload_bytes: Positive = 50 * 1024 * 1024
+    max_concurrent_ingests: Positive = 2  # documents parsed/embedded/written at once per process; the rest wait
     webhook_url: str = ""
     webhook_timeout_s: Annotated[float, Field(gt=0)] = 5.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -2,7 +2,11 @@
 
 The multipart body is parsed here, from a byte-counting stream, so an
 oversized upload is refused with 413 as soon as it passes the limit (or at
-once from its Content-Length) instead of being buffered first. The file's
+once from its Content-Length) instead of being buffered first. The file part
+is spooled to a temporary file (in memory up to 1 MB, on disk beyond), never
+read into one bytes object: the library ingests it from there in bounded
+memory (app/file_ingest.py), and at most `max_concurrent_ingests` uploads are
+parsed and embedded at once (the others wait their turn). The file's
 real type is sniffed from its bytes: unsupported content is a 415. A file
 that is supported but unreadable (a broken PDF) is recorded as `failed` with
 its reason and answered 422.
@@ -13,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -104,19 +108,21 @@ def _metadata(raw: str) -> dict[str, Any]:
         raise InvalidInput(f"metadata is not a valid JSON object: {exc}", field="metadata") from None
 
 
-async def _file_bytes(form: FormData, limit: int) -> tuple[str, bytes, str | None]:
+def _spooled_file(form: FormData, limit: int) -> tuple[str, BinaryIO, str | None]:
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise InvalidInput("a file is required in the 'file' field", field="file")
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"file exceeds the limit of {limit} bytes", limit=limit)
+    size = upload.size if upload.size is not None else upload.file.seek(0, 2)
+    if size > limit:
+        raise PayloadTooLarge(
+            f"file of {size} bytes exceeds the limit of {limit} bytes (DOCQA_MAX_UPLOAD_BYTES)", limit=limit, size=size
+        )
     filename = (upload.filename or "upload").replace("\x00", "")[:255] or "upload"
     try:
         check_text(filename)
     except ValueError:
         filename = "upload"
-    return filename, data, upload.content_type
+    return filename, upload.file, upload.content_type
 
 
 @router.post(
@@ -132,25 +138,25 @@ async def upload(request: Request, runtime: RuntimeDep) -> UploadResponse:
     start = time.perf_counter()
     form = await _read_form(request, limit)
     try:
-        filename, data, hint = await _file_bytes(form, limit)
+        filename, file, hint = _spooled_file(form, limit)
         metadata = _metadata(_text_field(form, "metadata", 32_768))
         document_id = _text_field(form, "document_id", 128) or None
         source = _text_field(form, "source", 2048)
-    finally:
-        await form.close()
-    if document_id is not None and not _valid_id(document_id):
-        raise InvalidInput("document_id must be letters, digits and . _ : - (max 128)", field="document_id")
-    outcome = await run_in_threadpool(
-        lambda: library.ingest_bytes(
-            data,
-            filename,
-            source=source,
-            document_id=document_id,
-            content_type_hint=hint,
-            metadata=metadata,
-            refuse_unsupported=True,
+        if document_id is not None and not _valid_id(document_id):
+            raise InvalidInput("document_id must be letters, digits and . _ : - (max 128)", field="document_id")
+        outcome = await run_in_threadpool(
+            lambda: library.ingest_file(
+                file,
+                filename,
+                source=source,
+                document_id=document_id,
+                content_type_hint=hint,
+                metadata=metadata,
+                refuse_unsupported=True,
+            )
         )
-    )
+    finally:
+        await form.close()  # removes the spooled file
     ms = round((time.perf_counter() - start) * 1000, 2)
     if outcome.status == "failed":
         log_event(log, "Upload failed", file=filename, document_id=outcome.document_id, error=outcome.error)

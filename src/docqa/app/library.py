@@ -29,6 +29,7 @@ import numpy.typing as npt
 from docqa.app import freshness
 from docqa.app.batch import DocumentInput, StoredDocument, read_documents, write_documents
 from docqa.app.databases import Databases
+from docqa.app.file_ingest import FileIngest, IngestSlots
 from docqa.app.stats import IndexState, Stats, collect_stats, index_state
 from docqa.app.wiring import engine_config, hybrid_params, ingest_context, qa_config
 from docqa.config import Settings
@@ -40,7 +41,7 @@ from docqa.index.threads import use_search_threads
 from docqa.ingest.batch import IngestSummary, Progress, ingest_paths
 from docqa.ingest.identity import document_identity
 from docqa.ingest.parsers import DEFAULT_MAX_BYTES
-from docqa.ingest.pipeline import IngestContext, IngestOutcome, check_supported, ingest_bytes
+from docqa.ingest.pipeline import IngestContext
 from docqa.ingest.writer import DocumentWriter
 from docqa.limits import MIN_SEQ_WAIT_S, check_status
 from docqa.qa.answer import ask as answer_question
@@ -48,7 +49,7 @@ from docqa.qa.types import Answer
 from docqa.search import dispatch
 from docqa.search.context import passage_context
 from docqa.search.corpus import Corpus, HybridParams
-from docqa.storage import repo
+from docqa.storage import repo, staging
 from docqa.storage.db import Database
 from docqa.sync.engine import SyncEngine
 from docqa.types import (
@@ -63,9 +64,12 @@ from docqa.types import (
 )
 
 WRITE_FAILURE_TTL_S = 60.0
+STALE_STAGING_S = 3600.0  # a staged document not written for this long was left by a killed ingest
 
 
-class Docqa:
+class Docqa(FileIngest):
+    """The library; one-document ingest (`ingest_bytes`, `ingest_file`) is in app/file_ingest.py."""
+
     def __init__(self, settings: Settings, db: Database, embedder: Embedder, read_db: Database | None = None) -> None:
         self.settings = settings
         self.db = db  # the primary: writes
@@ -77,6 +81,7 @@ class Docqa:
         self._write_failure = ("", 0.0)  # (why the last write failed, when): health's writes_failing
         self.primary_failure = ""  # with a standby: why the primary cannot take writes (docqa.app.primary_probe)
         self._failure_lock = threading.Lock()
+        self.ingest_slots = IngestSlots(settings.max_concurrent_ingests)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, db: Database | None = None) -> Docqa:
@@ -95,6 +100,7 @@ class Docqa:
             if bound is not None and primary_up:
                 with dbs.primary.connection() as conn, conn.transaction():
                     repo.ensure_collection(conn, settings.collection, embedder.model_id, embedder.dim)
+                    staging.drop_stale(conn, settings.collection, STALE_STAGING_S)  # left by a killed ingest
         except BaseException:
             if owned:
                 dbs.close()
@@ -196,38 +202,6 @@ class Docqa:
     def add_documents(self, documents: Sequence[DocumentInput], *, sync: bool = True) -> list[WriteResult]:
         """Store many documents of ready chunks: their new chunks embedded together, then the index caught up once."""
         return write_documents(self.writer, documents, self._writing, self.engine if sync else None)
-
-    def ingest_bytes(
-        self,
-        data: bytes,
-        filename: str,
-        *,
-        source: str = "",
-        document_id: str | None = None,
-        content_type_hint: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        sync: bool = True,
-        refuse_unsupported: bool = False,
-    ) -> IngestOutcome:
-        """Parse, chunk, embed and store one file held in memory. A bad file is an outcome `failed` with the reason.
-
-        `refuse_unsupported`: content of no supported type raises UnsupportedType (415) instead,
-        and nothing is recorded (an upload of a PNG is the client's mistake, not a failed document)."""
-        if refuse_unsupported:
-            check_supported(data, filename, content_type_hint)
-        with self._writing():
-            outcome = ingest_bytes(
-                self._ingest_context(),
-                data,
-                filename,
-                source=source,
-                document_id=document_id,
-                content_type_hint=content_type_hint,
-                metadata=metadata,
-            )
-        if sync and outcome.status in ("added", "updated"):
-            self.engine.sync("catch_up")
-        return outcome
 
     def ingest_paths(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from docqa.storage import changes, vectors
+from docqa.storage import changes, staging, vectors
 from docqa.storage.db import Database
 from docqa.storage.migrate import db_identity
 from docqa.sync.engine import SyncEngine
@@ -62,8 +62,20 @@ def index_state(engine: SyncEngine) -> IndexState:
 def collect_stats(db: Database, engine: SyncEngine, collection: str, model: str, dim: int) -> Stats:
     with db.connection() as conn:
         params = (collection,)
-        total_chunks = int(conn.scalar("SELECT count(*) FROM chunks WHERE collection = ?", params, default=0))
-        total_documents = int(conn.scalar("SELECT count(*) FROM documents WHERE collection = ?", params, default=0))
+        # a document still being written (ingest/staged.py) is not counted until it is whole
+        staged = f"SELECT id FROM documents WHERE collection = ? AND {staging.IS_STAGING}"
+        total_chunks = int(
+            conn.scalar(
+                f"SELECT count(*) FROM chunks WHERE collection = ? AND document_id NOT IN ({staged})",
+                (collection, collection),
+                default=0,
+            )
+        )
+        total_documents = int(
+            conn.scalar(
+                f"SELECT count(*) FROM documents WHERE collection = ? AND {staging.NOT_STAGING}", params, default=0
+            )
+        )
         failed = int(
             conn.scalar("SELECT count(*) FROM documents WHERE collection = ? AND status = 'failed'", params, default=0)
         )

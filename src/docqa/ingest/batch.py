@@ -29,11 +29,15 @@ from docqa.ingest.pipeline import (
     write_prepared,
 )
 from docqa.ingest.sniff import type_from_name
+from docqa.ingest.source import ByteSource
 from docqa.ingest.stages import run_stages
+from docqa.ingest.stream import IngestProgress, ingest_source
 from docqa.storage import repo
 
 EMBED_BATCH_CHUNKS = 256
 MAX_PENDING_FILES = 64
+STREAM_MIN_BYTES = 2 * 1024 * 1024  # bigger files are streamed in batches instead of read whole
+_DEFERRED = "deferred"
 
 
 @dataclass
@@ -181,7 +185,12 @@ def ingest_paths(
         window_chunks=EMBED_BATCH_CHUNKS,
         window_files=MAX_PENDING_FILES,
     )
+    deferred: list[tuple[int, Path]] = []
     for item in staged:
+        if item.outcome is not None and item.outcome.status == _DEFERRED:
+            deferred.append((len(summary.outcomes), item.path))
+            summary.outcomes.append(item.outcome)
+            continue
         if item.prepared is not None:
             outcome = write_prepared(ctx, item.prepared, item.embedded)
             progress.chunks += len(item.prepared.chunks)
@@ -194,6 +203,8 @@ def ingest_paths(
         progress.bytes_done += _size(item.path)
         if on_progress:
             on_progress(progress)
+    for position, path in deferred:
+        summary.outcomes[position] = _stream_file(ctx, path, metadata, progress, on_progress)
     if on_progress:
         on_progress(progress)
     if prune:
@@ -209,6 +220,33 @@ def _size(path: Path) -> int:
         return 0
 
 
+def _stream_file(
+    ctx: IngestContext,
+    path: Path,
+    metadata: dict[str, Any] | None,
+    progress: Progress,
+    on_progress: Callable[[Progress], None] | None,
+) -> IngestOutcome:
+    chunks, embedded = progress.chunks, progress.embedded
+
+    def batch_done(step: IngestProgress) -> None:
+        progress.chunks = progress.embedded = chunks + step.chunks_done
+        if on_progress:
+            on_progress(progress)
+
+    try:
+        outcome = ingest_source(
+            ctx, ByteSource.from_path(path), path.name, source_name=str(path), metadata=metadata, on_progress=batch_done
+        )
+    except OSError as exc:  # the file went away or became unreadable since it was listed
+        message = f"{path.name}: cannot read file ({exc.strerror or exc})"
+        return _record_unreadable(ctx, path, metadata, message)
+    progress.chunks, progress.embedded = chunks + outcome.chunks, embedded + outcome.embedded
+    progress.files_done += 1
+    progress.bytes_done += _size(path)
+    return outcome
+
+
 def _prepare_file(ctx: IngestContext, file: Path, metadata: dict[str, Any] | None, max_bytes: int):
     source = str(file)
     size = _size(file)
@@ -217,24 +255,30 @@ def _prepare_file(ctx: IngestContext, file: Path, metadata: dict[str, Any] | Non
             raise PayloadTooLarge(
                 f"{file.name}: file is {size} bytes, over the {max_bytes}-byte limit", limit=max_bytes
             )
+        if size > STREAM_MIN_BYTES:
+            return IngestOutcome(document_id="", filename=file.name, source=source, status=_DEFERRED)
         data = file.read_bytes()
     except (OSError, DocqaError) as exc:
         message = (
             exc.message if isinstance(exc, DocqaError) else f"{file.name}: cannot read file ({exc.strerror or exc})"
         )
-        identity = document_identity(source=source)
-        doc_id = ctx.writer.record_failure(
-            identity=identity,
-            document_id=None,
-            filename=file.name,
-            source=source,
-            content_type="",
-            content_hash="",
-            error=message,
-            metadata=metadata,
-        )
-        return IngestOutcome(document_id=doc_id, filename=file.name, source=source, status="failed", error=message)
+        return _record_unreadable(ctx, file, metadata, message)
     return prepare(ctx, data, file.name, source=source, metadata=metadata)
+
+
+def _record_unreadable(ctx: IngestContext, file: Path, metadata: dict[str, Any] | None, message: str) -> IngestOutcome:
+    source = str(file)
+    doc_id = ctx.writer.record_failure(
+        identity=document_identity(source=source),
+        document_id=None,
+        filename=file.name,
+        source=source,
+        content_type="",
+        content_hash="",
+        error=message,
+        metadata=metadata,
+    )
+    return IngestOutcome(document_id=doc_id, filename=file.name, source=source, status="failed", error=message)
 
 
 def prune_missing(ctx: IngestContext, roots: list[Path], seen: set[str]) -> list[str]:

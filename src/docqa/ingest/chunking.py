@@ -115,9 +115,10 @@ def _split_span(
     return pieces
 
 
-def _units(doc: ParsedDocument, count: TokenCounter, limit: int, overlap: int) -> list[_Unit]:
+def _units(
+    doc: ParsedDocument, count: TokenCounter, limit: int, overlap: int, stack: list[tuple[int, str]]
+) -> list[_Unit]:
     units: list[_Unit] = []
-    stack: list[tuple[int, str]] = []
     for section in normalized_sections(doc):
         is_heading = section.kind == "heading"
         if is_heading:
@@ -226,13 +227,18 @@ def chunk_document(
     count_tokens: TokenCounter,
     max_tokens: int = 200,
     overlap_tokens: int = 30,
+    heading_stack: list[tuple[int, str]] | None = None,
 ) -> list[ChunkInput]:
-    """Chunks of `doc`, each within `max_tokens` by `count_tokens`, in document order."""
+    """Chunks of `doc`, each within `max_tokens` by `count_tokens`, in document order.
+
+    `heading_stack`: the (level, title) headings in effect where `doc` starts, updated in place to
+    those in effect where it ends, so a document chunked window by window (ingest/windows.py)
+    keeps its heading paths across windows."""
     if max_tokens < 1:
         raise InvalidInput(f"max_tokens must be at least 1, got {max_tokens}")
     if not 0 <= overlap_tokens < max_tokens:
         raise InvalidInput(f"overlap_tokens must be in [0, max_tokens), got {overlap_tokens}")
-    units = _units(doc, count_tokens, max_tokens, overlap_tokens)
+    units = _units(doc, count_tokens, max_tokens, overlap_tokens, [] if heading_stack is None else heading_stack)
     packer = _Packer(doc.text, units, count_tokens, max_tokens, overlap_tokens)
     chunks: list[ChunkInput] = []
     for ordinal, (start, end, tokens, first, stop) in enumerate(packer.spans()):

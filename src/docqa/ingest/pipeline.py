@@ -104,11 +104,15 @@ def fit_headings(chunks: list[ChunkInput], count: Callable[[str], int], limit: i
             chunk.heading = " > ".join(parts[1:]) if len(parts) > 1 else ""
 
 
-def chunk_parsed(ctx: IngestContext, doc: ParsedDocument) -> list[ChunkInput]:
+def chunk_parsed(
+    ctx: IngestContext, doc: ParsedDocument, heading_stack: list[tuple[int, str]] | None = None
+) -> list[ChunkInput]:
+    """`heading_stack`: see chunking.chunk_document (a document chunked window by window)."""
     embedder = ctx.writer.embedder
     budget = chunk_budget(embedder, ctx.chunking)
     count = embedder.count_tokens
-    chunks = chunk_document(doc, count, max_tokens=budget, overlap_tokens=min(ctx.chunking.overlap_tokens, budget // 4))
+    overlap = min(ctx.chunking.overlap_tokens, budget // 4)
+    chunks = chunk_document(doc, count, max_tokens=budget, overlap_tokens=overlap, heading_stack=heading_stack)
     fit_headings(chunks, count, embedder.max_tokens - SPECIAL_TOKENS)
     return chunks
 

@@ -178,9 +178,11 @@ def count_documents(conn: Connection, collection: str, status: str | None = None
 
 
 def _documents_where(collection: str, status: str | None) -> tuple[str, tuple[str, ...]]:
+    """A document still being written (storage/staging.py) is in no listing or count until it is whole."""
+    visible = "d.collection = ? AND substr(d.identity, 1, 8) <> 'staging:'"
     if status is None:
-        return "d.collection = ?", (collection,)
-    return "d.collection = ? AND d.status = ?", (collection, status)
+        return visible, (collection,)
+    return visible + " AND d.status = ?", (collection, status)
 
 
 def upsert_document(
@@ -274,40 +276,49 @@ def write_chunks(
             if (row[2], row[3], row[4], row[5]) != (ch.ordinal, ch.char_start, ch.char_end, ch.page):
                 moves.append((ch.ordinal, ch.char_start, ch.char_end, ch.page, row[0]))
             continue
-        if ch.embedding is None:
-            raise InvalidInput(f"chunk {ch.ordinal} of document {document_id} has new content but no embedding")
-        vec = np.asarray(ch.embedding, dtype=np.float32)
-        if vec.shape != (dim,):
-            raise InvalidInput(f"chunk {ch.ordinal}: embedding has shape {vec.shape}, expected ({dim},)")
-        inserts.append(
-            (
-                document_id,
-                collection,
-                ch.ordinal,
-                ch.text,
-                ch.char_start,
-                ch.char_end,
-                ch.page,
-                ch.token_count,
-                ch.heading,
-                h,
-                to_blob(vec),
-                model,
-                dim,
-                _json_param(conn, ch.metadata),
-            )
-        )
+        inserts.append(chunk_row(conn, document_id, collection, ch, h, model, dim))
     stale = [row[0] for rows in old.values() for row in rows]
     for start in range(0, len(stale), 500):
         part = stale[start : start + 500]
         conn.execute(f"DELETE FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)
     conn.executemany("UPDATE chunks SET ordinal = ?, char_start = ?, char_end = ?, page = ? WHERE id = ?", moves)
+    insert_chunk_rows(conn, inserts)
+    return len(inserts), len(stale), unchanged
+
+
+def chunk_row(
+    conn: Connection, document_id: str, collection: str, ch: ChunkInput, h: str, model: str, dim: int
+) -> tuple[Any, ...]:
+    """The INSERT parameters of one new chunk (`h`: its content hash); it must carry its embedding."""
+    if ch.embedding is None:
+        raise InvalidInput(f"chunk {ch.ordinal} of document {document_id} has new content but no embedding")
+    vec = np.asarray(ch.embedding, dtype=np.float32)
+    if vec.shape != (dim,):
+        raise InvalidInput(f"chunk {ch.ordinal}: embedding has shape {vec.shape}, expected ({dim},)")
+    return (
+        document_id,
+        collection,
+        ch.ordinal,
+        ch.text,
+        ch.char_start,
+        ch.char_end,
+        ch.page,
+        ch.token_count,
+        ch.heading,
+        h,
+        to_blob(vec),
+        model,
+        dim,
+        _json_param(conn, ch.metadata),
+    )
+
+
+def insert_chunk_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     conn.executemany(
         "INSERT INTO chunks (document_id, collection, ordinal, text, char_start, char_end, page, token_count, heading, "
         "content_hash, embedding, model, dim, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        inserts,
+        rows,
     )
-    return len(inserts), len(stale), unchanged
 
 
 def _chunk(row: Sequence[Any]) -> ChunkRecord:
