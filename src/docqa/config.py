@@ -108,6 +108,15 @@ class Settings(BaseModel):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     max_upload_bytes: Positive = 50 * 1024 * 1024
     max_concurrent_ingests: Positive = 2  # documents parsed/embedded/written at once per process; the rest wait
+    upload_wait_s: NonNegative = 10.0  # POST /index/upload waits this long for its job, then answers 202
+
+    # ingest jobs (docqa.storage.jobs): any worker on this database runs them
+    job_workers: Annotated[int, Field(ge=0, le=64)] = 1  # in-process workers of `docqa serve`; 0: accept jobs only
+    job_lease_s: Annotated[float, Field(gt=0, le=600)] = 15.0  # a silent worker's job is claimed again after this
+    job_poll_s: Annotated[float, Field(gt=0)] = 0.25  # idle workers look for new jobs this often
+    job_max_attempts: Annotated[int, Field(ge=1, le=100)] = 3  # attempts before a job ends `failed`
+    job_retry_delay_s: NonNegative = 1.0  # after a failed attempt, doubled each attempt (at most 60 s)
+    job_retention_s: NonNegative = 7 * 86_400.0  # finished jobs are kept this long, then forgotten
     webhook_url: str = ""
     webhook_timeout_s: Annotated[float, Field(gt=0)] = 5.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -27,6 +27,7 @@ from docqa.api import (
     errors,
     routes_documents,
     routes_index,
+    routes_jobs,
     routes_ops,
     routes_qa,
     routes_search,
@@ -146,7 +147,16 @@ def create_app(settings: Settings | None = None, library: Docqa | None = None) -
         )
     app.add_middleware(HostOriginGuard, settings=settings)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
-    for module in (routes_index, routes_upload, routes_documents, routes_search, routes_qa, routes_ops, routes_web):
+    for module in (
+        routes_index,
+        routes_upload,
+        routes_jobs,
+        routes_documents,
+        routes_search,
+        routes_qa,
+        routes_ops,
+        routes_web,
+    ):
         app.include_router(module.router)
     if not keys_enabled(settings):
         app.openapi = lambda: _without_security(app)  # type: ignore[method-assign]

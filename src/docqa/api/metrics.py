@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from docqa.app import HealthState, Runtime
+from docqa.app import HealthState, JobRecord, QueueStats, Runtime
 from docqa.app.events import drift_found
 from docqa.errors import DocqaError
 from docqa.logging import get_logger
@@ -62,6 +62,24 @@ class _StateCollector(Collector):
         yield _gauge("docqa_db_documents", "Document rows of the collection", float(stats.total_documents))
         yield _gauge("docqa_change_log_lag", "Change-log rows not yet applied to the index", float(stats.lag))
         yield _gauge("docqa_db_seq", "Newest change-log seq in the database", float(stats.db_seq))
+        yield from _queue_gauges(library.jobs.stats())
+
+
+def _queue_gauges(queue: QueueStats) -> Iterator[GaugeMetricFamily]:
+    """The job queue as the database has it, whichever process runs the workers."""
+    jobs = GaugeMetricFamily(
+        "docqa_jobs", "Ingest jobs in the database, by status (queue depth: queued)", labels=["status"]
+    )
+    for status, count in queue.counts.items():
+        jobs.add_metric([status], float(count))
+    yield jobs
+    yield _gauge("docqa_jobs_oldest_queued_seconds", "Age of the oldest queued job", queue.oldest_queued_s)
+    yield _gauge("docqa_job_workers_seen", "Worker pools that heartbeated recently", float(len(queue.workers)))
+    yield _gauge(
+        "docqa_job_worker_slots",
+        "Job threads of the worker pools seen (their concurrency)",
+        float(sum(int(w["concurrency"]) for w in queue.workers)),
+    )
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
@@ -99,8 +117,22 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.job_duration = Histogram(
+            "docqa_job_duration_seconds",
+            "Ingest job run time (last attempt), by final status, for the jobs this process's workers ran",
+            ["status"],
+            buckets=SYNC_BUCKETS,
+            registry=r,
+        )
+        self.jobs_finished = Counter(
+            "docqa_jobs_finished",
+            "Jobs this process's workers ended, by status (failures: failed)",
+            ["status"],
+            registry=r,
+        )
         r.register(_StateCollector(runtime))
         runtime.add_sync_listener(self.on_sync)
+        runtime.add_job_listener(self.on_job)
 
     def on_sync(self, report: SyncReport) -> None:
         """Engine listener: every engine run, by its report status."""
@@ -111,6 +143,10 @@ class Metrics:
             self.drift_detected.labels(drift).inc()
         if drift == "repaired":
             self.drift_repaired_ids.inc(report.repaired)
+
+    def on_job(self, job: JobRecord, status: str, seconds: float) -> None:
+        self.jobs_finished.labels(status).inc()
+        self.job_duration.labels(status).observe(seconds)
 
     def observe_search(self, mode: str, seconds: float) -> None:
         self.search_latency.labels(mode).observe(seconds)

@@ -57,6 +57,7 @@ def health_body(runtime: Runtime) -> HealthResponse:
         last_sync=last,
         worker=runtime.worker_state(),
         sync_history=SyncHistoryOut(**runtime.sync_history.snapshot().to_dict()),
+        jobs=runtime.jobs_state(),
     )
 
 
@@ -66,7 +67,7 @@ def health_body(runtime: Runtime) -> HealthResponse:
     summary="Liveness and the health state: always 200; `status` says which state, `reason` why",
 )
 async def health(runtime: RuntimeDep) -> HealthResponse:
-    return health_body(runtime)
+    return await run_in_threadpool(health_body, runtime)  # the job queue's counts are read from the database
 
 
 @router.get(
@@ -76,7 +77,7 @@ async def health(runtime: RuntimeDep) -> HealthResponse:
     summary="Readiness for a load balancer: 200 when healthy, repairing or writes_failing, else 503 (same body)",
 )
 async def ready(runtime: RuntimeDep) -> Response:
-    body = health_body(runtime)
+    body = await run_in_threadpool(health_body, runtime)
     return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
 
 

@@ -77,3 +77,8 @@ class HealthResponse(BaseModel):
     last_sync: SyncReportOut | None
     worker: dict[str, Any]
     sync_history: SyncHistoryOut | None = None
+    jobs: dict[str, Any] | None = Field(
+        default=None,
+        description="The ingest job queue: counts by status, oldest_queued_s, workers seen (heartbeats), "
+        "and this process's workers (in_process)",
+    )

@@ -6,6 +6,7 @@ engine, the database or FAISS.
 """
 
 from docqa.app.health import READY_STATES, Health, HealthState
+from docqa.app.jobs import JobQueue, QueueStats
 from docqa.app.library import Docqa
 from docqa.app.maintenance import reembed
 from docqa.app.runtime import Runtime
@@ -15,6 +16,7 @@ from docqa.eval.runner import DEFAULT_QUESTIONS, Question, format_table, load_qu
 from docqa.ingest.batch import IngestSummary, Progress
 from docqa.ingest.pipeline import IngestOutcome
 from docqa.qa.types import Answer, Source
+from docqa.storage.jobs import JobRecord
 
 __all__ = [
     "DEFAULT_QUESTIONS",
@@ -26,8 +28,11 @@ __all__ = [
     "HealthState",
     "IngestOutcome",
     "IngestSummary",
+    "JobQueue",
+    "JobRecord",
     "Progress",
     "Question",
+    "QueueStats",
     "Runtime",
     "Source",
     "Stats",

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from docqa.app import freshness
 from docqa.app.batch import DocumentInput, StoredDocument, read_documents, write_documents
 from docqa.app.databases import Databases
 from docqa.app.file_ingest import FileIngest, IngestSlots
+from docqa.app.jobs import JobQueue
 from docqa.app.stats import IndexState, Stats, collect_stats, index_state
 from docqa.app.wiring import engine_config, hybrid_params, ingest_context, qa_config
 from docqa.config import Settings
@@ -125,6 +127,10 @@ class Docqa(FileIngest):
     @property
     def corpus(self) -> Corpus:
         return Corpus(db=self.read_db, index=self.engine, embedder=self.embedder, collection=self.collection)
+
+    @cached_property
+    def jobs(self) -> JobQueue:  # ingest jobs of this collection: submit, follow, cancel (docqa.app.jobs)
+        return JobQueue(self)
 
     # --- the index -------------------------------------------------------------
     def sync(self, mode: str = "auto", deep: bool = False) -> SyncReport:

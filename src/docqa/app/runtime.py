@@ -21,13 +21,15 @@ import threading
 import time
 from collections.abc import Callable
 
-from docqa.app.health import Health, HealthFacts, assess
+from docqa.app.health import Health, HealthFacts, HealthState, assess
 from docqa.app.library import Docqa
 from docqa.app.primary_probe import PrimaryProbe
 from docqa.app.sync_history import SyncHistoryRecorder
 from docqa.app.webhook import WebhookNotifier
 from docqa.config import Settings
 from docqa.errors import DatabaseUnavailable, DocqaError, ServiceDegraded
+from docqa.jobs import JobWorkers
+from docqa.jobs.worker import Listener as JobListener
 from docqa.logging import get_logger, log_event
 from docqa.storage.db import Database
 from docqa.sync.engine import SyncEngine
@@ -37,6 +39,7 @@ from docqa.types import SyncReport
 log = get_logger("docqa.runtime")
 
 SyncListener = Callable[[SyncReport], None]
+JOBS_STATE_TTL_S = 1.0  # /health reads the job queue at most once a second
 
 
 class Runtime:
@@ -46,6 +49,7 @@ class Runtime:
         self._owns_library = library is None
         self._open_lock = threading.Lock()
         self._listeners: list[SyncListener] = []
+        self._job_listeners: list[JobListener] = []
         self.open_error = ""
         self.embedder_ready = False
         self.embedder_error = ""
@@ -62,6 +66,10 @@ class Runtime:
         self._listeners.append(self.sync_history.on_sync)
         self.worker = SyncWorker(settings, self._engine, self._primary)
         self._probe: PrimaryProbe | None = None  # with a standby: is the primary taking writes (health)
+        self.job_pool: JobWorkers | None = None  # the service's in-process job workers (settings.job_workers)
+        self._jobs_wanted = False
+        self._jobs_lock = threading.Lock()
+        self._jobs_cache: tuple[float, dict[str, object]] = (-1e9, {})
         if library is not None:
             self._attach(library)
 
@@ -124,6 +132,8 @@ class Runtime:
             dim=library.dim,
         )
         self._attach(library)
+        if self._jobs_wanted:
+            self._start_jobs(library)
         return library
 
     def _attach(self, library: Docqa, warm_up: bool = True) -> None:
@@ -144,6 +154,12 @@ class Runtime:
         if self._library is not None:
             self._library.engine.listeners.append(listener)
 
+    def add_job_listener(self, listener: JobListener) -> None:
+        """Call `listener(job, status, seconds)` when an in-process worker ends a job (metrics)."""
+        self._job_listeners.append(listener)
+        if self.job_pool is not None:
+            self.job_pool.listeners.append(listener)
+
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
         """Open, sync within the time budget, start the worker. Never raises for a down database."""
@@ -155,7 +171,10 @@ class Runtime:
             index_type=self.settings.index_type,
         )
         self.startup_pending = True
+        self._jobs_wanted = self.settings.job_workers > 0
         library = self.ensure_open()
+        if library is not None and self._jobs_wanted:
+            self._start_jobs(library)
         finished = library is None or self._startup_sync(library)
         if library is None:
             self.startup_pending = False
@@ -167,6 +186,14 @@ class Runtime:
             log_event(log, "docqa service ready", vectors=len(library.engine) if library else 0, state=health.state)
         else:
             log_event(log, "docqa service started in degraded mode", logging.WARNING, reason=health.reason)
+
+    def _start_jobs(self, library: Docqa) -> None:
+        """Run `job_workers` in-process job workers: ingest jobs need the database only, not the index."""
+        with self._jobs_lock:
+            if self.job_pool is None:
+                self.job_pool = library.jobs.pool(self.settings.job_workers, name="serve")
+                self.job_pool.listeners.extend(self._job_listeners)
+                self.job_pool.start()
 
     def _startup_sync(self, library: Docqa) -> bool:
         """Run the first sync; False when it outlived its time budget (it keeps running)."""
@@ -235,6 +262,10 @@ class Runtime:
     def stop(self) -> None:
         log_event(log, "Stopping docqa service")
         self._stopping.set()
+        self._jobs_wanted = False
+        if self.job_pool is not None:
+            self.job_pool.stop()  # running jobs go back to the queue at their next step
+            self.job_pool = None
         self.worker.stop()
         if self._probe is not None:
             self._probe.stop()
@@ -274,6 +305,24 @@ class Runtime:
                 embedder_error=self.embedder_error,
             )
         )
+
+    def jobs_state(self) -> dict[str, object] | None:
+        """The job queue (by status, oldest queued, workers seen) and this process's workers; None unopened."""
+        library = self._library
+        if library is None:
+            return None
+        state: dict[str, object] = {"in_process": self.job_pool.state() if self.job_pool else None}
+        cached_at, queue = self._jobs_cache
+        if time.monotonic() - cached_at > JOBS_STATE_TTL_S:
+            try:  # not while degraded: a database that does not answer would hold /health for its timeout
+                if self.health().state is HealthState.DEGRADED:
+                    raise ServiceDegraded("the database is not reachable: the queue cannot be read")
+                queue = library.jobs.stats().to_dict()
+            except DocqaError as exc:
+                queue = {"error": exc.message}
+            self._jobs_cache = (time.monotonic(), queue)
+        state.update(queue)
+        return state
 
     def worker_state(self) -> dict[str, object]:
         """The background follower: running, notifications (listen/poll), retries, the verification interval."""

@@ -10,7 +10,7 @@ first chunk write to their commit; ingestion embeds before it opens the
 transaction, so that window is short.
 """
 
-from docqa.storage.schema_common import IDENTITY_UPGRADE
+from docqa.storage.schema_common import IDENTITY_UPGRADE, jobs_tables
 
 LOCK_KEY = 4_242_917_001
 TRUNCATE_LOCK_KEY = 4_242_917_002  # orders TRUNCATE triggers among themselves (V4)
@@ -211,4 +211,7 @@ MEMBERS = [
     "CREATE INDEX chunks_collection_id ON chunks(collection, id)",
 ]
 
-MIGRATIONS = [V1, V2, V3, V4, IDENTITY, MEMBERS]
+# Ingest jobs: see schema_common.jobs_tables and docqa.storage.jobs.
+JOBS = jobs_tables("BYTEA", "DOUBLE PRECISION")
+
+MIGRATIONS = [V1, V2, V3, V4, IDENTITY, MEMBERS, JOBS]

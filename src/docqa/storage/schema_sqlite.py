@@ -1,6 +1,6 @@
 """SQLite schema, as ordered migrations. Applied once each, recorded in `meta`."""
 
-from docqa.storage.schema_common import IDENTITY_UPGRADE
+from docqa.storage.schema_common import IDENTITY_UPGRADE, jobs_tables
 
 V1 = [
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
@@ -158,4 +158,7 @@ MEMBERS = [
     END""",
 ]
 
-MIGRATIONS = [V1, V2, V3, V4, IDENTITY, MEMBERS]
+# Ingest jobs: see schema_common.jobs_tables and docqa.storage.jobs.
+JOBS = jobs_tables("BLOB", "REAL")
+
+MIGRATIONS = [V1, V2, V3, V4, IDENTITY, MEMBERS, JOBS]
