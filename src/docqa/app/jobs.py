@@ -115,6 +115,12 @@ class JobQueue:
             raise NotFound(f"job {job_id} not found", job_id=job_id)
         return job
 
+    def get_many(self, ids: list[str]) -> list[JobRecord]:
+        """Jobs by id, in that order (ids not found left out)."""
+        with self.library.db.connection() as conn:
+            found = {j.id: j for j in jobs.get_many(conn, ids)}
+        return [found[i] for i in ids if i in found and found[i].collection == self.collection]
+
     def list_jobs(self, status: str | None = None, limit: int = 100, offset: int = 0) -> list[JobRecord]:
         if status is not None and status not in STATUSES:
             raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, not {status!r}", field="status")

@@ -23,10 +23,25 @@ from docqa.cli.context import CliContext, emit_json, key_values, pass_ctx
 @click.option("--prune", is_flag=True, help="Delete documents whose files are gone from the scanned folders.")
 @click.option("--metadata", multiple=True, help="KEY=VALUE stored with every document (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--queue",
+    is_flag=True,
+    help="Submit the files as jobs for the workers (docqa serve, docqa worker) instead of embedding here.",
+)
+@click.option("--no-wait", is_flag=True, help="With --queue: print the job ids and return without following them.")
 @pass_ctx
-def ingest(obj: CliContext, paths, recursive, pattern, exclude, prune, metadata, as_json) -> None:
+def ingest(obj: CliContext, paths, recursive, pattern, exclude, prune, metadata, as_json, queue, no_wait) -> None:
     """Add or update documents from files and folders (txt, md, html, pdf, docx)."""
     library = obj.library(sync=False)
+    if queue or no_wait:
+        from docqa.cli.cmd_queue import ingest_queued
+
+        if prune:
+            raise click.UsageError("--prune is not available with --queue (it needs the whole scan's result)")
+        if not queue:
+            raise click.UsageError("--no-wait goes with --queue")
+        ingest_queued(library, paths, recursive, pattern, exclude, key_values("--metadata", metadata), as_json, no_wait)
+        return
     try:
         with progress.ingest_progress(progress.wanted(as_json)) as show:
             summary = library.ingest_paths(

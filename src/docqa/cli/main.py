@@ -52,7 +52,7 @@ def _register() -> None:
     for module in (cmd_index,):
         for command in module.COMMANDS:
             cli.add_command(command)
-    for name in ("cmd_ingest", "cmd_serve", "cmd_ask", "cmd_eval"):  # each registers its COMMANDS
+    for name in ("cmd_ingest", "cmd_serve", "cmd_worker", "cmd_ask", "cmd_eval"):  # each registers its COMMANDS
         try:
             module = __import__(f"docqa.cli.{name}", fromlist=["COMMANDS"])
         except ModuleNotFoundError as exc:

@@ -95,3 +95,31 @@ def reembed_progress(enabled: bool) -> Iterator[Callable[[int, int], None] | Non
             )
 
         yield show
+
+
+@contextmanager
+def jobs_progress(enabled: bool, total: int) -> Iterator[Callable[[list[Any]], None] | None]:
+    """A callback for following queued jobs: jobs finished / total, chunks done / known, by status."""
+    if not enabled:
+        yield None
+        return
+    with _bar("jobs") as bar:
+        task = bar.add_task("jobs", total=total, counts="", rate="-", eta=_clock(None))
+        started = time.monotonic()
+
+        def show(jobs: list[Any]) -> None:
+            finished = sum(j.finished for j in jobs)
+            done = sum(j.chunks_done for j in jobs)
+            known = sum(j.chunks_total for j in jobs)
+            running = sum(j.status == "running" for j in jobs)
+            elapsed = time.monotonic() - started
+            rate = done / elapsed if done and elapsed > 0 else 0.0
+            bar.update(
+                task,
+                completed=finished,
+                counts=f"jobs {finished}/{total} ({running} running) · chunks {done}/{known}",
+                rate=f"{rate:.1f}" if rate else "-",
+                eta=_clock((known - done) / rate if rate and known > done else None),
+            )
+
+        yield show

@@ -10,13 +10,10 @@ so an interrupted job leaves nothing half-written.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from docqa.storage.jobs import JobRecord
-
-CHECK_EVERY_S = 0.2  # cancel_requested is read from the database at most this often by check()
 
 
 class JobInterrupted(Exception):
@@ -41,7 +38,6 @@ class JobControl:
         self.job = job
         self._stopping = stopping
         self._read_cancel = read_cancel
-        self._read_at = 0.0
         self.cancel_requested = job.cancel_requested
         self.lease_lost = False
         self.done = 0
@@ -64,16 +60,11 @@ class JobControl:
             return "cancelled"
         if self._stopping.is_set():
             return "stopping"
-        now = time.monotonic()
-        if now - self._read_at >= CHECK_EVERY_S:
-            self._read_at = now
-            try:
-                self.cancel_requested = self.cancel_requested or self._read_cancel()
-            except Exception:  # the database is away: the heartbeat will tell; keep working meanwhile
-                pass
-            if self.cancel_requested:
-                return "cancelled"
-        return ""
+        try:  # read at every check (one primary-key lookup): the check before the write must be current
+            self.cancel_requested = self._read_cancel()
+        except Exception:  # the database is away: the write would fail too; the heartbeat tells the lease
+            pass
+        return "cancelled" if self.cancel_requested else ""
 
     def cancelled(self) -> bool:
         """The hook for a pipeline that takes `cancel: Callable[[], bool]`: True when it should stop."""

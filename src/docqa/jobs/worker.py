@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from docqa.errors import DocqaError
 from docqa.jobs.control import JobControl, JobInterrupted, JobOutcome
@@ -169,12 +170,12 @@ class JobWorkers:
             control.check()
             outcome = self._run(job, data, control)
         except JobInterrupted as exc:
-            return self._interrupted(db, job, exc.reason)
+            return self._interrupted(db, job, exc.reason, control)
         except Exception as exc:  # anything the attempt raised: retried until max_attempts, then the job's error
             message = exc.message if isinstance(exc, DocqaError) else f"{type(exc).__name__}: {exc}"
             code = exc.code if isinstance(exc, DocqaError) else "job_error"
             if job.attempts >= job.max_attempts:
-                return self._end(db, job, "failed", error=message, error_code=code)
+                return self._end(db, job, control, "failed", error=message, error_code=code)
             delay = min(self.config.retry_delay_s * 2 ** (job.attempts - 1), MAX_RETRY_DELAY_S)
             log_event(
                 log,
@@ -192,6 +193,7 @@ class JobWorkers:
         return self._end(
             db,
             job,
+            control,
             outcome.status,
             document_id=outcome.document_id,
             result=outcome.result,
@@ -199,9 +201,9 @@ class JobWorkers:
             error_code=outcome.error_code,
         )
 
-    def _interrupted(self, db: Database, job: JobRecord, reason: str) -> str:
+    def _interrupted(self, db: Database, job: JobRecord, reason: str, control: JobControl) -> str:
         if reason == "cancelled":
-            return self._end(db, job, "cancelled", error="cancelled on request", error_code="cancelled")
+            return self._end(db, job, control, "cancelled", error="cancelled on request", error_code="cancelled")
         if reason == "stopping":  # not the job's fault: back to the queue, the attempt not counted
             with db.connection() as conn:
                 jobs.retry_later(conn, job.id, self.id, "worker stopped; job returned to the queue", 0.0, False)
@@ -209,9 +211,9 @@ class JobWorkers:
         log_event(log, "Job lease lost: another worker runs it now", logging.WARNING, job_id=job.id)
         return "lost"
 
-    def _end(self, db: Database, job: JobRecord, status: str, **fields: object) -> str:
+    def _end(self, db: Database, job: JobRecord, control: JobControl, status: str, **fields: Any) -> str:
         with db.connection() as conn:
-            ours = jobs.finish(conn, job.id, self.id, status, **fields)  # type: ignore[arg-type]
+            ours = jobs.finish(conn, job.id, self.id, status, progress=control.snapshot(), **fields)
         return status if ours else "lost"
 
     def _cancel_requested(self, db: Database, job_id: str) -> bool:

@@ -121,6 +121,15 @@ def get(conn: Connection, job_id: str) -> JobRecord | None:
     return _record(row) if row else None
 
 
+def get_many(conn: Connection, ids: list[str], batch: int = 500) -> list[JobRecord]:
+    out: list[JobRecord] = []
+    for start in range(0, len(ids), batch):
+        part = ids[start : start + batch]
+        marks = ", ".join("?" * len(part))
+        out.extend(_record(r) for r in conn.fetchall(f"SELECT {_COLUMNS} FROM jobs WHERE id IN ({marks})", part))
+    return out
+
+
 def data_of(conn: Connection, job_id: str) -> bytes:
     value = conn.scalar("SELECT data FROM jobs WHERE id = ?", (job_id,))
     return bytes(value) if value is not None else b""
@@ -204,21 +213,26 @@ def finish(
     result: dict[str, Any] | None = None,
     error: str | None = None,
     error_code: str | None = None,
+    progress: tuple[int, int] = (0, 0),
 ) -> bool:
-    """End a job the caller holds (done | failed | cancelled) and clear its bytes. False when it is not ours."""
+    """End a job the caller holds (done | failed | cancelled) and clear its bytes. False when it is not ours.
+
+    `progress`: the chunks done / total the runner last reported (a job may end before any heartbeat)."""
     now = now_sql(conn)
+    done, total = progress
     cur = conn.execute(
         f"""UPDATE jobs SET status = ?, result_document_id = COALESCE(?, result_document_id), result = ?, error = ?,
-            error_code = ?, data = NULL, lease_owner = NULL, lease_expires_at = NULL,
-            chunks_done = CASE WHEN ? = 'done' THEN chunks_total ELSE chunks_done END,
-            finished_at = {now}, updated_at = {now} WHERE id = ? AND lease_owner = ? AND status = 'running'""",
+            error_code = ?, data = NULL, lease_owner = NULL, lease_expires_at = NULL, chunks_done = ?,
+            chunks_total = ?, finished_at = {now}, updated_at = {now}
+            WHERE id = ? AND lease_owner = ? AND status = 'running'""",
         (
             status,
             document_id,
             json.dumps(result) if result is not None else None,
             error,
             error_code,
-            status,
+            total if status == "done" else done,
+            total,
             job_id,
             owner,
         ),

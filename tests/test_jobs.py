@@ -1,0 +1,189 @@
+"""Ingest jobs through the library and a worker pool, on SQLite and PostgreSQL: lifecycle, leases, cancel, poison."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from docqa.app import Docqa
+from docqa.config import Settings
+from docqa.embedders.hash import HashEmbedder
+from docqa.errors import Conflict, InvalidInput, NotFound
+from docqa.storage import jobs as job_sql
+from tests.helpers import TOPICS, RawSQL
+
+TEXT = ("\n\n".join(TOPICS) + "\n").encode()
+
+
+def wait_for(predicate, timeout_s: float = 30.0, every_s: float = 0.02):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every_s)
+    raise AssertionError("condition not reached in time")
+
+
+class GatedEmbedder(HashEmbedder):
+    """The hash embedder, stopping inside `embed` until the test opens the gate (a job that is mid-run)."""
+
+    def __init__(self) -> None:
+        super().__init__(dim=384)
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.fail_with: str = ""
+
+    def embed(self, texts):
+        self.entered.set()
+        if self.fail_with:
+            raise RuntimeError(self.fail_with)
+        assert self.gate.wait(30), "the test never opened the gate"
+        return super().embed(texts)
+
+
+@pytest.fixture
+def job_settings(settings: Settings) -> Settings:
+    return settings.replace(job_poll_s=0.02, job_retry_delay_s=0.0, job_lease_s=2.0, job_max_attempts=2)
+
+
+@pytest.fixture
+def gated(job_settings: Settings) -> Iterator[tuple[Docqa, GatedEmbedder]]:
+    embedder = GatedEmbedder()
+    library = Docqa.open(job_settings, embedder=embedder)
+    yield library, embedder
+    embedder.gate.set()
+    for pool in library.jobs.pools:
+        pool.stop(timeout_s=10)
+    library.close()
+
+
+def finished(library: Docqa, job_id: str):
+    job = library.jobs.get(job_id)
+    return job if job.finished else None
+
+
+def test_a_job_runs_to_done_once_and_its_bytes_are_cleared(gated, job_settings):
+    library, embedder = gated
+    embedder.gate.set()
+    job = library.jobs.submit(TEXT, "topics.txt", metadata={"team": "a"})
+    assert job.status == "queued" and job.attempts == 0 and job.size_bytes == len(TEXT)
+    assert library.jobs.stats().counts["queued"] == 1
+    pool = library.jobs.pool(1)
+    pool.start()
+    done = wait_for(lambda: finished(library, job.id))
+    assert done.status == "done" and done.attempts == 1 and done.error is None
+    assert done.result["status"] == "added" and done.chunks_total == done.result["chunks"] > 0
+    assert done.chunks_done == done.chunks_total and done.started_at and done.finished_at >= done.started_at
+    doc = library.get_document(done.result_document_id)
+    assert doc.status == "indexed" and doc.metadata["team"] == "a"
+    raw = RawSQL(job_settings.resolved_database_url)
+    assert raw.execute(raw.q("SELECT data FROM jobs WHERE id = ?"), (job.id,)).fetchone()[0] is None
+    again = library.jobs.submit(TEXT, "topics.txt", metadata={"team": "a"})  # the identity rule: the same document
+    second = wait_for(lambda: finished(library, again.id))
+    assert second.result["status"] == "unchanged" and second.result_document_id == done.result_document_id
+    assert len(library.list_documents()) == 1
+    stats = library.jobs.stats()
+    assert stats.counts["done"] == 2 and stats.counts["queued"] == 0
+    assert [w["id"] for w in stats.workers] == [pool.id]
+    assert library.jobs.list_jobs("done")[0].id == again.id  # newest first
+    with pytest.raises(InvalidInput):
+        library.jobs.list_jobs("sleeping")
+
+
+def test_a_claim_is_exclusive_and_an_expired_lease_is_claimed_again(store, settings):
+    job = store.jobs.submit(TEXT, "topics.txt")
+    with store.db.connection() as a, store.db.connection() as b:
+        first = job_sql.claim(a, settings.collection, "worker-a", lease_s=60)
+        assert first is not None and first.id == job.id and first.attempts == 1 and first.status == "running"
+        assert job_sql.claim(b, settings.collection, "worker-b", lease_s=60) is None  # held
+        a.execute("UPDATE jobs SET lease_expires_at = lease_expires_at - 120")  # worker-a went silent
+        taken = job_sql.claim(b, settings.collection, "worker-b", lease_s=60)
+        assert taken is not None and taken.attempts == 2 and taken.lease_owner == "worker-b"
+        # the first worker wakes up: nothing it does counts any more
+        assert job_sql.heartbeat(a, job.id, "worker-a", 60, 1, 2) == (False, False)
+        assert not job_sql.finish(a, job.id, "worker-a", "done")
+        assert job_sql.finish(b, job.id, "worker-b", "done", document_id="d1")
+    assert store.jobs.get(job.id).status == "done"
+
+
+def test_a_worker_lost_on_the_last_attempt_fails_the_job(store, settings):
+    job = store.jobs.submit(TEXT, "topics.txt")
+    with store.db.connection() as conn:
+        for attempt in range(settings.job_max_attempts):
+            assert job_sql.claim(conn, settings.collection, f"w{attempt}", lease_s=60) is not None
+            conn.execute("UPDATE jobs SET lease_expires_at = lease_expires_at - 120")
+        assert job_sql.claim(conn, settings.collection, "last", lease_s=60) is None
+    failed = store.jobs.get(job.id)
+    assert failed.status == "failed" and failed.error_code == "worker_lost"
+    assert f"attempt {settings.job_max_attempts} of {settings.job_max_attempts}" in failed.error
+
+
+def test_cancel_a_queued_job_and_refuse_to_cancel_a_finished_or_unknown_one(store):
+    job = store.jobs.submit(TEXT, "topics.txt")
+    cancelled = store.jobs.cancel(job.id)
+    assert cancelled.status == "cancelled" and cancelled.cancel_requested and cancelled.finished_at
+    with pytest.raises(Conflict):
+        store.jobs.cancel(job.id)
+    with pytest.raises(NotFound):
+        store.jobs.cancel("00000000-0000-0000-0000-000000000000")
+    with pytest.raises(NotFound):
+        store.jobs.get("no-such-job")
+    with store.db.connection() as conn:  # nothing claims it
+        assert job_sql.claim(conn, store.collection, "w", 60) is None
+
+
+def test_cancel_a_running_job_stops_it_before_anything_is_written(gated):
+    library, embedder = gated
+    job = library.jobs.submit(TEXT, "topics.txt")
+    library.jobs.pool(1).start()
+    assert embedder.entered.wait(30)
+    running = library.jobs.cancel(job.id)
+    assert running.status == "running" and running.cancel_requested
+    embedder.gate.set()  # the embedding finishes; the write must not happen
+    ended = wait_for(lambda: finished(library, job.id))
+    assert ended.status == "cancelled" and ended.error_code == "cancelled"
+    assert library.list_documents() == []
+
+
+def test_a_poison_job_ends_failed_after_max_attempts_with_its_error(gated, job_settings):
+    library, embedder = gated
+    embedder.fail_with = "model server crashed"
+    job = library.jobs.submit(TEXT, "topics.txt")
+    library.jobs.pool(1).start()
+    ended = wait_for(lambda: finished(library, job.id))
+    assert ended.status == "failed" and ended.attempts == job_settings.job_max_attempts
+    assert "model server crashed" in ended.error and ended.error_code == "job_error"
+    assert library.list_documents() == []  # the job holds this failure: no document row was made
+
+
+def test_a_file_that_does_not_parse_fails_at_once(gated):
+    library, embedder = gated
+    embedder.gate.set()
+    job = library.jobs.submit(b"%PDF-1.4 this is not really a pdf", "scan.pdf")
+    library.jobs.pool(1).start()
+    ended = wait_for(lambda: finished(library, job.id))
+    assert ended.status == "failed" and ended.attempts == 1 and "scan.pdf" in ended.error
+    # the content's failure is the document's (as for every ingest): the job points at that row
+    doc = library.get_document(ended.result_document_id)
+    assert doc.status == "failed" and doc.error == ended.error
+
+
+def test_stopping_a_worker_returns_its_job_to_the_queue_uncounted(gated):
+    library, embedder = gated
+    job = library.jobs.submit(TEXT, "topics.txt")
+    pool = library.jobs.pool(1)
+    pool.start()
+    assert embedder.entered.wait(30)
+    stopper = threading.Thread(target=pool.stop)
+    stopper.start()
+    wait_for(lambda: not pool.state()["alive"])
+    embedder.gate.set()
+    stopper.join(30)
+    back = library.jobs.get(job.id)
+    assert back.status == "queued" and back.attempts == 0 and back.lease_owner is None
+    assert library.list_documents() == []
+    assert library.jobs.stats().workers == []  # it left
