@@ -93,7 +93,8 @@ def test_jobs_survive_a_restart_and_the_upload_answers_202_when_it_cannot_wait(b
     with running(base) as client:  # a new service, with a worker: the job was kept and now runs
         done = wait_done(client, job["job_id"])
         assert done["status"] == "done" and done["result"]["status"] == "added"
-        found = client.post("/api/v1/search/", json={"query": TOPICS[3], "limit": 1}).json()
+        query = {"query": TOPICS[3], "limit": 1, "min_seq": done["result"]["seq"]}  # read-your-writes
+        found = client.post("/api/v1/search/", json=query).json()
         assert found["results"][0]["document_id"] == done["document_id"]
 
 

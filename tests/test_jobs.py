@@ -187,3 +187,25 @@ def test_stopping_a_worker_returns_its_job_to_the_queue_uncounted(gated):
     assert back.status == "queued" and back.attempts == 0 and back.lease_owner is None
     assert library.list_documents() == []
     assert library.jobs.stats().workers == []  # it left
+
+
+def test_a_heartbeating_worker_keeps_its_job_past_many_leases(job_settings):
+    embedder = GatedEmbedder()
+    library = Docqa.open(job_settings.replace(job_lease_s=0.3), embedder=embedder)
+    try:
+        job = library.jobs.submit(TEXT, "topics.txt")
+        pool = library.jobs.pool(1)
+        pool.start()
+        assert embedder.entered.wait(30)
+        deadline = time.monotonic() + 2.0  # about 7 leases
+        with library.db.connection() as conn:
+            while time.monotonic() < deadline:  # another worker keeps trying to take it over
+                assert job_sql.claim(conn, job_settings.collection, "thief", 60) is None
+                time.sleep(0.05)
+        embedder.gate.set()
+        done = wait_for(lambda: finished(library, job.id))
+        assert done.status == "done" and done.attempts == 1
+        pool.stop(timeout_s=10)
+    finally:
+        embedder.gate.set()
+        library.close()

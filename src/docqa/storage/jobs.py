@@ -149,12 +149,16 @@ def list_jobs(
 
 
 def claim(conn: Connection, collection: str, owner: str, lease_s: float) -> JobRecord | None:
-    """The oldest runnable job of `collection`, now running under `owner`'s lease (attempts + 1), or None."""
+    """The oldest runnable job of `collection`, now running under `owner`'s lease (attempts + 1), or None.
+
+    An idle poll is one read and takes no lock (SQLite's BEGIN IMMEDIATE would take the write lock)."""
     now = now_sql(conn)
+    runnable = f"""collection = ? AND ((status = 'queued' AND run_after <= {now})
+        OR (status = 'running' AND lease_expires_at < {now}))"""
+    if conn.scalar(f"SELECT 1 FROM jobs WHERE {runnable} LIMIT 1", (collection,)) is None:
+        return None
     reap_expired(conn, collection)  # its own statements: never holds the claim's row locks while it waits
     with conn.transaction():
-        runnable = f"""collection = ? AND ((status = 'queued' AND run_after <= {now})
-            OR (status = 'running' AND lease_expires_at < {now}))"""
         lock = " FOR UPDATE SKIP LOCKED" if conn.is_pg else ""
         job_id = conn.scalar(
             f"SELECT id FROM jobs WHERE {runnable} ORDER BY created_at, id LIMIT 1{lock}", (collection,)
@@ -260,6 +264,9 @@ def cancel(conn: Connection, collection: str, job_id: str) -> JobRecord:
     """Queued: cancelled at once. Running: asked to stop at its next step. Finished: Conflict."""
     now = now_sql(conn)
     with conn.transaction():
+        # the row locked (PostgreSQL; SQLite's transaction is the only writer): no claim slips in between
+        if conn.is_pg:
+            conn.execute("SELECT id FROM jobs WHERE id = ? FOR UPDATE", (job_id,))
         job = get(conn, job_id)
         if job is None or job.collection != collection:
             raise NotFound(f"job {job_id} not found", job_id=job_id)
