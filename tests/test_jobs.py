@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Iterator
@@ -108,6 +109,15 @@ def test_a_claim_is_exclusive_and_an_expired_lease_is_claimed_again(store, setti
         assert not job_sql.finish(a, job.id, "worker-a", "done")
         assert job_sql.finish(b, job.id, "worker-b", "done", document_id="d1")
     assert store.jobs.get(job.id).status == "done"
+
+
+def test_a_workers_copy_of_the_bytes_is_read_piece_by_piece(store):
+    data = TEXT * 3 + bytes(range(256))  # any bytes, NUL included
+    job = store.jobs.submit(data, "topics.txt")
+    out = io.BytesIO()
+    with store.db.connection() as conn:
+        assert job_sql.copy_data(conn, job.id, out, piece=7) == len(data)
+    assert out.read() == data
 
 
 def test_a_worker_lost_on_the_last_attempt_fails_the_job(store, settings):

@@ -15,7 +15,7 @@ progress callback, `_ingest` becomes the one call
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from docqa.app.wiring import ingest_context
 from docqa.config import Settings
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from docqa.app.library import Docqa
 
 
-def run_job(library: Docqa, job: JobRecord, data: bytes, control: JobControl) -> JobOutcome:
+def run_job(library: Docqa, job: JobRecord, data: IO[bytes], control: JobControl) -> JobOutcome:
     with library._writing():  # health's writes_failing sees a worker's failed writes too
         outcome = _ingest(library, job, data, control)
     if outcome.status == "failed":  # the content's fault: the same every attempt, so not retried
@@ -35,11 +35,11 @@ def run_job(library: Docqa, job: JobRecord, data: bytes, control: JobControl) ->
     return JobOutcome("done", outcome.document_id, outcome.to_dict())
 
 
-def _ingest(library: Docqa, job: JobRecord, data: bytes, control: JobControl) -> IngestOutcome:
+def _ingest(library: Docqa, job: JobRecord, data: IO[bytes], control: JobControl) -> IngestOutcome:
     ctx = ingest_context(library.settings, library.writer)
     prepared = prepare(
         ctx,
-        data,
+        data.read(),
         job.filename,
         source=job.source,
         document_id=job.document_id,

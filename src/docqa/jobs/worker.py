@@ -19,12 +19,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from docqa.errors import DocqaError
 from docqa.jobs.control import JobControl, JobInterrupted, JobOutcome
@@ -35,10 +36,11 @@ from docqa.storage.jobs import JobRecord
 
 log = get_logger("docqa.jobs")
 
-Runner = Callable[[JobRecord, bytes, JobControl], JobOutcome]
+Runner = Callable[[JobRecord, IO[bytes], JobControl], JobOutcome]  # the job's bytes: a file at offset 0
 Listener = Callable[[JobRecord, str, float], None]  # (job, final status, seconds it ran)
 PURGE_EVERY_S = 60.0
 MAX_RETRY_DELAY_S = 60.0
+SPOOL_IN_MEMORY = 1 << 20  # a job's bytes are spooled to a temporary file beyond 1 MiB
 
 
 @dataclass(frozen=True)
@@ -165,10 +167,11 @@ class JobWorkers:
     def _attempt(self, db: Database, job: JobRecord, control: JobControl) -> str:
         """Run one attempt and record its end. Returns the job's status afterwards."""
         try:
-            with db.connection() as conn:
-                data = jobs.data_of(conn, job.id)
-            control.check()
-            outcome = self._run(job, data, control)
+            with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as data:
+                with db.connection() as conn:
+                    jobs.copy_data(conn, job.id, data)
+                control.check()
+                outcome = self._run(job, data, control)
         except JobInterrupted as exc:
             return self._interrupted(db, job, exc.reason, control)
         except Exception as exc:  # anything the attempt raised: retried until max_attempts, then the job's error

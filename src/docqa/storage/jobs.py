@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from docqa.errors import Conflict, NotFound
 from docqa.storage.db import Connection, Row
@@ -30,6 +30,7 @@ _COLUMNS = (
     "chunks_total, result_document_id, result, error, error_code, attempts, max_attempts, lease_owner, "
     "lease_expires_at, heartbeat_at, cancel_requested, created_at, started_at, finished_at, updated_at"
 )
+DATA_PIECE = 1 << 20  # a worker reads a job's bytes 1 MiB at a time
 LOST = "the worker running it stopped answering (lease expired)"
 
 
@@ -130,9 +131,15 @@ def get_many(conn: Connection, ids: list[str], batch: int = 500) -> list[JobReco
     return out
 
 
-def data_of(conn: Connection, job_id: str) -> bytes:
-    value = conn.scalar("SELECT data FROM jobs WHERE id = ?", (job_id,))
-    return bytes(value) if value is not None else b""
+def copy_data(conn: Connection, job_id: str, out: IO[bytes], piece: int = DATA_PIECE) -> int:
+    """Write the job's bytes to `out` piece by piece (never the whole value in memory); returns the size."""
+    size = int(conn.scalar("SELECT COALESCE(length(data), 0) FROM jobs WHERE id = ?", (job_id,), default=0))
+    sub = "substring(data from ? for ?)" if conn.is_pg else "substr(data, ?, ?)"
+    for start in range(1, size + 1, piece):
+        value = conn.scalar(f"SELECT {sub} FROM jobs WHERE id = ?", (start, piece, job_id))
+        out.write(bytes(value) if value is not None else b"")
+    out.seek(0)
+    return size
 
 
 def list_jobs(
