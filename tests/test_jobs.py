@@ -219,3 +219,38 @@ def test_a_heartbeating_worker_keeps_its_job_past_many_leases(job_settings):
     finally:
         embedder.gate.set()
         library.close()
+
+
+def test_a_worker_thread_survives_a_database_error_while_ending_a_job(gated, monkeypatch):
+    library, embedder = gated
+    embedder.gate.set()
+    real_finish, calls = job_sql.finish, []
+
+    def flaky_finish(*args, **kwargs):
+        calls.append(args[1])
+        if len(calls) == 1:
+            from docqa.errors import DatabaseUnavailable
+
+            raise DatabaseUnavailable("database unavailable: the server closed the connection")
+        return real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(job_sql, "finish", flaky_finish)
+    first = library.jobs.submit(TEXT, "one.txt")
+    library.jobs.pool(1).start()
+    # the first end is lost; its lease runs out and the same thread (still alive) runs it again
+    ended = wait_for(lambda: finished(library, first.id))
+    assert ended.status == "done" and ended.attempts == 2 and calls[0] == first.id
+    second = library.jobs.submit(b"another document about bicycles\n", "two.txt")
+    assert wait_for(lambda: finished(library, second.id)).status == "done"
+    assert len(library.list_documents()) == 2
+
+
+def test_finished_jobs_are_forgotten_after_the_retention_period(store):
+    kept = store.jobs.submit(TEXT, "queued.txt")
+    gone = store.jobs.submit(TEXT, "cancelled.txt")
+    store.jobs.cancel(gone.id)
+    with store.db.connection() as conn:
+        assert job_sql.purge_finished(conn, older_than_s=3600) == 0
+        conn.execute("UPDATE jobs SET finished_at = finished_at - 7200 WHERE id = ?", (gone.id,))
+        assert job_sql.purge_finished(conn, older_than_s=3600) == 1
+    assert [j.id for j in store.jobs.list_jobs()] == [kept.id]

@@ -139,7 +139,12 @@ class JobWorkers:
                 self._wake.wait(self.config.poll_s)
                 self._wake.clear()
                 continue
-            self._execute(db, job)
+            try:
+                self._execute(db, job)
+            except Exception as exc:  # the job's end could not be recorded (the database went away): its lease
+                # runs out and it is claimed again; this thread goes on
+                log_event(log, "Job end not recorded", logging.WARNING, job_id=job.id, error=str(exc))
+                self._stopping.wait(max(self.config.poll_s, 1.0))
 
     def _execute(self, db: Database, job: JobRecord) -> None:
         control = JobControl(job, self._stopping, lambda: self._cancel_requested(db, job.id))
