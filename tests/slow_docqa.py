@@ -30,5 +30,13 @@ def _slow_embed(self, texts):
 
 HashEmbedder.embed = _slow_embed  # type: ignore[method-assign]
 
+if os.environ.get("DOCQA_TEST_BATCH_CHUNKS"):  # streaming ingest: small batches, so a stop is seen between them
+    try:
+        from docqa.ingest import stream
+
+        stream.BATCH_CHUNKS = int(os.environ["DOCQA_TEST_BATCH_CHUNKS"])
+    except ImportError:
+        pass
+
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

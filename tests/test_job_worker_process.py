@@ -100,7 +100,13 @@ def test_sigterm_returns_the_running_job_to_the_queue_and_exits_cleanly(library,
     marker, log = tmp_path / "embedding", tmp_path / "worker.log"
     job = library.jobs.submit(BIG, "big.txt")
     worker = start_worker(
-        worker_env(settings, DOCQA_JOB_LEASE_S="10", DOCQA_TEST_EMBED_STALL_S="1", DOCQA_TEST_EMBED_MARKER=str(marker)),
+        worker_env(
+            settings,
+            DOCQA_JOB_LEASE_S="10",
+            DOCQA_TEST_EMBED_STALL_S="1",
+            DOCQA_TEST_EMBED_MARKER=str(marker),
+            DOCQA_TEST_BATCH_CHUNKS="8",
+        ),
         log,
     )
     try:

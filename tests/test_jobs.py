@@ -17,6 +17,18 @@ from docqa.storage import jobs as job_sql
 from tests.helpers import TOPICS, RawSQL
 
 TEXT = ("\n\n".join(TOPICS) + "\n").encode()
+# ~60 chunks of one paragraph each: several batches of a streaming ingest (see `small_batches`)
+MANY = "\n\n".join(" ".join([f"{TOPICS[i % len(TOPICS)]} (note {i})."] * 14) for i in range(60)).encode()
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Where ingest streams in batches, make them small: a cancel is seen between batches."""
+    try:
+        from docqa.ingest import stream
+    except ImportError:  # one-transaction ingest: cancel is checked between its steps
+        return
+    monkeypatch.setattr(stream, "BATCH_CHUNKS", 16)
 
 
 def wait_for(predicate, timeout_s: float = 30.0, every_s: float = 0.02):
@@ -146,9 +158,9 @@ def test_cancel_a_queued_job_and_refuse_to_cancel_a_finished_or_unknown_one(stor
         assert job_sql.claim(conn, store.collection, "w", 60) is None
 
 
-def test_cancel_a_running_job_stops_it_before_anything_is_written(gated):
+def test_cancel_a_running_job_stops_it_before_anything_is_written(gated, small_batches):
     library, embedder = gated
-    job = library.jobs.submit(TEXT, "topics.txt")
+    job = library.jobs.submit(MANY, "many.txt")
     library.jobs.pool(1).start()
     assert embedder.entered.wait(30)
     running = library.jobs.cancel(job.id)
@@ -182,9 +194,9 @@ def test_a_file_that_does_not_parse_fails_at_once(gated):
     assert doc.status == "failed" and doc.error == ended.error
 
 
-def test_stopping_a_worker_returns_its_job_to_the_queue_uncounted(gated):
+def test_stopping_a_worker_returns_its_job_to_the_queue_uncounted(gated, small_batches):
     library, embedder = gated
-    job = library.jobs.submit(TEXT, "topics.txt")
+    job = library.jobs.submit(MANY, "many.txt")
     pool = library.jobs.pool(1)
     pool.start()
     assert embedder.entered.wait(30)
