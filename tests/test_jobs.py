@@ -266,3 +266,13 @@ def test_finished_jobs_are_forgotten_after_the_retention_period(store):
         conn.execute("UPDATE jobs SET finished_at = finished_at - 7200 WHERE id = ?", (gone.id,))
         assert job_sql.purge_finished(conn, older_than_s=3600) == 1
     assert [j.id for j in store.jobs.list_jobs()] == [kept.id]
+
+
+def test_a_services_worker_applies_its_write_to_the_index_before_the_job_ends(store):
+    """In `docqa serve` (catch_up): a shutdown right after a job saves a snapshot that has it (fault campaign)."""
+    store.jobs.pool(1, catch_up=True).start()
+    job = store.jobs.submit(TEXT, "topics.txt")
+    done = wait_for(lambda: finished(store, job.id))
+    assert done.status == "done" and store.index_state().applied_seq >= done.result["seq"] > 0
+    for pool in store.jobs.pools:
+        pool.stop(timeout_s=10)

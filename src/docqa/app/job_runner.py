@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING
 
 from docqa.app.wiring import ingest_context
 from docqa.config import Settings
+from docqa.errors import DocqaError
 from docqa.ingest.pipeline import IngestOutcome, embed_prepared, prepare, write_prepared
 from docqa.jobs import JobControl, JobOutcome, JobWorkers, WorkerConfig
 from docqa.storage.jobs import JobRecord
@@ -27,9 +28,16 @@ if TYPE_CHECKING:
     from docqa.app.library import Docqa
 
 
-def run_job(library: Docqa, job: JobRecord, data: IO[bytes], control: JobControl) -> JobOutcome:
+def run_job(library: Docqa, job: JobRecord, data: IO[bytes], control: JobControl, catch_up: bool) -> JobOutcome:
+    """`catch_up`: this process serves an index (docqa serve): apply the write to it before the job ends,
+    as an upload always did, so a shutdown right after saves a snapshot that has it."""
     with library._writing():  # health's writes_failing sees a worker's failed writes too
         outcome = _ingest(library, job, data, control)
+    if catch_up and outcome.status in ("added", "updated") and library.engine.ready:
+        try:
+            library.engine.sync("catch_up")
+        except DocqaError:  # the write is committed: the service's follower applies it when it can
+            pass
     if outcome.status == "failed":  # the content's fault: the same every attempt, so not retried
         return JobOutcome("failed", outcome.document_id, outcome.to_dict(), outcome.error, outcome.error_code)
     return JobOutcome("done", outcome.document_id, outcome.to_dict())
@@ -57,8 +65,8 @@ def _ingest(library: Docqa, job: JobRecord, data: IO[bytes], control: JobControl
     return write_prepared(ctx, prepared, embedded)
 
 
-def worker_pool(settings: Settings, library: Docqa, concurrency: int, name: str) -> JobWorkers:
-    """A pool running this collection's jobs with `library` (not started)."""
+def worker_pool(settings: Settings, library: Docqa, concurrency: int, name: str, catch_up: bool) -> JobWorkers:
+    """A pool running this collection's jobs with `library` (not started); `catch_up`: see run_job."""
     config = WorkerConfig(
         collection=settings.collection,
         concurrency=concurrency,
@@ -68,4 +76,6 @@ def worker_pool(settings: Settings, library: Docqa, concurrency: int, name: str)
         retention_s=settings.job_retention_s,
         name=name,
     )
-    return JobWorkers(lambda: library.db, lambda job, data, control: run_job(library, job, data, control), config)
+    return JobWorkers(
+        lambda: library.db, lambda job, data, control: run_job(library, job, data, control, catch_up), config
+    )

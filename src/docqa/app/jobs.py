@@ -163,11 +163,12 @@ class JobQueue:
             seen = job_workers.seen(conn, self.collection, window)
         return QueueStats(counts, round(oldest, 3), [asdict(w) for w in seen])
 
-    def pool(self, concurrency: int, name: str = "worker") -> JobWorkers:
-        """A worker pool for this collection (not started); a submit in this process wakes it."""
+    def pool(self, concurrency: int, name: str = "worker", catch_up: bool = False) -> JobWorkers:
+        """A worker pool for this collection (not started); a submit in this process wakes it.
+        `catch_up`: the pool runs inside a service: each write is applied to its index before the job ends."""
         from docqa.app.job_runner import worker_pool
 
-        pool = worker_pool(self.settings, self.library, concurrency, name)
+        pool = worker_pool(self.settings, self.library, concurrency, name, catch_up)
         pool.listeners.append(self._notify)
         self.pools.append(pool)
         return pool

@@ -191,7 +191,7 @@ class Runtime:
         """Run `job_workers` in-process job workers: ingest jobs need the database only, not the index."""
         with self._jobs_lock:
             if self.job_pool is None:
-                self.job_pool = library.jobs.pool(self.settings.job_workers, name="serve")
+                self.job_pool = library.jobs.pool(self.settings.job_workers, name="serve", catch_up=True)
                 self.job_pool.listeners.extend(self._job_listeners)
                 self.job_pool.start()
 
