@@ -9,11 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from docqa.app import Docqa
 from docqa.config import Settings
 from tests.helpers import TOPICS
+from tests.test_serve_process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 # a large file: many chunks, one job
@@ -35,10 +37,10 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+def start_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
     with open(log, "a") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "tests.slow_docqa", "worker", "--concurrency", "1"],
+            [sys.executable, "-m", "tests.slow_docqa", "worker", "--concurrency", "1", *args],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -126,8 +128,8 @@ def test_ingest_queue_submits_files_as_jobs_and_follows_them(library, settings, 
     for i, topic in enumerate(TOPICS[:4]):
         (folder / f"t{i}.txt").write_text(f"{topic}.\n")
     (folder / "scan.pdf").write_bytes(b"%PDF-1.4 not really")
-    log = tmp_path / "worker.log"
-    worker = start_worker(worker_env(settings, DOCQA_JOB_LEASE_S="5"), log)
+    log, port = tmp_path / "worker.log", free_port()
+    worker = start_worker(worker_env(settings, DOCQA_JOB_LEASE_S="5"), log, "--metrics-port", str(port))
     try:
         cli = subprocess.run(
             [sys.executable, "-m", "docqa.cli.main", "ingest", "--queue", str(folder), "--json"],
@@ -137,6 +139,10 @@ def test_ingest_queue_submits_files_as_jobs_and_follows_them(library, settings, 
             text=True,
             timeout=120,
         )
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text  # the worker's own
+        assert 'docqa_jobs_finished_total{status="done"} 4.0' in metrics, metrics
+        assert 'docqa_jobs_finished_total{status="failed"} 1.0' in metrics
+        assert 'docqa_job_duration_seconds_count{status="done"} 4.0' in metrics
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(30)

@@ -88,6 +88,39 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
     return g
 
 
+class JobMetrics:
+    """What a process's job workers did: in the service's registry, or a `docqa worker --metrics-port`'s own."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.duration = Histogram(
+            "docqa_job_duration_seconds",
+            "Ingest job run time (last attempt), by final status, for the jobs this process's workers ran",
+            ["status"],
+            buckets=SYNC_BUCKETS,
+            registry=registry,
+        )
+        self.finished = Counter(
+            "docqa_jobs_finished",
+            "Jobs this process's workers ended, by status (failures: failed)",
+            ["status"],
+            registry=registry,
+        )
+
+    def on_job(self, job: JobRecord, status: str, seconds: float) -> None:
+        self.finished.labels(status).inc()
+        self.duration.labels(status).observe(seconds)
+
+
+def serve_worker_metrics(port: int, host: str = "127.0.0.1") -> JobMetrics:
+    """A standalone worker's /metrics on `port` (its job counters and durations; the queue is on the service's)."""
+    from prometheus_client import start_http_server
+
+    registry = CollectorRegistry()
+    metrics = JobMetrics(registry)
+    start_http_server(port, addr=host, registry=registry)
+    return metrics
+
+
 class Metrics:
     def __init__(self, runtime: Runtime) -> None:
         self.registry = CollectorRegistry()
@@ -117,22 +150,10 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.job_duration = Histogram(
-            "docqa_job_duration_seconds",
-            "Ingest job run time (last attempt), by final status, for the jobs this process's workers ran",
-            ["status"],
-            buckets=SYNC_BUCKETS,
-            registry=r,
-        )
-        self.jobs_finished = Counter(
-            "docqa_jobs_finished",
-            "Jobs this process's workers ended, by status (failures: failed)",
-            ["status"],
-            registry=r,
-        )
+        self.jobs = JobMetrics(r)
         r.register(_StateCollector(runtime))
         runtime.add_sync_listener(self.on_sync)
-        runtime.add_job_listener(self.on_job)
+        runtime.add_job_listener(self.jobs.on_job)
 
     def on_sync(self, report: SyncReport) -> None:
         """Engine listener: every engine run, by its report status."""
@@ -143,10 +164,6 @@ class Metrics:
             self.drift_detected.labels(drift).inc()
         if drift == "repaired":
             self.drift_repaired_ids.inc(report.repaired)
-
-    def on_job(self, job: JobRecord, status: str, seconds: float) -> None:
-        self.jobs_finished.labels(status).inc()
-        self.job_duration.labels(status).observe(seconds)
 
     def observe_search(self, mode: str, seconds: float) -> None:
         self.search_latency.labels(mode).observe(seconds)

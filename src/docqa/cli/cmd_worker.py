@@ -22,8 +22,13 @@ from docqa.logging import configure_logging
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     help="Default INFO (DOCQA_LOG_LEVEL).",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve this worker's Prometheus metrics (job counts and durations) on 127.0.0.1:PORT/metrics.",
+)
 @pass_ctx
-def worker(obj: CliContext, concurrency: int | None, log_level: str | None) -> None:
+def worker(obj: CliContext, concurrency: int | None, log_level: str | None, metrics_port: int | None) -> None:
     """Run ingest jobs (POST /api/v1/jobs, `docqa ingest --queue`) until SIGTERM or Ctrl-C.
 
     Stopping returns a running job to the queue at its next step (or lets it finish first);
@@ -32,6 +37,10 @@ def worker(obj: CliContext, concurrency: int | None, log_level: str | None) -> N
     configure_logging(settings.log_level, json_output=settings.log_json)
     library = obj.library(sync=False)  # a worker writes the database; it keeps no index
     pool = library.jobs.pool(concurrency or max(1, settings.job_workers), name="worker")
+    if metrics_port:
+        from docqa.api.metrics import serve_worker_metrics
+
+        pool.listeners.append(serve_worker_metrics(metrics_port).on_job)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     pool.start()
