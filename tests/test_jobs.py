@@ -13,6 +13,7 @@ from docqa.app import Docqa
 from docqa.config import Settings
 from docqa.embedders.hash import HashEmbedder
 from docqa.errors import Conflict, InvalidInput, NotFound
+from docqa.storage import job_data
 from docqa.storage import jobs as job_sql
 from tests.helpers import TOPICS, RawSQL
 
@@ -123,12 +124,19 @@ def test_a_claim_is_exclusive_and_an_expired_lease_is_claimed_again(store, setti
     assert store.jobs.get(job.id).status == "done"
 
 
-def test_a_workers_copy_of_the_bytes_is_read_piece_by_piece(store):
+@pytest.mark.parametrize("as_file", [False, True])
+def test_a_jobs_bytes_go_in_and_out_piece_by_piece(store, monkeypatch, as_file):
     data = TEXT * 3 + bytes(range(256))  # any bytes, NUL included
-    job = store.jobs.submit(data, "topics.txt")
+    monkeypatch.setattr(job_data, "PIECE", 7)
+    upload = io.BytesIO(b"skipped" + data)
+    upload.seek(7)  # from the file's offset on
+    job = store.jobs.submit(upload if as_file else data, "topics.txt")
+    assert job.size_bytes == len(data)
     out = io.BytesIO()
     with store.db.connection() as conn:
-        assert job_sql.copy_data(conn, job.id, out, piece=7) == len(data)
+        assert job_data.copy(conn, job.id, out, piece=5) == len(data)
+        if conn.is_pg:  # the large object used on the way in is gone
+            assert conn.scalar("SELECT count(*) FROM pg_largeobject_metadata") == 0
     assert out.read() == data
 
 

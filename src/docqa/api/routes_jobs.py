@@ -31,17 +31,20 @@ async def submit(request: Request, runtime: Runtime, refuse_unsupported: bool = 
     """Read the upload form and queue it (shared with the upload route)."""
     library = runtime.opened()  # jobs need the database, not the index
     form = await read_upload(request, runtime.settings.max_upload_bytes)
-    job = await run_in_threadpool(
-        lambda: library.jobs.submit(
-            form.data,
-            form.filename,
-            source=form.source,
-            document_id=form.document_id,
-            content_type_hint=form.content_type,
-            metadata=form.metadata,
-            refuse_unsupported=refuse_unsupported,
+    try:
+        job = await run_in_threadpool(
+            lambda: library.jobs.submit(
+                form.file,
+                form.filename,
+                source=form.source,
+                document_id=form.document_id,
+                content_type_hint=form.content_type,
+                metadata=form.metadata,
+                refuse_unsupported=refuse_unsupported,
+            )
         )
-    )
+    finally:
+        await form.close()
     return JobOut.of(job)
 
 

@@ -2,7 +2,9 @@
 
 The body is parsed from a byte-counting stream, so an oversized upload is
 refused with 413 as soon as it passes the limit (or at once from its
-Content-Length) instead of being buffered first. The small text fields are
+Content-Length) instead of being buffered first. The file part stays
+spooled (in memory up to 1 MB, on disk beyond) and is stored with its job
+piece by piece (storage/job_data.py): never read into one bytes object. The small text fields are
 checked here (length, control characters, JSON metadata, document id).
 """
 
@@ -12,7 +14,7 @@ import json
 import re
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from fastapi import Request
 from starlette.datastructures import FormData, UploadFile
@@ -95,41 +97,48 @@ def _metadata(raw: str) -> dict[str, Any]:
         raise InvalidInput(f"metadata is not a valid JSON object: {exc}", field="metadata") from None
 
 
-async def _file_bytes(form: FormData, limit: int) -> tuple[str, bytes, str | None]:
+def _spooled_file(form: FormData, limit: int) -> tuple[str, IO[bytes], str | None]:
+    """The file part as the parser spooled it (in memory up to 1 MB, on disk beyond): never one bytes object."""
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise InvalidInput("a file is required in the 'file' field", field="file")
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"file exceeds the limit of {limit} bytes", limit=limit)
+    size = upload.size if upload.size is not None else upload.file.seek(0, 2)
+    if size > limit:
+        raise PayloadTooLarge(f"file of {size} bytes exceeds the limit of {limit} bytes", limit=limit, size=size)
+    upload.file.seek(0)
     filename = (upload.filename or "upload").replace("\x00", "")[:255] or "upload"
     try:
         check_text(filename)
     except ValueError:
         filename = "upload"
-    return filename, data, upload.content_type
+    return filename, upload.file, upload.content_type
 
 
 @dataclass
 class UploadForm:
     filename: str
-    data: bytes
+    file: IO[bytes]  # the spooled file part, open until `close()`
     content_type: str | None
     metadata: dict[str, Any]
     document_id: str | None
     source: str
+    form: FormData
+
+    async def close(self) -> None:
+        await self.form.close()  # removes the spooled file
 
 
 async def read_upload(request: Request, limit: int) -> UploadForm:
-    """The upload's file and fields, checked; a clear 4xx naming the field otherwise."""
+    """The upload's file and fields, checked; a clear 4xx naming the field otherwise. Close it when done."""
     form = await _read_form(request, limit)
     try:
-        filename, data, hint = await _file_bytes(form, limit)
+        filename, file, hint = _spooled_file(form, limit)
         metadata = _metadata(_text_field(form, "metadata", 32_768))
         document_id = _text_field(form, "document_id", 128) or None
         source = _text_field(form, "source", 2048)
-    finally:
+        if document_id is not None and re.fullmatch(DOCUMENT_ID_PATTERN, document_id) is None:
+            raise InvalidInput("document_id must be letters, digits and . _ : - (max 128)", field="document_id")
+    except BaseException:
         await form.close()
-    if document_id is not None and re.fullmatch(DOCUMENT_ID_PATTERN, document_id) is None:
-        raise InvalidInput("document_id must be letters, digits and . _ : - (max 128)", field="document_id")
-    return UploadForm(filename, data, hint, metadata, document_id, source)
+        raise
+    return UploadForm(filename, file, hint, metadata, document_id, source, form)

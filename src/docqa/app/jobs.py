@@ -11,11 +11,12 @@ in a service; `docqa worker` runs a pool on its own (`pool()`).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from docqa.errors import InvalidInput, NotFound, PayloadTooLarge
 from docqa.ingest.batch import discover
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from docqa.app.library import Docqa
 
 MAX_PAGE = 1000
+SNIFF_HEAD = 64 * 1024  # bytes of a file the type sniffer sees (a zip: all of it)
 WAIT_POLL_S = 0.05
 
 
@@ -44,6 +46,26 @@ class QueueStats:
         return asdict(self)
 
 
+def _remaining(file: IO[bytes]) -> int:
+    at = file.tell()
+    size = file.seek(0, os.SEEK_END) - at
+    file.seek(at)
+    return size
+
+
+def _sniffable(data: bytes | IO[bytes]) -> bytes:
+    """What the type sniffer needs: the head, or the whole file for a zip (docx: its directory is at the end)."""
+    if isinstance(data, bytes):
+        return data
+    at = data.tell()
+    head = data.read(SNIFF_HEAD)
+    if head.startswith(b"PK"):
+        data.seek(at)
+        head = data.read()
+    data.seek(at)
+    return head
+
+
 class JobQueue:
     def __init__(self, library: Docqa) -> None:
         self.library = library
@@ -55,7 +77,7 @@ class JobQueue:
     # --- submitting -------------------------------------------------------------
     def submit(
         self,
-        data: bytes,
+        data: bytes | IO[bytes],
         filename: str,
         *,
         source: str = "",
@@ -64,12 +86,14 @@ class JobQueue:
         metadata: dict[str, Any] | None = None,
         refuse_unsupported: bool = False,
     ) -> JobRecord:
-        """Queue one file. `refuse_unsupported`: content of no supported type is refused now (415), not queued."""
-        if len(data) > self.settings.max_upload_bytes:
-            limit = self.settings.max_upload_bytes
-            raise PayloadTooLarge(f"{filename}: {len(data)} bytes exceeds the limit of {limit}", limit=limit)
+        """Queue one file: its bytes, or a seekable binary file (e.g. a spooled upload) read from its offset
+        and stored piece by piece. `refuse_unsupported`: content of no supported type is refused now (415)."""
+        size = len(data) if isinstance(data, bytes) else _remaining(data)
+        limit = self.settings.max_upload_bytes
+        if size > limit:
+            raise PayloadTooLarge(f"{filename}: {size} bytes exceeds the limit of {limit}", limit=limit, size=size)
         if refuse_unsupported:
-            check_supported(data, filename, content_type_hint)
+            check_supported(_sniffable(data), filename, content_type_hint)
         job = NewJob(
             collection=self.collection,
             filename=filename,

@@ -30,7 +30,7 @@ from typing import IO, Any
 from docqa.errors import DocqaError
 from docqa.jobs.control import JobControl, JobInterrupted, JobOutcome
 from docqa.logging import get_logger, log_event
-from docqa.storage import job_workers, jobs
+from docqa.storage import job_data, job_workers, jobs
 from docqa.storage.db import Database
 from docqa.storage.jobs import JobRecord
 
@@ -174,7 +174,7 @@ class JobWorkers:
         try:
             with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as data:
                 with db.connection() as conn:
-                    jobs.copy_data(conn, job.id, data)
+                    job_data.copy(conn, job.id, data)
                 control.check()
                 outcome = self._run(job, data, control)
         except JobInterrupted as exc:

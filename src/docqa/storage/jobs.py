@@ -30,7 +30,6 @@ _COLUMNS = (
     "chunks_total, result_document_id, result, error, error_code, attempts, max_attempts, lease_owner, "
     "lease_expires_at, heartbeat_at, cancel_requested, created_at, started_at, finished_at, updated_at"
 )
-DATA_PIECE = 1 << 20  # a worker reads a job's bytes 1 MiB at a time
 LOST = "the worker running it stopped answering (lease expired)"
 
 
@@ -45,7 +44,7 @@ def now_sql(conn: Connection) -> str:
 class NewJob:
     collection: str
     filename: str
-    data: bytes
+    data: bytes | IO[bytes]  # a file: stored piece by piece from its current offset to its end (job_data.store)
     content_type: str = ""
     source: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -95,25 +94,33 @@ def _record(row: Row) -> JobRecord:
 
 
 def submit(conn: Connection, job: NewJob) -> str:
+    """Queue a job, its bytes with it (a file's in pieces: never the whole upload in this process's memory)."""
+    from docqa.storage import job_data
+
     job_id = str(uuid.uuid4())
     now = now_sql(conn)
-    conn.execute(
-        f"""INSERT INTO jobs (id, collection, filename, content_type, source, metadata, document_id, data,
-            size_bytes, max_attempts, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {now}, {now})""",
-        (
-            job_id,
-            job.collection,
-            job.filename,
-            job.content_type,
-            job.source,
-            json.dumps(job.metadata, ensure_ascii=False, sort_keys=True),
-            job.document_id,
-            job.data,
-            len(job.data),
-            job.max_attempts,
-        ),
-    )
+    inline = job.data if isinstance(job.data, bytes) else None
+    with conn.transaction():
+        conn.execute(
+            f"""INSERT INTO jobs (id, collection, filename, content_type, source, metadata, document_id, data,
+                size_bytes, max_attempts, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {now}, {now})""",
+            (
+                job_id,
+                job.collection,
+                job.filename,
+                job.content_type,
+                job.source,
+                json.dumps(job.metadata, ensure_ascii=False, sort_keys=True),
+                job.document_id,
+                inline,
+                len(inline) if inline is not None else 0,
+                job.max_attempts,
+            ),
+        )
+        if not isinstance(job.data, bytes):
+            size = job_data.store(conn, job_id, job.data)
+            conn.execute("UPDATE jobs SET size_bytes = ? WHERE id = ?", (size, job_id))
     return job_id
 
 
@@ -129,17 +136,6 @@ def get_many(conn: Connection, ids: list[str], batch: int = 500) -> list[JobReco
         marks = ", ".join("?" * len(part))
         out.extend(_record(r) for r in conn.fetchall(f"SELECT {_COLUMNS} FROM jobs WHERE id IN ({marks})", part))
     return out
-
-
-def copy_data(conn: Connection, job_id: str, out: IO[bytes], piece: int = DATA_PIECE) -> int:
-    """Write the job's bytes to `out` piece by piece (never the whole value in memory); returns the size."""
-    size = int(conn.scalar("SELECT COALESCE(length(data), 0) FROM jobs WHERE id = ?", (job_id,), default=0))
-    sub = "substring(data from ? for ?)" if conn.is_pg else "substr(data, ?, ?)"
-    for start in range(1, size + 1, piece):
-        value = conn.scalar(f"SELECT {sub} FROM jobs WHERE id = ?", (start, piece, job_id))
-        out.write(bytes(value) if value is not None else b"")
-    out.seek(0)
-    return size
 
 
 def list_jobs(
