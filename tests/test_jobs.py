@@ -284,3 +284,21 @@ def test_a_services_worker_applies_its_write_to_the_index_before_the_job_ends(st
     assert done.status == "done" and store.index_state().applied_seq >= done.result["seq"] > 0
     for pool in store.jobs.pools:
         pool.stop(timeout_s=10)
+
+
+def test_submitting_a_file_never_holds_it_whole_in_memory(store, tmp_path):
+    import tracemalloc
+
+    big = tmp_path / "big.txt"
+    with big.open("wb") as out:
+        for i in range(8):  # 8 MiB, written a MiB at a time
+            out.write((f"part {i} " + TOPICS[i % len(TOPICS)] + "\n").encode().ljust(1 << 20, b"."))
+    tracemalloc.start()
+    try:
+        with big.open("rb") as file:
+            job = store.jobs.submit(file, "big.txt")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert job.size_bytes == 8 << 20
+    assert peak < 4 << 20, f"peak {peak / 2**20:.1f} MiB while storing an 8 MiB file"
