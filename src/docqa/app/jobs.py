@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 MAX_PAGE = 1000
 SNIFF_HEAD = 64 * 1024  # bytes of a file the type sniffer sees (a zip: all of it)
-WAIT_POLL_S = 0.05
+WAIT_POLL_S = 0.1
 
 
 @dataclass
@@ -128,7 +129,8 @@ class JobQueue:
             if file.stat().st_size > self.settings.max_upload_bytes:
                 skipped.append(f"{file} (over the {self.settings.max_upload_bytes}-byte limit)")
                 continue
-            out.append(self.submit(file.read_bytes(), file.name, source=str(file), metadata=metadata))
+            with file.open("rb") as handle:  # stored piece by piece, like an upload
+                out.append(self.submit(handle, file.name, source=str(file), metadata=metadata))
         return out, skipped
 
     # --- following --------------------------------------------------------------
@@ -154,9 +156,8 @@ class JobQueue:
             return jobs.list_jobs(conn, self.collection, status, limit, offset)
 
     def wait(self, job_id: str, timeout_s: float) -> JobRecord:
-        """The job once it is finished, or as it stands after `timeout_s`."""
-        import time
-
+        """The job once it is finished, or as it stands after `timeout_s` (woken at once by this process's
+        workers, else it looks every WAIT_POLL_S)."""
         deadline = time.monotonic() + timeout_s
         while True:
             job = self.get(job_id)
