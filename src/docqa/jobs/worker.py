@@ -69,6 +69,7 @@ class JobWorkers:
         self.done = 0
         self.failed = 0
         self._purged_at = 0.0
+        self._claim_error = ""
 
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -132,9 +133,12 @@ class JobWorkers:
                 with db.connection() as conn:
                     job = jobs.claim(conn, self.config.collection, self.id, self.config.lease_s)
             except DocqaError as exc:
-                log_event(log, "Job claim failed, retrying", logging.WARNING, error=exc.message)
+                if exc.message != self._claim_error:  # once per outage, not every second
+                    log_event(log, "Job claim failed, retrying", logging.WARNING, error=exc.message)
+                self._claim_error = exc.message
                 self._stopping.wait(max(self.config.poll_s, 1.0))
                 continue
+            self._claim_error = ""
             if job is None:
                 self._wake.wait(self.config.poll_s)
                 self._wake.clear()
@@ -160,8 +164,9 @@ class JobWorkers:
                 self._running.pop(job.id, None)
             seconds = time.perf_counter() - start
             if status in jobs.FINISHED:
-                self.done += status == "done"
-                self.failed += status == "failed"
+                with self._lock:
+                    self.done += int(status == "done")
+                    self.failed += int(status == "failed")
                 for listener in self.listeners:
                     try:
                         listener(job, status, seconds)
