@@ -302,3 +302,23 @@ def test_submitting_a_file_never_holds_it_whole_in_memory(store, tmp_path):
         tracemalloc.stop()
     assert job.size_bytes == 8 << 20
     assert peak < 4 << 20, f"peak {peak / 2**20:.1f} MiB while storing an 8 MiB file"
+
+
+def test_two_processes_worth_of_workers_run_each_job_exactly_once(job_settings):
+    """Two libraries (two pools of 2 threads, their own connections) drain one queue: SKIP LOCKED / IMMEDIATE."""
+    first, second = Docqa.open(job_settings), Docqa.open(job_settings)
+    try:
+        ids = [first.jobs.submit(f"{TOPICS[i % 10]} number {i}.\n".encode(), f"f{i}.txt").id for i in range(24)]
+        pools = [first.jobs.pool(2, name="a"), second.jobs.pool(2, name="b")]
+        for pool in pools:
+            pool.start()
+        wait_for(lambda: all(j.finished for j in first.jobs.get_many(ids)), timeout_s=60)
+        for pool in pools:
+            pool.stop(timeout_s=10)
+        ended = first.jobs.get_many(ids)
+        assert {j.status for j in ended} == {"done"} and {j.attempts for j in ended} == {1}
+        assert len(first.list_documents()) == 24
+        assert sum(p.done for p in pools) == 24
+    finally:
+        first.close()
+        second.close()
