@@ -3,13 +3,14 @@
     python -m tests.slow_docqa worker      # DOCQA_TEST_EMBED_STALL_S=60 DOCQA_TEST_EMBED_MARKER=/tmp/m
 
 Each embedding call first touches the marker file (the job is mid-run), then
-sleeps the stall. The vectors are the hash embedder's, so the collection
+sleeps the stall; a text containing DOCQA_TEST_CRASH_ON kills the process. The vectors are the hash embedder's, so the collection
 opens as a hash collection and any other process can read what it wrote.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,9 @@ _embed = HashEmbedder.embed
 
 
 def _slow_embed(self, texts):
+    crash_on = os.environ.get("DOCQA_TEST_CRASH_ON")  # a poison document: the worker dies on it, every time
+    if crash_on and any(crash_on in text for text in texts):
+        os.kill(os.getpid(), signal.SIGKILL)
     marker = os.environ.get("DOCQA_TEST_EMBED_MARKER")
     if marker:
         Path(marker).write_text("embedding\n")

@@ -122,6 +122,33 @@ def test_sigterm_returns_the_running_job_to_the_queue_and_exits_cleanly(library,
     assert library.list_documents() == [] and library.jobs.stats().workers == []
 
 
+def test_a_job_that_kills_every_worker_ends_failed_after_max_attempts(settings, tmp_path):
+    """A poison job: each worker that takes it dies on it (SIGKILL); after max_attempts it is failed, and the
+    other jobs run."""
+    log = tmp_path / "workers.log"
+    library = Docqa.open(settings.replace(job_workers=0, job_max_attempts=2))  # the submitter sets max_attempts
+    env = worker_env(settings, DOCQA_JOB_LEASE_S="1", DOCQA_TEST_CRASH_ON="POISON")
+    poison = library.jobs.submit(b"this document is POISON for the model\n", "poison.txt")
+    healthy = library.jobs.submit(b"an ordinary document about bicycles\n", "fine.txt")
+    deaths, worker = 0, start_worker(env, log)
+    try:
+        deadline = time.monotonic() + 90
+        while not all(library.jobs.get(j.id).finished for j in (poison, healthy)) and time.monotonic() < deadline:
+            if worker.poll() is not None:  # died on the poison job: an operator's supervisor restarts it
+                deaths += 1
+                worker = start_worker(env, log)
+            time.sleep(0.05)
+        failed, done = library.jobs.get(poison.id), library.jobs.get(healthy.id)
+        assert failed.status == "failed" and failed.attempts == 2 and failed.error_code == "worker_lost", failed
+        assert "attempt 2 of 2" in failed.error and deaths == 2
+        assert done.status == "done"
+        assert [d.filename for d in library.list_documents()] == ["fine.txt"]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+        library.close()
+
+
 def test_ingest_queue_submits_files_as_jobs_and_follows_them(library, settings, tmp_path):
     folder = tmp_path / "docs"
     folder.mkdir()
