@@ -322,3 +322,20 @@ def test_two_processes_worth_of_workers_run_each_job_exactly_once(job_settings):
     finally:
         first.close()
         second.close()
+
+
+def test_postgresql_wakes_an_idle_worker_of_another_process_at_once(pg_url, tmp_path):
+    """LISTEN/NOTIFY: a worker polling only every 60 s still takes a job queued elsewhere at once."""
+    s = Settings(data_dir=tmp_path / "data", database_url=pg_url, embedder="hash", job_poll_s=60.0)
+    worker_side, submitter = Docqa.open(s), Docqa.open(s)  # two libraries: no in-process wake between them
+    try:
+        pool = worker_side.jobs.pool(1)
+        pool.start()
+        time.sleep(0.5)  # the pool's first claim found nothing: it is idle for the next 60 s
+        job = submitter.jobs.submit(TEXT, "topics.txt")
+        done = wait_for(lambda: finished(submitter, job.id), timeout_s=20)  # far below the poll interval
+        assert done.status == "done"
+        pool.stop(timeout_s=10)
+    finally:
+        worker_side.close()
+        submitter.close()

@@ -11,7 +11,8 @@ until `max_attempts` is spent. The heartbeat extends the leases of running
 jobs every `lease_s / 3`, writes their progress, picks up cancel requests,
 and refreshes this pool's row in `job_workers`. A worker that dies stops
 heartbeating: its jobs are claimed again once their lease expires. Idle
-threads poll every `poll_s`; `wake()` (a submit in this process) skips the wait.
+threads poll every `poll_s`; `wake()` (a submit in this process) skips the
+wait, and on PostgreSQL so does a submit anywhere (LISTEN/NOTIFY).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from docqa.jobs.control import JobControl, JobInterrupted, JobOutcome
 from docqa.logging import get_logger, log_event
 from docqa.storage import job_data, job_workers, jobs
 from docqa.storage.db import Database
+from docqa.storage.job_notify import JobNotifications
 from docqa.storage.jobs import JobRecord
 
 log = get_logger("docqa.jobs")
@@ -40,6 +42,7 @@ Runner = Callable[[JobRecord, IO[bytes], JobControl], JobOutcome]  # the job's b
 Listener = Callable[[JobRecord, str, float], None]  # (job, final status, seconds it ran)
 PURGE_EVERY_S = 60.0
 MAX_RETRY_DELAY_S = 60.0
+LISTEN_WAKE_S = 0.5  # a LISTEN wait returns at least this often to notice stop()
 SPOOL_IN_MEMORY = 1 << 20  # a job's bytes are spooled to a temporary file beyond 1 MiB
 
 
@@ -83,6 +86,11 @@ class JobWorkers:
         beat = threading.Thread(target=self._heartbeat_loop, name=f"docqa-job-{self.config.name}-beat", daemon=True)
         beat.start()
         self._threads.append(beat)
+        db = self._db()
+        if db is not None and db.is_pg:
+            listen = threading.Thread(target=self._listen_loop, args=(db,), name="docqa-job-listen", daemon=True)
+            listen.start()
+            self._threads.append(listen)
         log_event(log, "Job workers started", worker=self.id, concurrency=self.config.concurrency)
 
     def stop(self, timeout_s: float | None = None) -> None:
@@ -232,6 +240,22 @@ class JobWorkers:
     def _cancel_requested(self, db: Database, job_id: str) -> bool:
         with db.connection() as conn:
             return bool(conn.scalar("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,), default=1))
+
+    def _listen_loop(self, db: Database) -> None:
+        """PostgreSQL: wake the idle threads when a job is queued anywhere (polling stays the safety net)."""
+        listener: JobNotifications | None = None
+        while not self._stopping.is_set():
+            try:
+                listener = listener or JobNotifications(db.parsed.target)
+                if listener.wait(self.config.collection, LISTEN_WAKE_S):
+                    self._wake.set()
+            except DocqaError:
+                if listener is not None:
+                    listener.close()
+                listener = None
+                self._stopping.wait(max(self.config.poll_s, 1.0))
+        if listener is not None:
+            listener.close()
 
     # --- heartbeat -----------------------------------------------------------------
     def _heartbeat_loop(self) -> None:

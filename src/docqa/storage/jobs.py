@@ -121,6 +121,8 @@ def submit(conn: Connection, job: NewJob) -> str:
         if not isinstance(job.data, bytes):
             size = job_data.store(conn, job_id, job.data)
             conn.execute("UPDATE jobs SET size_bytes = ? WHERE id = ?", (size, job_id))
+        if conn.is_pg:  # idle workers anywhere wake at the commit (storage/job_notify.py)
+            conn.execute("SELECT pg_notify('docqa_jobs', ?)", (job.collection,))
     return job_id
 
 
