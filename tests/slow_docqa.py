@@ -17,6 +17,7 @@ from pathlib import Path
 
 from docqa.cli.main import main
 from docqa.embedders.hash import HashEmbedder
+from docqa.ingest import stream
 
 _embed = HashEmbedder.embed
 
@@ -34,13 +35,8 @@ def _slow_embed(self, texts):
 
 HashEmbedder.embed = _slow_embed  # type: ignore[method-assign]
 
-if os.environ.get("DOCQA_TEST_BATCH_CHUNKS"):  # streaming ingest: small batches, so a stop is seen between them
-    try:
-        from docqa.ingest import stream
-
-        stream.BATCH_CHUNKS = int(os.environ["DOCQA_TEST_BATCH_CHUNKS"])
-    except ImportError:
-        pass
+if os.environ.get("DOCQA_TEST_BATCH_CHUNKS"):  # small batches, so a stop is seen between them
+    stream.BATCH_CHUNKS = int(os.environ["DOCQA_TEST_BATCH_CHUNKS"])
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -13,6 +13,7 @@ from docqa.app import Docqa
 from docqa.config import Settings
 from docqa.embedders.hash import HashEmbedder
 from docqa.errors import Conflict, InvalidInput, NotFound
+from docqa.ingest import stream
 from docqa.storage import job_data
 from docqa.storage import jobs as job_sql
 from tests.helpers import TOPICS, RawSQL
@@ -24,11 +25,7 @@ MANY = "\n\n".join(" ".join([f"{TOPICS[i % len(TOPICS)]} (note {i})."] * 14) for
 
 @pytest.fixture
 def small_batches(monkeypatch):
-    """Where ingest streams in batches, make them small: a cancel is seen between batches."""
-    try:
-        from docqa.ingest import stream
-    except ImportError:  # one-transaction ingest: cancel is checked between its steps
-        return
+    """Ingest streams in batches (512 chunks): make them small, so a cancel or a stop is seen between them."""
     monkeypatch.setattr(stream, "BATCH_CHUNKS", 16)
 
 
