@@ -83,7 +83,10 @@ def library(tmp_path_factory) -> Iterator[Docqa]:
     settings = Settings(data_dir=tmp, embedder="hash", snapshot_interval_s=0.0, qa_min_score=0.2)
     docqa = Docqa.open(settings)
     docqa.sync()
+    workers = docqa.jobs.pool(1)  # what `docqa serve` runs beside the service, so jobs run for both faces
+    workers.start()
     yield docqa
+    workers.stop()
     docqa.close()
 
 
@@ -281,3 +284,41 @@ def _wait_for_state(client: Client, state: str, proc: subprocess.Popen, log: Pat
             raise AssertionError(log.read_text()[-3000:])
         time.sleep(0.1)
     raise AssertionError(f"never {state}: {log.read_text()[-3000:]}")
+
+
+def test_jobs_submit_follow_list_and_cancel(face, tag):
+    """The library's Docqa.jobs and the client's jobs: the same methods, the same JobRecord, the same errors."""
+    from docqa.errors import Conflict
+
+    text = f"# Sails {tag}\n\nRinse the sails in fresh water after every trip.\n".encode()
+    job = face.jobs.submit(text, f"job-{tag}.md", metadata={"tag": tag})
+    assert job.status in ("queued", "running", "done") and job.filename == f"job-{tag}.md"
+    done = face.jobs.wait(job.id, 60)
+    assert (done.status, done.chunks_total, done.error) == ("done", done.chunks_done, None), done
+    assert done.result_document_id and done.result and done.result["status"] == "added"
+    assert face.get_document(done.result_document_id).status == "indexed"
+    assert job.id in [j.id for j in face.jobs.list_jobs(status="done", limit=100)]
+    with pytest.raises(Conflict):  # a finished job cannot be cancelled
+        face.jobs.cancel(job.id)
+    with pytest.raises(NotFound):
+        face.jobs.get(str(uuid.uuid4()))
+    with pytest.raises(InvalidInput):
+        face.jobs.list_jobs(status="sleeping")
+
+
+def test_an_upload_the_service_queues_is_followed_to_its_outcome(tmp_path):
+    """`upload_wait_s` 0: the upload answers 202 with its job; Client.ingest_bytes follows it and returns the
+    outcome, as the library's ingest_bytes would (and a file that cannot be read is `failed` either way)."""
+    proc, base, log = serve({"DOCQA_UPLOAD_WAIT_S": "0"}, tmp_path)
+    try:
+        wait_healthy(base, proc)
+        with Client(base) as client:
+            outcome = client.ingest_bytes(b"# Kites\n\nFly kites away from power lines.\n", "kites.md")
+            assert outcome.status == "added" and outcome.chunks == 1 and outcome.document_id
+            assert client.search("power lines", mode="keyword", k=1)[0].document_id == outcome.document_id
+            broken = client.ingest_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog", "broken.pdf")
+            assert broken.status == "failed" and "PDF" in (broken.error or ""), broken
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{log.read_text()[-3000:]}") from None
+    finally:
+        stop(proc)

@@ -229,3 +229,23 @@ def test_phone_width_has_no_horizontal_scroll(chromium, served):
         page.assert_no_errors()
     finally:
         page.close()
+
+
+def test_an_upload_answered_202_is_followed_through_the_real_jobs_route(chromium, tmp_path):
+    """With `upload_wait_s` 0 the upload answers 202 with a job at once: the page follows GET /api/v1/jobs/{id}
+    of the real service (its in-process worker runs the job) to `done`, then lists the document."""
+    service = Served(tmp_path, DOCQA_UPLOAD_WAIT_S="0")
+    opened = Page(chromium, service.url)
+    try:
+        opened.goto("/")
+        opened.by("upload-input").set_input_files(str(INTAKE))
+        expect(opened.locator("[data-testid=upload-item][data-state=done]")).to_contain_text("added")
+        listed = opened.by("documents-list").locator("[data-testid=document]")
+        expect(listed).to_have_count(1)
+        expect(listed).to_contain_text("clinic-patient-intake.md")
+        jobs = service.http.get("/api/v1/jobs").json()["jobs"]
+        assert [(j["filename"], j["status"]) for j in jobs] == [("clinic-patient-intake.md", "done")], jobs
+        opened.assert_no_errors()
+    finally:
+        opened.close()
+        service.close()

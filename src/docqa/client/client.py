@@ -14,8 +14,9 @@ from typing import Any, Self
 
 from docqa.app import Answer, IngestOutcome, Stats
 from docqa.client import convert
+from docqa.client.jobs import RemoteJobs
 from docqa.client.transport import RetryPolicy, Transport
-from docqa.errors import DocqaError, InvalidInput, NotFound, ParseError, ServiceDegraded
+from docqa.errors import Conflict, DocqaError, InvalidInput, NotFound, ParseError, ServiceDegraded
 from docqa.limits import MIN_SEQ_WAIT_S
 from docqa.types import (
     ChunkInput,
@@ -37,6 +38,7 @@ class Client:
         self.url = url.rstrip("/")
         self._http = Transport(self.url, api_key, timeout_s, retry or RetryPolicy())
         self._collection = ""
+        self.jobs = RemoteJobs(self._http)  # as the library's Docqa.jobs: submit, get, list_jobs, wait, cancel
 
     # --- writes ----------------------------------------------------------------------
     def add_document(
@@ -78,17 +80,27 @@ class Client:
             form["document_id"] = document_id
         files = {"file": (filename, data, content_type_hint or "application/octet-stream")}
         try:
-            return convert.ingest_outcome(self._http.request("POST", "/api/v1/index/upload", data=form, files=files))
+            body = self._http.request("POST", "/api/v1/index/upload", data=form, files=files)
         except ParseError as exc:
             if exc.details.get("status") != "failed":
                 raise
-            return IngestOutcome(
-                document_id=str(exc.details.get("document_id", "")),
-                filename=filename,
-                status="failed",
-                source=source,
-                error=exc.message,
-            )
+            return _failed(filename, source, str(exc.details.get("document_id", "") or ""), exc.message)
+        if "job_id" not in body:
+            return convert.ingest_outcome(body)
+        # 202: not done within the service's upload_wait_s; follow the job to its end, as the library would wait
+        job = self.jobs.wait(body["job_id"], timeout_s=JOB_WAIT_S)
+        if job.status == "done" and job.result:
+            result = {**job.result, "document_id": job.result_document_id or "", "filename": filename}
+            return convert.ingest_outcome(result)
+        if job.status == "failed":
+            return _failed(filename, source, job.result_document_id or "", job.error or "ingest failed")
+        if job.status == "cancelled":
+            raise Conflict(f"{filename}: the upload's job {job.id} was cancelled", job_id=job.id, status=job.status)
+        raise ServiceDegraded(
+            f"{filename}: job {job.id} is {job.status} after {JOB_WAIT_S:.0f} s; follow it with client.jobs.get()",
+            job_id=job.id,
+            status=job.status,
+        )
 
     def ingest_file(self, path: str | Path, *, metadata: dict[str, Any] | None = None) -> IngestOutcome:
         """A local file uploaded with its path as `source` (so uploading it again updates the same document)."""
@@ -97,7 +109,7 @@ class Client:
 
     def delete_document(self, document_id: str) -> DeleteResult:
         """DELETE /api/v1/index/{id}: its vectors are out of the index on return (NotFound if unknown)."""
-        return convert.delete_result(self._http.request("DELETE", f"/api/v1/index/{_path_id(document_id)}"))
+        return convert.delete_result(self._http.request("DELETE", f"/api/v1/index/{convert.path_id(document_id)}"))
 
     def sync(self, mode: str = "force") -> SyncReport:
         """Only `force` (POST /api/v1/index/rebuild-from-db): the service proves and repairs its index itself."""
@@ -110,7 +122,7 @@ class Client:
     # --- reads -----------------------------------------------------------------------
     def get_document(self, document_id: str) -> DocumentRecord:
         """GET /api/v1/index/status/{id} (status, counts, filename, type, times; source and metadata are not sent)."""
-        body = self._http.request("GET", f"/api/v1/index/status/{_path_id(document_id)}")
+        body = self._http.request("GET", f"/api/v1/index/status/{convert.path_id(document_id)}")
         return convert.document_record(body, self.collection)
 
     def list_documents(
@@ -142,7 +154,7 @@ class Client:
         params: dict[str, Any] = {"before": before, "after": after}
         if span is not None:
             params["start"], params["end"] = span
-        path = f"/api/v1/documents/{_path_id(document_id)}/chunks/{int(chunk_id)}/context"
+        path = f"/api/v1/documents/{convert.path_id(document_id)}/chunks/{int(chunk_id)}/context"
         return convert.passage_context(self._http.request("GET", path, params=params))
 
     def search(
@@ -229,9 +241,9 @@ class Client:
         self.close()
 
 
-def _path_id(document_id: str) -> str:
-    from urllib.parse import quote
+JOB_WAIT_S = 3600.0  # how long ingest_bytes follows a job the service queued (a big file on a busy queue)
 
-    if not isinstance(document_id, str) or not document_id:
-        raise InvalidInput("document_id must be a non-empty string", field="document_id")
-    return quote(document_id, safe="")
+
+def _failed(filename: str, source: str, document_id: str, error: str) -> IngestOutcome:
+    """A file the service could not read: an outcome `failed` with the reason, as from the library."""
+    return IngestOutcome(document_id=document_id, filename=filename, status="failed", source=source, error=error)

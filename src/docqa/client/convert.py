@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from docqa.app import Answer, IngestOutcome, Source, Stats
+from docqa.errors import InvalidInput
 from docqa.types import (
     ChunkInput,
     ContextChunk,
@@ -149,3 +151,10 @@ def stats(body: dict[str, Any]) -> Stats:
         database=body.get("database", ""),
         last_sync=sync_report(body.get("last_sync")),
     )
+
+
+def path_id(document_id: str) -> str:
+    """An id as one URL path segment (a clear error for an empty one)."""
+    if not isinstance(document_id, str) or not document_id:
+        raise InvalidInput("document_id must be a non-empty string", field="document_id")
+    return quote(document_id, safe="")
