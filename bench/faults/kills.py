@@ -303,15 +303,17 @@ def trial_serve(fx: Fixture, data: Path, rng: random.Random, trial: Trial) -> No
         trial.problems.append(f"5xx during writes: {[x for w in writers for x in w.five_xx][:3]}")
     if rng.random() < 0.5:  # half restart as the service, half as `docqa sync` (both are what operators do)
         trial.mode = "restart-serve"
-        proc, base = procs.serve(url, data, fx.index, log, snapshot_interval_s=interval)
+        # a short job lease: the killed service's running upload job is claimed again by this one within seconds
+        proc, base = procs.serve(url, data, fx.index, log, snapshot_interval_s=interval, job_lease_s=JOB_LEASE_S)
         try:
             t0 = time.perf_counter()
             ok = procs.wait_healthy(base, proc, timeout=90)
             trial.restart_s = round(time.perf_counter() - t0, 3)
             trial.restart_status = "healthy" if ok is not None else "failed"
             if ok is not None:
-                _, stats = procs.get_json(base + "/api/v1/search/stats")
-                trial.live_vectors = stats.get("total_vectors")
+                # Upload jobs the killed service had queued or was running are resumed by this one (jobs survive
+                # a restart): compare once the queue is empty and the index has applied every change.
+                trial.live_vectors = _settled_vectors(base)
         finally:
             procs.stop(proc)
     else:
@@ -322,6 +324,24 @@ def trial_serve(fx: Fixture, data: Path, rng: random.Random, trial: Trial) -> No
         trial.consistent = False
         trial.problems.append(f"live service reported {trial.live_vectors} vectors, database has {trial.db_members}")
     acks.close()
+
+
+JOB_LEASE_S = 2.0
+
+
+def _settled_vectors(base: str, timeout_s: float = 60.0) -> int | None:
+    """The live index's vector count once no job is queued or running and the change log is applied (lag 0);
+    the count as it stands after `timeout_s` otherwise (then the checker's comparison says what differs)."""
+    deadline = time.monotonic() + timeout_s
+    stats: dict = {}
+    while True:
+        _, health = procs.get_json(base + "/health")
+        counts = ((health or {}).get("jobs") or {}).get("counts") or {}
+        _, stats = procs.get_json(base + "/api/v1/search/stats")
+        pending = int(counts.get("queued", 0)) + int(counts.get("running", 0))
+        if (not pending and stats and stats.get("lag") == 0) or time.monotonic() > deadline:
+            return stats.get("total_vectors") if stats else None
+        time.sleep(0.2)
 
 
 RUNNERS = {"ingest": trial_ingest, "sync": trial_sync, "serve": trial_serve}
