@@ -181,3 +181,12 @@ def test_ingest_queue_submits_files_as_jobs_and_follows_them(library, settings, 
     assert summary["failures"][0]["file"].endswith("scan.pdf")
     sources = sorted(Path(d.source).name for d in library.list_documents() if d.status == "indexed")
     assert sources == ["t0.txt", "t1.txt", "t2.txt", "t3.txt"]
+    check = subprocess.run(  # like a local ingest, a queued one leaves the index in sync on disk
+        [sys.executable, "-m", "docqa.cli.main", "sync", "--check"],
+        cwd=ROOT,
+        env=worker_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0 and check.stdout.startswith("in_sync"), check.stdout + check.stderr

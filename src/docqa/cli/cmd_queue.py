@@ -49,6 +49,10 @@ def ingest_queued(
     except KeyboardInterrupt:
         click.echo("\nstopped following: the jobs stay queued; see GET /api/v1/jobs", err=True)
         raise SystemExit(130) from None
+    # As a local ingest does: the index brought up to date and its snapshot saved here, so `docqa sync --check`
+    # passes right after and the next start loads instead of building (the workers write only the database).
+    library.sync("auto")
+    library.save()
     _report(final, skipped, as_json)
 
 
