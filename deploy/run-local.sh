@@ -25,9 +25,19 @@ read -ra CMD <<< "${DOCQA_CMD:-docqa}"
 
 say() { echo "run-local: $*" >&2; }
 
-wait_ready() {  # url, seconds
-    local deadline=$((SECONDS + $2))
-    until curl -sf -o /dev/null "$1/health/ready"; do
+alive() {  # pid: running (an exited child of this script stays a zombie until reaped: kill -0 still succeeds)
+    [[ -r "/proc/$1/stat" ]] && [[ "$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat")" != Z ]]
+}
+
+wait_ready() {  # url, seconds[, name: the process whose death ends the wait, its log tail shown]
+    local deadline=$((SECONDS + $2)) name="${3:-}"
+    until curl -sf -m 2 -o /dev/null "$1/health/ready"; do
+        if [[ -n "$name" ]] && ! alive "$(cat "$RUN_DIR/$name.pid")"; then
+            say "$name exited before it was ready (e.g. its port is taken); its errors in $RUN_DIR/$name.log:"
+            grep -iE '"level": "(error|critical)"|error|Traceback' "$RUN_DIR/$name.log" | tail -n 3 >&2 \
+                || tail -n 5 "$RUN_DIR/$name.log" >&2
+            return 1
+        fi
         if ((SECONDS > deadline)); then say "$1 not ready after $2 s"; return 1; fi
         sleep 0.2
     done
@@ -56,7 +66,7 @@ start() {
             "${CMD[@]}" serve --host 127.0.0.1 --port "$port"
     done
     for ((i = 1; i <= replicas; i++)); do
-        wait_ready "http://127.0.0.1:$((BASE_PORT + i - 1))" 180 || { stop; exit 1; }
+        wait_ready "http://127.0.0.1:$((BASE_PORT + i - 1))" 180 "replica-$i" || { stop; exit 1; }
     done
     if ((WORKERS > 0)); then
         if ! "${CMD[@]}" worker --help >/dev/null 2>&1; then say "this docqa has no 'worker' command"; stop; exit 1; fi
@@ -81,8 +91,8 @@ stop() {
         [[ -f "$pidfile" ]] || continue
         pid="$(cat "$pidfile")"; name="$(basename "$pidfile" .pid)"
         if kill -TERM "$pid" 2>/dev/null; then
-            for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-            if kill -0 "$pid" 2>/dev/null; then say "$name ($pid) ignored SIGTERM, killing"; kill -KILL "$pid"; fi
+            for _ in $(seq 100); do alive "$pid" || break; sleep 0.2; done
+            if alive "$pid"; then say "$name ($pid) ignored SIGTERM, killing"; kill -KILL "$pid"; fi
         fi
         rm -f "$pidfile"
     done
@@ -94,7 +104,7 @@ status() {
     for pidfile in "$RUN_DIR"/*.pid; do
         [[ -f "$pidfile" ]] || { say "nothing running in $RUN_DIR"; return; }
         pid="$(cat "$pidfile")"; name="$(basename "$pidfile" .pid)"
-        if kill -0 "$pid" 2>/dev/null; then echo "$name pid $pid running"; else echo "$name pid $pid gone"; fi
+        if alive "$pid"; then echo "$name pid $pid running"; else echo "$name pid $pid gone"; fi
     done
     [[ -f "$RUN_DIR/endpoints" ]] && cat "$RUN_DIR/endpoints"
 }

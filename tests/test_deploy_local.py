@@ -24,6 +24,28 @@ from tests.fleet import SRC, free_port, poll
 SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "run-local.sh"
 
 
+def free_ports_in_a_row(n: int) -> int:
+    """A port p with p .. p + n - 1 all free now (a free port's neighbours may belong to anyone: a busy
+    machine's other services took one and the replica on it never came up)."""
+    import socket
+
+    for _ in range(100):
+        base = free_port()
+        sockets = []
+        try:
+            for port in range(base, base + n):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise AssertionError(f"no {n} free ports in a row")
+
+
 @pytest.fixture
 def run_local(pg_url: str, tmp_path: Path):
     if shutil.which("haproxy") is None:
@@ -31,7 +53,7 @@ def run_local(pg_url: str, tmp_path: Path):
             pytest.fail("haproxy is not installed (.ci/run installs it: apt-get install -y haproxy)")
         pytest.skip("haproxy is not installed (apt-get install haproxy)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCQA_")}
-    base = free_port()  # replicas on base, base + 1, base + 2
+    base = free_ports_in_a_row(3)  # replicas on base, base + 1, base + 2
     lb = free_port()
     while base <= lb <= base + 2:
         lb = free_port()
@@ -98,3 +120,18 @@ def test_refuses_sqlite_and_a_bad_count(run_local, tmp_path: Path):
     sqlite = run("start", "1", DOCQA_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
     assert sqlite.returncode == 2 and "PostgreSQL" in sqlite.stderr
     assert not run_dir.exists() or not list(run_dir.glob("*.pid"))
+
+
+def test_a_replica_whose_port_is_taken_fails_the_start_at_once_with_its_log(run_local):
+    """Not a 180-second wait for a replica that died at once: the script says which one and shows its log."""
+    import socket
+
+    run, _, _ = run_local
+    base = free_ports_in_a_row(3)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 1))
+        taken.listen()
+        started = run("start", "3", DOCQA_REPLICA_PORT=str(base))
+    assert started.returncode == 1, started.stderr
+    assert "replica-2 exited before it was ready" in started.stderr, started.stderr
+    assert "address already in use" in started.stderr.lower(), started.stderr
