@@ -74,6 +74,12 @@ def test_writes_failing_while_the_database_refuses_writes_and_healthy_once_one_s
     with running(fast(settings), library) as client:
         index_doc(client, "before", TOPICS[:2])
         refusing.set()
+        note = b"a note too big for the pages left. " * 10_000  # new pages: a full disk refuses them
+        queued = client.post("/api/v1/jobs", files={"file": ("notes.txt", note, "text/plain")})
+        why = "read-only" if pg else "full"
+        assert why in assert_error(queued, 503, "database_unavailable")["message"]
+        body = client.get("/health").json()  # an upload refused is a write failing, like any other
+        assert (body["status"], body["ready"]) == ("writes_failing", True), body
         big = {"document_id": "big", "chunks": [{"index": i, "content": TOPICS[i % 10] * 40} for i in range(40)]}
         error = assert_error(client.post("/api/v1/index/", json=big), 503, "database_unavailable")
         why = "read-only" if pg else "full"
@@ -175,3 +181,23 @@ def test_an_explicit_save_on_a_full_disk_names_the_directory_and_the_reason(sett
         raise AssertionError("the save did not fail")
     monkeypatch.undo()
     library.close()
+
+
+def test_a_stopping_service_saves_a_snapshot_with_what_was_committed_up_to_its_stop(settings):
+    """Writes committed by others (a job's worker, another process) that the index has not applied yet when the
+    service stops go into its last snapshot: after a clean stop it is current, not merely honest."""
+    import json
+
+    from docqa.app import Runtime
+
+    runtime = Runtime(settings.replace(poll_interval_s=3600.0, verify_interval_s=3600.0, embedder="hash"))
+    runtime.start()
+    try:
+        other = Docqa.open(settings.replace(embedder="hash"))
+        seq = other.add_document(make_chunks(TOPICS[:3]), document_id="late", sync=False).seq
+        other.db.close()
+        assert runtime.library is not None and runtime.library.engine.applied_seq < seq  # not followed yet
+    finally:
+        runtime.stop()
+    manifest = json.loads((settings.index_dir / "default" / "manifest.json").read_text())
+    assert manifest["applied_seq"] == seq and manifest["count"] == 3, manifest

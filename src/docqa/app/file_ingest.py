@@ -55,7 +55,7 @@ class FileIngest:
     def _ingest_context(self) -> IngestContext:
         raise NotImplementedError
 
-    def _writing(self) -> AbstractContextManager[None]:
+    def writing(self) -> AbstractContextManager[None]:
         raise NotImplementedError
 
     def ingest_bytes(
@@ -141,7 +141,7 @@ class FileIngest:
         with self.ingest_slots.held(cancel) as running:
             if not running:
                 return IngestOutcome("", filename, "cancelled", source=source)
-            with self._writing():
+            with self.writing():
                 outcome = ingest_source(
                     self._ingest_context(),
                     src,

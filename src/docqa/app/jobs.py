@@ -105,7 +105,7 @@ class JobQueue:
             document_id=document_id,
             max_attempts=self.settings.job_max_attempts,
         )
-        with self.library.db.connection() as conn:
+        with self.library.writing(), self.library.db.connection() as conn:  # a full disk: health's writes_failing
             job_id = jobs.submit(conn, job)
             record = jobs.get(conn, job_id)
         for pool in self.pools:

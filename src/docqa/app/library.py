@@ -151,8 +151,9 @@ class Docqa(FileIngest):
 
     # --- writes ----------------------------------------------------------------
     @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """Remember whether writes fail (a full disk, a database gone read-only) for the health model."""
+    def writing(self) -> Iterator[None]:
+        """Remember whether writes fail (a full disk, a database gone read-only) for the health model: every
+        write of this library goes through it (documents, deletes, job submissions)."""
         try:
             yield
         except DatabaseUnavailable as exc:
@@ -190,7 +191,7 @@ class Docqa(FileIngest):
         """Store a document made of ready chunks (replacing its previous chunks); only new content is embedded.
 
         The returned `seq` can be passed as `min_seq`."""
-        with self._writing():
+        with self.writing():
             result = self.writer.write(
                 chunks,
                 identity=document_identity(document_id=document_id, source=source),
@@ -207,7 +208,7 @@ class Docqa(FileIngest):
 
     def add_documents(self, documents: Sequence[DocumentInput], *, sync: bool = True) -> list[WriteResult]:
         """Store many documents of ready chunks: their new chunks embedded together, then the index caught up once."""
-        return write_documents(self.writer, documents, self._writing, self.engine if sync else None)
+        return write_documents(self.writer, documents, self.writing, self.engine if sync else None)
 
     def ingest_paths(
         self,
@@ -224,7 +225,7 @@ class Docqa(FileIngest):
         """Add or update documents from files and folders, then bring the index up to date and save it.
 
         Each document commits on its own: an interrupted run keeps what it wrote and the next run resumes."""
-        with self._writing():
+        with self.writing():
             summary = ingest_paths(
                 self._ingest_context(),
                 paths,
@@ -242,7 +243,7 @@ class Docqa(FileIngest):
 
     def delete_document(self, document_id: str, sync: bool = True) -> DeleteResult:
         """Delete a document and its chunks; its vectors leave the index."""
-        with self._writing():
+        with self.writing():
             doc, chunks, seq = self.writer.delete(document_id)
         if sync:
             self.engine.sync("catch_up")

@@ -275,6 +275,7 @@ class Runtime:
         if library is not None:
             library.engine.listeners[:] = [f for f in library.engine.listeners if f not in self._listeners]
             if self._owns_library:
+                _final_catch_up(library)
                 library.close()
                 self._library = None
         log_event(log, "docqa service stopped")
@@ -370,3 +371,15 @@ def _warm_query_path(library: Docqa) -> None:
         library.search(_WARM_QUERY, mode="hybrid", k=1)
     except Exception as exc:  # best effort: the first real query reports what is wrong
         log.debug("query-path warm-up skipped: %s", exc)
+
+
+def _final_catch_up(library: Docqa) -> None:
+    """Apply what was committed while the service stopped (a job's write just before its worker stopped, another
+    process's writes) so the snapshot saved at close is current, not merely honest. Best effort: a database
+    that is gone leaves the honest, older snapshot, which the next start catches up from."""
+    if not library.engine.ready:
+        return
+    try:
+        library.engine.sync("catch_up")
+    except Exception as exc:  # shutting down: report, never raise
+        log.warning("final catch-up before the snapshot save skipped: %s", exc)
