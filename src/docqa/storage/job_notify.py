@@ -9,32 +9,18 @@ SQLite has only polling.
 
 from __future__ import annotations
 
-from docqa.errors import DatabaseUnavailable
+from docqa.storage.listen import PgListener
 
 CHANNEL = "docqa_jobs"
 
 
 class JobNotifications:
     def __init__(self, dsn: str) -> None:
-        import psycopg
-
-        try:
-            self.conn = psycopg.connect(dsn, autocommit=True, connect_timeout=5)
-            self.conn.execute(f"LISTEN {CHANNEL}")
-        except psycopg.Error as exc:
-            raise DatabaseUnavailable(f"cannot LISTEN on {CHANNEL}: {str(exc).strip().splitlines()[0]}") from exc
+        self.listener = PgListener(dsn, CHANNEL, "job listener")
 
     def wait(self, collection: str, timeout: float) -> bool:
         """True when a job of `collection` was queued within `timeout` seconds."""
-        import psycopg
-
-        try:
-            return any(n.payload == collection for n in self.conn.notifies(timeout=timeout, stop_after=1))
-        except psycopg.Error as exc:
-            raise DatabaseUnavailable(f"job listener lost its connection: {exc}") from exc
+        return collection in self.listener.payloads(timeout)
 
     def close(self) -> None:
-        try:
-            self.conn.close()
-        except Exception:  # closing a dead connection may fail; nothing to do
-            pass
+        self.listener.close()

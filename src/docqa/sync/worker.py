@@ -30,6 +30,7 @@ from docqa.errors import DatabaseUnavailable
 from docqa.logging import get_logger, log_event
 from docqa.storage import changes, planner_stats
 from docqa.storage.db import Database
+from docqa.storage.listen import PgListener
 from docqa.sync.engine import SyncEngine
 
 log = get_logger("docqa.sync.worker")
@@ -61,28 +62,13 @@ class _PgListener:
     """A dedicated autocommit connection LISTENing on the change channel."""
 
     def __init__(self, dsn: str) -> None:
-        import psycopg
-
-        try:
-            self.conn = psycopg.connect(dsn, autocommit=True, connect_timeout=5)
-            self.conn.execute(f"LISTEN {CHANNEL}")
-        except psycopg.Error as exc:
-            raise DatabaseUnavailable(f"cannot LISTEN on {CHANNEL}: {str(exc).strip().splitlines()[0]}") from exc
+        self.listener = PgListener(dsn, CHANNEL, "change listener")
 
     def wait(self, timeout: float) -> None:
-        import psycopg
-
-        try:
-            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
-                pass
-        except psycopg.Error as exc:
-            raise DatabaseUnavailable(f"change listener lost its connection: {exc}") from exc
+        self.listener.payloads(timeout)
 
     def close(self) -> None:
-        try:
-            self.conn.close()
-        except Exception:  # closing a dead connection may fail; nothing to do
-            pass
+        self.listener.close()
 
 
 def verify_interval(settings: Settings, last_cost_s: float | None) -> float:
