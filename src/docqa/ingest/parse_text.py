@@ -14,7 +14,7 @@ from docqa.errors import ParseError
 from docqa.ingest.document import CT_TEXT, ParsedDocument, Section
 from docqa.ingest.limits import DEFAULT_LIMITS, ParseLimits, check_text_length
 
-_BOMS = (
+BOMS = (  # byte-order marks, longest first (UTF-32 LE starts like UTF-16 LE)
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
     (codecs.BOM_UTF8, "utf-8"),
@@ -22,6 +22,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 
+FALLBACK_ENCODINGS = ("utf-8", "cp1252", "latin-1")  # without a BOM, the first that decodes; latin-1 always does
 BLOCK_SPLIT = re.compile(r"\n[ \t]*\n")
 _UNDERLINE = re.compile(r"^\s*(=+|-+)\s*$")
 LIST_ITEM = re.compile(r"^\s*([-*+\u2022\u2013]|\d{1,3}[.)]|[a-z][.)])\s+")
@@ -31,7 +32,7 @@ _TERMINAL_PUNCT = tuple(".,;:!?")
 def decode_text(data: bytes, filename: str) -> str:
     """Decode bytes to text: BOM if present, else UTF-8, else cp1252, else latin-1."""
     text: str | None = None
-    for bom, encoding in _BOMS:
+    for bom, encoding in BOMS:
         if data.startswith(bom):
             try:
                 text = data[len(bom) :].decode(encoding)
@@ -41,7 +42,7 @@ def decode_text(data: bytes, filename: str) -> str:
                 ) from exc
             break
     if text is None:
-        for encoding in ("utf-8", "cp1252", "latin-1"):
+        for encoding in FALLBACK_ENCODINGS:
             try:
                 text = data.decode(encoding)
                 break

@@ -26,20 +26,13 @@ import xxhash
 
 from docqa.errors import ParseError
 from docqa.ingest.limits import ParseLimits, check_text_length
+from docqa.ingest.parse_text import BLOCK_SPLIT, BOMS, FALLBACK_ENCODINGS
 
 READ_BYTES = 1 << 20
 HEAD_BYTES = 64 * 1024
 WINDOW_CHARS = 256 * 1024
 _HARD_CUT = 4  # a window with no blank line is cut at a newline (else anywhere) past this many WINDOW_CHARS
-_BLANK = re.compile(r"\n[ \t]*\n")
 _FENCE_LINE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.M)
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 
 
 class ByteSource:
@@ -105,10 +98,11 @@ class ByteSource:
 def _encoding(source: ByteSource) -> tuple[str, int]:
     """(encoding, bytes of byte-order mark to skip), decided as decode_text decides."""
     head = source.head(4)
-    for bom, encoding in _BOMS:
+    for bom, encoding in BOMS:
         if head.startswith(bom):
             return encoding, len(bom)
-    for encoding in ("utf-8", "cp1252"):
+    *tried, always = FALLBACK_ENCODINGS
+    for encoding in tried:
         decoder = codecs.getincrementaldecoder(encoding)()
         try:
             for block in source.blocks():
@@ -117,7 +111,7 @@ def _encoding(source: ByteSource) -> tuple[str, int]:
             return encoding, 0
         except UnicodeDecodeError:
             continue
-    return "latin-1", 0
+    return always, 0
 
 
 def _decoded(source: ByteSource, filename: str) -> Iterator[str]:
@@ -171,7 +165,7 @@ def decoded_windows(
 def _cut(buffer: str, window_chars: int, markdown: bool) -> int | None:
     """Where to end the next window: after the last blank line that leaves whole blocks on both sides."""
     fences = [m.start() for m in _FENCE_LINE.finditer(buffer)] if markdown else []
-    for match in reversed(list(_BLANK.finditer(buffer, window_chars // 2))):
+    for match in reversed(list(BLOCK_SPLIT.finditer(buffer, window_chars // 2))):
         cut = match.end()
         if markdown and (sum(1 for f in fences if f < cut) % 2 or buffer[cut:].split("\n", 1)[0].strip() == "---"):
             continue
