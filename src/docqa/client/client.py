@@ -6,7 +6,6 @@ does not (a query vector, the sync modes the service runs itself), the method sa
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,12 +74,9 @@ class Client:
     ) -> IngestOutcome:
         """POST /api/v1/index/upload: a file parsed, chunked and indexed by the service. A file it cannot read is
         an outcome `failed` with the reason (as from the library); an unsupported type raises UnsupportedType."""
-        form = {"metadata": json.dumps(metadata or {}), "source": source}
-        if document_id is not None:
-            form["document_id"] = document_id
-        files = {"file": (filename, data, content_type_hint or "application/octet-stream")}
+        form = convert.upload_form(data, filename, source, document_id, content_type_hint, metadata)
         try:
-            body = self._http.request("POST", "/api/v1/index/upload", data=form, files=files)
+            body = self._http.request("POST", "/api/v1/index/upload", **form)
         except ParseError as exc:
             if exc.details.get("status") != "failed":
                 raise

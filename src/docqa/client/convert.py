@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -158,3 +159,13 @@ def path_id(document_id: str) -> str:
     if not isinstance(document_id, str) or not document_id:
         raise InvalidInput("document_id must be a non-empty string", field="document_id")
     return quote(document_id, safe="")
+
+
+def upload_form(
+    data: Any, filename: str, source: str, document_id: str | None, content_type_hint: str | None, metadata: Any
+) -> dict[str, Any]:
+    """The multipart body of an upload (`/api/v1/index/upload` and `/api/v1/jobs` take the same fields)."""
+    form = {"metadata": json.dumps(metadata or {}), "source": source}
+    if document_id is not None:
+        form["document_id"] = document_id
+    return {"data": form, "files": {"file": (filename, data, content_type_hint or "application/octet-stream")}}

@@ -3,12 +3,12 @@ submit, get, list_jobs, wait, cancel — the same JobRecord back, times in epoch
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 from typing import IO, Any
 
 from docqa.app import JobRecord
+from docqa.client import convert
 from docqa.client.convert import path_id
 from docqa.client.transport import Transport
 
@@ -66,11 +66,8 @@ class RemoteJobs:
         metadata: dict[str, Any] | None = None,
     ) -> JobRecord:
         """POST /api/v1/jobs: queued at once (202); a worker of the service, or `docqa worker`, runs it."""
-        form = {"metadata": json.dumps(metadata or {}), "source": source}
-        if document_id is not None:
-            form["document_id"] = document_id
-        files = {"file": (filename, data, content_type_hint or "application/octet-stream")}
-        return job_record(self._http.request("POST", "/api/v1/jobs", data=form, files=files))
+        form = convert.upload_form(data, filename, source, document_id, content_type_hint, metadata)
+        return job_record(self._http.request("POST", "/api/v1/jobs", **form))
 
     def get(self, job_id: str) -> JobRecord:
         return job_record(self._http.request("GET", f"/api/v1/jobs/{path_id(job_id)}"))
