@@ -85,7 +85,18 @@ def locked(root: Path, collection: str) -> contextlib.AbstractContextManager[Non
 def save(
     root: Path, index: VectorIndex, *, db_identity: str, collection: str, applied_seq: int, model: str, row_hash: str
 ) -> Manifest:
+    """Write the snapshot whole or not at all. Any failure to write it — the folder, the lock, FAISS (which
+    reports a full disk as RuntimeError), a rename — is SnapshotSaveFailed naming the folder and the reason."""
     root = Path(root)
+    try:
+        return _save(root, index, db_identity, collection, applied_seq, model, row_hash)
+    except (OSError, RuntimeError) as exc:
+        raise SnapshotSaveFailed(f"cannot save the index snapshot in {root}: {_why(exc)}", directory=str(root)) from exc
+
+
+def _save(
+    root: Path, index: VectorIndex, db_identity: str, collection: str, applied_seq: int, model: str, row_hash: str
+) -> Manifest:
     root.mkdir(parents=True, exist_ok=True)
     with locked(root, collection):
         tmp = root / f"{collection}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -128,11 +139,6 @@ def save(
             for stale in root.glob(f"{collection}.tmp-*"):
                 shutil.rmtree(stale, ignore_errors=True)
             return manifest
-        except (OSError, RuntimeError) as exc:  # FAISS reports a failed write as RuntimeError
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise SnapshotSaveFailed(
-                f"cannot save the index snapshot in {root}: {_why(exc)}", directory=str(root)
-            ) from exc
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -220,8 +220,8 @@ class SyncEngine:
         if held.dirty and (force or time.monotonic() - held.last_save >= self.cfg.snapshot_interval_s):
             try:
                 self._save_now()
-            except (SnapshotSaveFailed, OSError) as exc:
-                why = exc.message if isinstance(exc, SnapshotSaveFailed) else f"{type(exc).__name__}: {exc}"
+            except SnapshotSaveFailed as exc:
+                why = exc.message
                 if why != held.save_error:  # once per distinct reason, not on every write
                     log_event(
                         log,
