@@ -31,8 +31,10 @@ def fast(settings: Settings, **changes: Any) -> Settings:
 
 
 @contextlib.contextmanager
-def running(settings: Settings, store: Any = None) -> Iterator[TestClient]:
-    """The app with its lifespan, logging at INFO as in production (so every log call really runs)."""
+def running(settings: Settings, store: Any = None, warmed: bool = True) -> Iterator[TestClient]:
+    """The app with its lifespan, logging at INFO as in production (so every log call really runs).
+    `warmed`: first wait (at most 10 s) until it is past starting / warming_up (the model and the HTTP
+    warm-up search), as a load balancer would before routing to it."""
     logger = logging.getLogger("docqa")
     level = logger.level
     logger.setLevel(logging.INFO)
@@ -41,6 +43,13 @@ def running(settings: Settings, store: Any = None) -> Iterator[TestClient]:
     app = create_app(settings, store)
     try:
         with TestClient(app, raise_server_exceptions=True) as client:
+            if warmed:
+                deadline = time.monotonic() + 10
+                # the runtime, not /health: /health reads (and caches for a while) the job queue's counts
+                while str(app.state.runtime.health().state) in ("starting", "warming_up"):
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.01)
             yield client
     finally:
         logger.setLevel(level)

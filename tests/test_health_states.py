@@ -35,7 +35,7 @@ def open_library(settings: Settings, embedder=None) -> Docqa:
 def test_warming_up_until_the_model_is_loaded_then_healthy(settings):
     embedder = SlowToLoad()
     library = open_library(settings, embedder)
-    with running(fast(settings), library) as client:
+    with running(fast(settings), library, warmed=False) as client:
         body = client.get("/health").json()
         assert (body["status"], body["ready"]) == ("warming_up", False), body
         assert "loading the embedding model" in body["reason"]

@@ -37,6 +37,7 @@ from docqa.api import (
 from docqa.api.metrics import HttpMetricsMiddleware, Metrics
 from docqa.api.routes_ops import app_version
 from docqa.api.security import LOOPBACK_HOSTS, HostOriginGuard, keys_enabled
+from docqa.api.warmup import http_warmer
 from docqa.app import Docqa, Runtime
 from docqa.config import Settings
 from docqa.logging import get_logger, log_event
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None, library: Docqa | None = None) -
         routes_web,
     ):
         app.include_router(module.router)
+    runtime.add_warmer(http_warmer(app, settings))
     if not keys_enabled(settings):
         app.openapi = lambda: _without_security(app)  # type: ignore[method-assign]
     warn_if_open(settings)

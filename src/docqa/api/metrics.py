@@ -16,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from docqa.api.warmup import in_warmup, is_warmup
 from docqa.app import HealthState, JobRecord, QueueStats, Runtime
 from docqa.app.events import drift_found
 from docqa.errors import DocqaError
@@ -166,6 +167,8 @@ class Metrics:
             self.drift_repaired_ids.inc(report.repaired)
 
     def observe_search(self, mode: str, seconds: float) -> None:
+        if in_warmup.get():
+            return
         self.search_latency.labels(mode).observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
@@ -182,6 +185,13 @@ class HttpMetricsMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if is_warmup(scope.get("headers", ())):
+            token = in_warmup.set(True)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                in_warmup.reset(token)
             return
         start = time.perf_counter()
         status = {"code": 500}

@@ -50,6 +50,7 @@ class Runtime:
         self._open_lock = threading.Lock()
         self._listeners: list[SyncListener] = []
         self._job_listeners: list[JobListener] = []
+        self._warmers: list[Callable[[], None]] = []
         self.open_error = ""
         self.embedder_ready = False
         self.embedder_error = ""
@@ -160,6 +161,17 @@ class Runtime:
         if self.job_pool is not None:
             self.job_pool.listeners.append(listener)
 
+    def add_warmer(self, warmer: Callable[[], None]) -> None:
+        """Call `warmer()` (best effort) once the model and index are loaded, before ready: an adapter's first-use costs."""
+        self._warmers.append(warmer)
+
+    def _run_warmers(self) -> None:
+        for warmer in self._warmers:
+            try:
+                warmer()
+            except Exception as exc:  # best effort: the first real request reports what is wrong
+                log.debug("warm-up %s skipped: %s", getattr(warmer, "__name__", warmer), exc)
+
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
         """Open, sync within the time budget, start the worker. Never raises for a down database."""
@@ -240,7 +252,10 @@ class Runtime:
             try:
                 start = time.perf_counter()
                 library.embedder.embed_query("warm up")
+                while self.startup_pending and not self._stopping.wait(0.01):
+                    pass  # the warm queries need the index the startup sync is loading
                 _warm_query_path(library)
+                self._run_warmers()
                 self.embedder_error, self.embedder_ready = "", True
                 log_event(
                     log, "Embedder ready", model=library.model, load_ms=round((time.perf_counter() - start) * 1000, 1)
