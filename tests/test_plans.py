@@ -234,7 +234,8 @@ def test_members_by_id_keeps_only_chunks_of_indexed_documents(db_url, tmp_path):
     raw.close()
     every = [i for ids in made.values() for i in ids] + [10_000]
     with lib.db.connection() as conn, conn.transaction(read_only=True):
-        got = [r[0] for r in membership.members_by_id(conn, "default", "hash-384", DIM, np.array(every[::-1]), "c.id")]
+        batches = membership.members_by_id(conn, "default", "hash-384", DIM, np.array(every[::-1]), "c.id")
+        got = [r[0] for rows in batches for r in rows]
         joined = [
             r[0]
             for r in conn.fetchall(
@@ -244,3 +245,27 @@ def test_members_by_id_keeps_only_chunks_of_indexed_documents(db_url, tmp_path):
         assert membership.count_members(conn, "default", "hash-384", DIM) == len(joined) == 6
     lib.close()
     assert got == joined == sorted(made['a,b {x} "q" ? %s'] + made["ok"])
+
+
+def test_fetch_vectors_fills_batch_by_batch_as_one_read_would(db_url, tmp_path, monkeypatch):
+    """The catch-up's vector fetch, in batches of 2 ids, returns exactly what one batch returns: members only,
+    in id order, each with its own vector and row hash (across batch edges, with non-members among them)."""
+    from docqa.storage import vectors
+
+    lib = Docqa.open(Settings(data_dir=tmp_path, database_url=db_url, embedder="hash"), embedder=HashEmbedder())
+    raw = RawSQL(db_url)
+    ids: list[int] = []
+    for n, status in enumerate(("indexed", "failed", "indexed")):
+        doc = raw.insert_document(status=status)
+        ids += [raw.insert_chunk(doc, f"{n} {i}", v, ordinal=i) for i, v in enumerate(random_unit(5, DIM, seed=n))]
+    raw.close()
+    wanted = np.array([*ids[::-1], 99_999], dtype=np.int64)
+    with lib.db.connection() as conn, conn.transaction(read_only=True):
+        whole = vectors.fetch_vectors(conn, "default", "hash-384", DIM, wanted)
+        monkeypatch.setattr(membership, "_FETCH_BATCH", 2)
+        batched = vectors.fetch_vectors(conn, "default", "hash-384", DIM, wanted)
+    lib.close()
+    assert list(whole[0]) == sorted(ids[:5] + ids[10:])
+    for a, b in zip(whole, batched, strict=True):
+        assert np.array_equal(a, b)
+    assert whole[1].shape == (10, DIM) and np.allclose(np.linalg.norm(whole[1], axis=1), 1.0, atol=1e-5)

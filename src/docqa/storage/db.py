@@ -61,6 +61,20 @@ class Connection:
     def is_pg(self) -> bool:
         return self.kind == "postgresql"
 
+    @contextlib.contextmanager
+    def memory_mapped(self) -> Iterator[None]:
+        """SQLite: read through a memory map while the block runs (a full scan of the wide chunk rows), then
+        unmap, so the process does not keep the database file's pages in its RSS (a 290 MB file after a 50 MB
+        upload counted +286 MB). PostgreSQL: nothing."""
+        if self.is_pg:
+            yield
+            return
+        self.raw.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+        try:
+            yield
+        finally:
+            self.raw.execute("PRAGMA mmap_size=0")
+
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.is_pg else sql
 
@@ -213,10 +227,10 @@ class Database:
                 raw.execute("PRAGMA synchronous=NORMAL")
                 raw.execute("PRAGMA foreign_keys=ON")
                 raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-                # Reads through a memory map instead of a read() copy per page: a full scan of wide chunk rows
-                # (about one 4 KB page each) took half the time (0.27 against 0.56 s per 100k rows). SQLite caps
-                # the map at its compile-time maximum (2 GB here); the rest of a bigger file is read as before.
-                raw.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+                # Pages are read by read() copies; the full scan of the wide chunk rows maps the file for its
+                # duration instead (Connection.memory_mapped), where the map paid (0.27 against 0.56 s per 100k
+                # rows), and unmaps it after, so the mapped file's pages do not stay in the process's RSS.
+                raw.execute("PRAGMA mmap_size=0")
                 raw.execute("PRAGMA secure_delete=ON")  # a deleted document's text and vectors leave the file
         except Exception as exc:
             if isinstance(exc, DatabaseUnavailable):

@@ -25,7 +25,7 @@ Every plan left to the planner is then a single-table access path, each of them 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -109,15 +109,15 @@ def count_members(conn: Connection, collection: str, model: str, dim: int) -> in
 
 def members_by_id(
     conn: Connection, collection: str, model: str, dim: int, ids: Sequence[int] | np.ndarray, columns: str
-) -> list[Row]:
-    """`columns` of the members among `ids`, in id order (absent or non-member ids are simply not returned).
+) -> Iterator[list[Row]]:
+    """`columns` of the members among `ids`, in id order, one batch of at most 10k ids at a time (absent or
+    non-member ids are simply not returned), so a caller can keep only what it makes of each batch.
     On SQLite `h.hash` is the row's stored hash, as in sqlite_scan.
 
     The chunks are read by primary key alone, and the member conditions checked here: with the
     collection in the WHERE clause, a planner without statistics preferred walking every chunk of
     the collection (it guessed "collection = ?" keeps 0.5% of the rows) to looking the ids up, so a
     catch-up of 10 changes read the whole collection."""
-    out: list[Row] = []
     wanted = [int(x) for x in np.unique(np.asarray(ids, dtype=np.int64))]
     k = len([c for c in columns.split(",") if c.strip()])
     for start in range(0, len(wanted), _FETCH_BATCH):
@@ -130,8 +130,7 @@ def members_by_id(
         if not rows:
             continue
         indexed = _indexed_among(conn, sorted({r[-1] for r in rows}))
-        out.extend(r[:-1] for r in rows if r[-1] in indexed)
-    return out
+        yield [r[:-1] for r in rows if r[-1] in indexed]
 
 
 def _chunks_by_id(conn: Connection, ids: list[int], columns: str) -> list[Row]:

@@ -148,20 +148,27 @@ def all_hashes(
 
 
 def fetch_vectors(conn: Connection, collection: str, model: str, dim: int, ids: Sequence[int] | np.ndarray) -> Batch:
-    """The current members among `ids` with their row hashes (absent ones are simply not returned)."""
+    """The current members among `ids` with their row hashes (absent ones are simply not returned).
+
+    Filled batch by batch into arrays of the final size: a catch-up of a 68k-chunk upload held the rows,
+    their joined bytes and the array at once (~3x its vectors); now the vectors once, plus one batch."""
     columns = "c.id, c.embedding, " + ("c.embedding_hash" if conn.is_pg else "h.hash")
-    rows = members_by_id(conn, collection, model, dim, ids, columns)
-    if not rows:
-        return np.empty(0, dtype=np.int64), np.empty((0, dim), dtype=np.float32), np.empty(0, dtype=np.uint64)
-    got = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    vecs = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype="<f4").reshape(len(rows), dim)
-    if conn.is_pg:
-        hashes = rowhash.as_unsigned(np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows)))
-    else:
-        stored = [r[2] for r in rows]
-        hashes = rowhash.xxh3_rows(got, vecs)
-        stored_hashes.note_disagreeing(conn, got, hashes, stored)
-    return got, np.ascontiguousarray(vecs, dtype=np.float32), hashes
+    most = len(np.unique(np.asarray(ids, dtype=np.int64)))
+    got = np.empty(most, dtype=np.int64)
+    vecs = np.empty((most, dim), dtype=np.float32)
+    hashes = np.empty(most, dtype=np.uint64)
+    n = 0
+    for rows in members_by_id(conn, collection, model, dim, ids, columns):
+        part = slice(n, n + len(rows))
+        got[part] = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vecs[part] = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype="<f4").reshape(len(rows), dim)
+        if conn.is_pg:
+            hashes[part] = rowhash.as_unsigned(np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows)))
+        else:
+            hashes[part] = rowhash.xxh3_rows(got[part], vecs[part])
+            stored_hashes.note_disagreeing(conn, got[part], hashes[part], [r[2] for r in rows])
+        n += len(rows)
+    return got[:n], vecs[:n], hashes[:n]
 
 
 def _sqlite_hashed(
@@ -195,15 +202,16 @@ def _sqlite_rows(
             )
             yield _sqlite_batch(rows, dim)
         return
-    cur = conn.raw.execute(sqlite_scan("c.id, c.embedding, h.hash"), params(collection, model, dim))
-    while True:
-        rows = cur.fetchmany(batch_rows)
-        if not rows:
-            return
-        batch = _sqlite_batch(rows, dim)
-        del rows  # one batch of row objects less while the consumer works and the next batch is fetched
-        yield batch
-        del batch
+    with conn.memory_mapped():
+        cur = conn.raw.execute(sqlite_scan("c.id, c.embedding, h.hash"), params(collection, model, dim))
+        while True:
+            rows = cur.fetchmany(batch_rows)
+            if not rows:
+                return
+            batch = _sqlite_batch(rows, dim)
+            del rows  # one batch of row objects less while the consumer works and the next batch is fetched
+            yield batch
+            del batch
 
 
 def _sqlite_batch(rows: list[Row], dim: int) -> tuple[np.ndarray, np.ndarray, list[int | None]]:
