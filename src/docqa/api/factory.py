@@ -11,6 +11,7 @@ snapshot).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -118,8 +119,11 @@ def create_app(settings: Settings | None = None, library: Docqa | None = None) -
     runtime = Runtime(settings, library)
     metrics = Metrics(runtime)
 
+    loops: list[asyncio.AbstractEventLoop] = []
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loops.append(asyncio.get_running_loop())  # the warm-up request runs on it
         await anyio.to_thread.run_sync(runtime.start)
         try:
             yield
@@ -159,7 +163,7 @@ def create_app(settings: Settings | None = None, library: Docqa | None = None) -
         routes_web,
     ):
         app.include_router(module.router)
-    runtime.add_warmer(http_warmer(app, settings))
+    runtime.add_warmer(http_warmer(app, settings, loops))
     if not keys_enabled(settings):
         app.openapi = lambda: _without_security(app)  # type: ignore[method-assign]
     warn_if_open(settings)

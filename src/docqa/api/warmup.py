@@ -43,11 +43,16 @@ def request_headers(settings: Settings) -> dict[str, str]:
     return headers
 
 
-def http_warmer(app: ASGIApp, settings: Settings) -> Callable[[], None]:
-    """The warmer the runtime calls from its warm-up thread (which has no event loop of its own)."""
+def http_warmer(app: ASGIApp, settings: Settings, loops: list[asyncio.AbstractEventLoop]) -> Callable[[], None]:
+    """The warmer the runtime calls from its warm-up thread: on the server's own event loop (`loops`, filled
+    by the lifespan), so the request also warms that loop's worker threads, which serve the first user."""
 
     def warm_http_search() -> None:
-        asyncio.run(_search(app, request_headers(settings)))
+        search = _search(app, request_headers(settings))
+        if loops and loops[-1].is_running():
+            asyncio.run_coroutine_threadsafe(search, loops[-1]).result(timeout=60)
+        else:  # no server loop (the app driven some other way): a loop of its own
+            asyncio.run(search)
 
     return warm_http_search
 
