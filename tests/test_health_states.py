@@ -145,6 +145,8 @@ def test_a_snapshot_that_cannot_be_saved_never_fails_a_stored_write(settings, mo
         index_doc(client, "stored", TOPICS[:3])
         assert search(client, TOPICS[1], limit=1)["results"][0]["document_id"] == "stored"
         assert library.engine.dirty  # not saved yet
+        # the background worker saves (never the write's own thread): its failure shows on /health
+        wait_for(lambda: client.get("/health").json()["index"]["snapshot_save_error"])
         body = client.get("/health").json()
         assert (body["status"], body["ready"]) == ("healthy", True), body  # reads and writes work
         error = body["index"]["snapshot_save_error"]
@@ -153,7 +155,7 @@ def test_a_snapshot_that_cannot_be_saved_never_fails_a_stored_write(settings, mo
         assert not list(settings.index_dir.glob("*.tmp-*"))  # nothing half-written left
         monkeypatch.setattr(faiss, "write_index", write_index)
         index_doc(client, "later", TOPICS[3:5])
-        assert not library.engine.dirty  # saved, both documents in it
+        wait_for(lambda: not library.engine.dirty)  # saved, both documents in it
         assert client.get("/health").json()["index"]["snapshot_save_error"] == ""
         assert "docqa_snapshot_save_failing 0.0" in client.get("/metrics").text
     library.close()

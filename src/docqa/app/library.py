@@ -238,7 +238,7 @@ class Docqa(FileIngest):
                 max_bytes=max_bytes,
             )
         summary.sync = self.engine.sync("auto").to_dict()
-        self.engine.save()  # leave the index provably in sync on disk: `sync --check` passes right after
+        self.engine.save_soon()  # leave the index provably in sync on disk: `sync --check` passes right after
         return summary
 
     def delete_document(self, document_id: str, sync: bool = True) -> DeleteResult:

@@ -58,6 +58,9 @@ class SyncEngine:
         self.last_report: SyncReport | None = None
         self.listeners: list[Callable[[SyncReport], None]] = []
         self.hashes = PendingHashes(db, config.collection)  # SQLite row hashes to store (docqa.sync.hash_cache)
+        # Set by the service's background worker: snapshots are then saved on its thread (save_due), never on
+        # the thread of a sync that made one due -- a write's catch-up does not wait for a 1.5 GB fsync.
+        self.background_saves = False
 
     # --- reads -------------------------------------------------------------
     @property
@@ -213,26 +216,73 @@ class SyncEngine:
 
     # --- persistence -------------------------------------------------------
     def _maybe_save(self, force: bool = False) -> None:
-        """Save when due. A save that fails (a full disk) is logged and retried at the next one: the
-        snapshot is a cache, the index in memory is proven, and the write that caused this sync is
-        already committed — failing it now would answer an error for a write that was stored."""
+        """Save when due (or leave it to the background worker). A save that fails (a full disk) is logged
+        and retried at the next one: the snapshot is a cache, the index in memory is proven, and the write
+        that caused this sync is already committed — failing it now would answer an error for a write that
+        was stored."""
         held = self._held
-        if held.dirty and (force or time.monotonic() - held.last_save >= self.cfg.snapshot_interval_s):
+        if self.background_saves:
+            held.save_wanted = held.save_wanted or force
+            return
+        if self._save_is_due():
             try:
                 self._save_now()
             except SnapshotSaveFailed as exc:
-                why = exc.message
-                if why != held.save_error:  # once per distinct reason, not on every write
-                    log_event(
-                        log,
-                        "Index snapshot could not be saved; will retry",
-                        logging.WARNING,
-                        collection=self.cfg.collection,
-                        error=why,
-                        retry_in_s=self.cfg.snapshot_interval_s,
-                    )
-                held.save_error = why
-                held.last_save = time.monotonic()  # back off a whole interval: a full disk stays full for a while
+                self._save_failed(exc)
+
+    def _save_is_due(self) -> bool:
+        held = self._held
+        interval_over = time.monotonic() - held.last_save >= self.cfg.snapshot_interval_s
+        return held.dirty and held.index is not None and (held.save_wanted or interval_over)
+
+    def save_due(self) -> bool:
+        """The background worker's save, when one is due: the files are written under the sync lock (the
+        index must not change meanwhile; ~1 s at 1M) and made durable (fsync, renames) outside it, so syncs
+        -- a write's catch-up -- wait for the copy, not for the disk. Returns whether one was saved."""
+        held = self._held
+        with self._sync_lock:
+            index = held.index
+            if index is None or not self._save_is_due():
+                return False
+            try:
+                staged = snapshot.stage(self.cfg.index_root, index, **self._manifest_fields())
+            except SnapshotSaveFailed as exc:
+                self._save_failed(exc)
+                return False
+            saved_version, held.save_wanted = held.version, False
+        try:
+            staged.publish()
+        except SnapshotSaveFailed as exc:
+            with self._sync_lock:
+                self._save_failed(exc)
+            return False
+        with self._sync_lock:
+            self._saved()
+            held.dirty = held.version != saved_version  # a sync since the copy: that change is not saved yet
+        return True
+
+    def _save_failed(self, exc: SnapshotSaveFailed) -> None:
+        held = self._held
+        why = exc.message
+        if why != held.save_error:  # once per distinct reason, not on every write
+            log_event(
+                log,
+                "Index snapshot could not be saved; will retry",
+                logging.WARNING,
+                collection=self.cfg.collection,
+                error=why,
+                retry_in_s=self.cfg.snapshot_interval_s,
+            )
+        held.save_error = why
+        held.save_wanted = False
+        held.last_save = time.monotonic()  # back off a whole interval: a full disk stays full for a while
+
+    def _saved(self) -> None:
+        held = self._held
+        held.last_save = time.monotonic()
+        if held.save_error:
+            log_event(log, "Index snapshot saved again", collection=self.cfg.collection)
+            held.save_error = ""
 
     @property
     def snapshot_save_error(self) -> str:
@@ -251,24 +301,30 @@ class SyncEngine:
             self._save_now()
             return True
 
+    def save_soon(self) -> None:
+        """Save now; with background saves, have the worker save at its next turn (a job's ingest)."""
+        if self.background_saves:
+            self._held.save_wanted = self._held.save_wanted or self._held.dirty
+            return
+        self.save()
+
+    def _manifest_fields(self) -> snapshot.SaveInfo:
+        held = self._held
+        return {
+            "db_identity": held.identity,
+            "collection": self.cfg.collection,
+            "applied_seq": held.applied_seq,
+            "model": self.cfg.model,
+            "row_hash": rowhash.name_for(self.db.is_pg),
+        }
+
     def _save_now(self) -> None:
         held = self._held
         if held.index is None:
             return
-        snapshot.save(
-            self.cfg.index_root,
-            held.index,
-            db_identity=held.identity,
-            collection=self.cfg.collection,
-            applied_seq=held.applied_seq,
-            model=self.cfg.model,
-            row_hash=rowhash.name_for(self.db.is_pg),
-        )
-        held.dirty = False
-        held.last_save = time.monotonic()
-        if held.save_error:
-            log_event(log, "Index snapshot saved again", collection=self.cfg.collection)
-            held.save_error = ""
+        snapshot.save(self.cfg.index_root, held.index, **self._manifest_fields())
+        held.dirty, held.save_wanted = False, False
+        self._saved()
 
     def close(self) -> None:
         """Save the snapshot if the index changed since the last one; store pending SQLite row hashes."""

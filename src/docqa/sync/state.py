@@ -44,6 +44,8 @@ class IndexHolder:
         self.dirty = False
         self.last_save = 0.0  # monotonic time the snapshot on disk was last written or loaded
         self.save_error = ""  # why the last snapshot save failed, "" once one succeeds
+        self.save_wanted = False  # a save is due now, not at the interval (after a rebuild or repair)
+        self.version = 0  # counts every change: a save made outside the sync lock knows what it saved
         self.repairing = ""  # why a repair or rebuild is running right now ("" when none is): for health
         self._rw = RWLock()
         self._seq_cond = threading.Condition()
@@ -81,6 +83,7 @@ class IndexHolder:
         with self._rw.write():
             self.index, self.identity = index, identity
             self.dirty = dirty
+            self.version += 1
         if not dirty:
             self.last_save = time.monotonic()
         self.set_applied(applied_seq)
@@ -93,6 +96,7 @@ class IndexHolder:
             raise ServiceDegraded("the vector index is not loaded")
         with self._rw.write():
             self.dirty = True
+            self.version += 1
             yield index
 
     def set_applied(self, seq: int) -> None:

@@ -169,9 +169,11 @@ class SyncWorker:
                 if self.retries:
                     self._recovered(engine)
                 backoff = self.settings.retry_initial_s
+                engine.background_saves = True  # snapshots are saved here (save_due), not on callers' threads
                 self._follow(engine)
                 if self._verify_due() and not self._stop.is_set():
                     self._verify(engine)
+                    engine.save_due()
             except Exception:  # the loop must survive anything; the engine reports the details
                 log.exception("background index sync iteration failed")
                 self._stop.wait(backoff)
@@ -261,6 +263,7 @@ class SyncWorker:
                     return
                 if not self._apply_changes(engine):
                     return
+                engine.save_due()
         finally:
             if waiter is not None:
                 waiter.close()
