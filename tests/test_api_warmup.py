@@ -4,6 +4,7 @@ kept out of /metrics (a request that only claims to be the warm-up is counted li
 from __future__ import annotations
 
 import re
+import threading
 
 from docqa.api import routes_search, warmup
 from docqa.config import Settings
@@ -32,17 +33,20 @@ def _settings(tmp_path) -> Settings:
 
 def test_warm_up_goes_through_the_search_route_and_is_not_counted(tmp_path, monkeypatch):
     seen: list[str] = []
+    threads: list[str] = []
     original = routes_search._run
 
     async def recording_run(runtime, metrics, body, mode, **kw):
         response = await original(runtime, metrics, body, mode, **kw)
         seen.append(body.query)
+        threads.append(threading.current_thread().name)
         return response
 
     monkeypatch.setattr(routes_search, "_run", recording_run)
     with running(_settings(tmp_path)) as client:
         wait_for(lambda: client.get("/health/ready").status_code == 200)
         assert seen == [warmup.WARM_QUERY]  # through the route, with the key and a served Host, before ready
+        assert threads[0] != "docqa-embedder-warm-up"  # on the server's event loop, not a loop of its own
         assert _search_requests(client) == 0
         assert "docqa_search_latency_seconds_count" not in client.get("/metrics", headers=KEYS).text
         response = client.post("/api/v1/search/", json={"query": "anything", "mode": "hybrid"}, headers=KEYS)
@@ -59,3 +63,30 @@ def test_a_request_claiming_to_be_the_warm_up_is_counted(tmp_path):
         assert _search_requests(client) == 1
         assert not warmup.is_warmup([(warmup.HEADER.encode(), b"a guess")])
         assert warmup.is_warmup([(warmup.HEADER.encode(), warmup.TOKEN.encode())])
+
+
+def test_with_a_library_passed_in_the_warm_up_waits_for_the_service_to_start(tmp_path, monkeypatch):
+    """An embedding host's already-open library: the model may load at once, the warm-up request waits for
+    the app's start (its event loop, its startup sync) instead of running inside create_app."""
+    from docqa.app import Docqa
+    from docqa.embedders.hash import HashEmbedder
+
+    settings = _settings(tmp_path)
+    library = Docqa.open(settings, embedder=HashEmbedder())
+    seen: list[str] = []
+    original = routes_search._run
+
+    async def recording_run(runtime, metrics, body, mode, **kw):
+        seen.append(threading.current_thread().name)
+        return await original(runtime, metrics, body, mode, **kw)
+
+    monkeypatch.setattr(routes_search, "_run", recording_run)
+    from docqa.api.factory import create_app
+
+    app = create_app(settings, library)
+    assert not app.state.runtime.embedder_ready and seen == []  # nothing warmed before the app starts
+    app.state.runtime.stop()  # never started: its warm-up ends too
+    with running(settings, library) as client:
+        wait_for(lambda: client.get("/health/ready").status_code == 200)
+        assert seen and "docqa-embedder-warm-up" not in seen
+    library.close()

@@ -49,6 +49,8 @@ def test_a_write_is_applied_while_the_save_is_on_disk(settings, monkeypatch):
     saver.join(30)
     assert saved == [True]
     assert engine.dirty  # the second write came after the copy: not in that snapshot
+    first = json.loads((settings.index_dir / settings.collection / snapshot.MANIFEST).read_text())
+    assert first["count"] == 2 and first["count"] < len(engine)  # the snapshot holds what was copied, no more
     monkeypatch.setattr(snapshot.Staged, "publish", publish)
     assert engine.save_due() and not engine.dirty
     library.close()
@@ -60,10 +62,52 @@ def test_a_write_is_applied_while_the_save_is_on_disk(settings, monkeypatch):
 
 def test_the_service_saves_from_its_worker(settings):
     library = _open(settings)
-    with running(fast(settings), library) as client:
+    with running(fast(settings, verify_interval_s=3600.0), library) as client:  # saved by following, not verifying
         assert wait_for(lambda: library.engine.background_saves)
         index_doc(client, "doc", TOPICS[:3])
         wait_for(lambda: not library.engine.dirty)
         manifest = json.loads((settings.index_dir / settings.collection / snapshot.MANIFEST).read_text())
         assert manifest["count"] == len(library.engine) > 0
+    library.close()
+
+
+def test_without_a_worker_a_rebuild_or_repair_is_saved_at_once(settings):
+    """The CLI and library users: a forced save after a rebuild, whatever the interval."""
+    library = Docqa.open(settings.replace(snapshot_interval_s=3600.0), embedder=HashEmbedder())
+    library.add_document(make_chunks(TOPICS[:2]), document_id="doc")
+    library.close()
+    library = Docqa.open(settings.replace(snapshot_interval_s=3600.0), embedder=HashEmbedder())
+    assert library.sync().status == "in_sync"  # loaded: the interval starts now
+    assert library.sync("force").status == "rebuilt"
+    assert not library.engine.dirty
+    library.close()
+
+
+def test_a_background_save_waits_its_turn_when_the_folder_is_busy(settings):
+    """Another save or check holding the snapshot folder: the worker does not wait for it with the sync lock
+    held; the save stays due and is made at a later turn."""
+    library = _open(settings)
+    engine = library.engine
+    engine.background_saves = True
+    library.add_document(make_chunks(TOPICS[:2]), document_id="doc")
+    with snapshot.locked(settings.index_dir, settings.collection):
+        assert engine.save_due() is False
+        assert engine.dirty
+        library.add_document(make_chunks(TOPICS[2:3]), document_id="meanwhile")  # the sync lock is free
+    assert engine.save_due() and not engine.dirty
+    library.close()
+
+
+def test_sqlite_maps_the_file_only_during_the_vector_scan(settings):
+    library = _open(settings)
+    library.add_document(make_chunks(TOPICS[:3]), document_id="doc")
+    assert library.sync("force").status == "rebuilt"
+    with library.db.connection() as conn:
+        if conn.is_pg:
+            return
+        assert conn.raw.execute("PRAGMA mmap_size").fetchone()[0] == 0  # unmapped when the rebuild's read ended
+        with conn.transaction(read_only=True):
+            conn.map_for_transaction()
+            assert conn.raw.execute("PRAGMA mmap_size").fetchone()[0] > 0
+        assert conn.raw.execute("PRAGMA mmap_size").fetchone()[0] == 0
     library.close()

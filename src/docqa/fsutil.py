@@ -16,7 +16,9 @@ from pathlib import Path
 
 
 @contextmanager
-def locked(path: Path) -> Iterator[None]:
+def locked(path: Path, blocking: bool = True) -> Iterator[None]:
+    """An exclusive flock on `path` (across processes and threads); `blocking=False`: BlockingIOError at once
+    when it is held."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
@@ -24,7 +26,7 @@ def locked(path: Path) -> Iterator[None]:
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        fcntl.flock(handle, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
         try:
             yield
         finally:

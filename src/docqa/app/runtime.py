@@ -25,6 +25,7 @@ from docqa.app.health import Health, HealthFacts, HealthState, assess
 from docqa.app.library import Docqa
 from docqa.app.primary_probe import PrimaryProbe
 from docqa.app.sync_history import SyncHistoryRecorder
+from docqa.app.warm import warm_query_path
 from docqa.app.webhook import WebhookNotifier
 from docqa.config import Settings
 from docqa.errors import DatabaseUnavailable, DocqaError, ServiceDegraded
@@ -165,12 +166,12 @@ class Runtime:
         """Call `warmer()` (best effort) once the model and index are loaded, before ready: an adapter's first-use costs."""
         self._warmers.append(warmer)
 
-    def _run_warmers(self) -> None:
-        for warmer in self._warmers:
+    def _run_warmers(self, library: Docqa) -> None:
+        for warmer in (lambda: warm_query_path(library), *self._warmers):
             try:
                 warmer()
             except Exception as exc:  # best effort: the first real request reports what is wrong
-                log.debug("warm-up %s skipped: %s", getattr(warmer, "__name__", warmer), exc)
+                log.info("warm-up %s skipped: %s", getattr(warmer, "__name__", warmer), exc)
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -252,10 +253,11 @@ class Runtime:
             try:
                 start = time.perf_counter()
                 library.embedder.embed_query("warm up")
-                while self.startup_pending and not self._stopping.wait(0.01):
-                    pass  # the warm queries need the index the startup sync is loading
-                _warm_query_path(library)
-                self._run_warmers()
+                while (self.startup_pending or not self.started) and not self._stopping.wait(0.01):
+                    pass  # the warm queries need the service started and the index its startup sync loads
+                if self._stopping.is_set():
+                    return
+                self._run_warmers(library)
                 self.embedder_error, self.embedder_ready = "", True
                 log_event(
                     log, "Embedder ready", model=library.model, load_ms=round((time.perf_counter() - start) * 1000, 1)
@@ -368,24 +370,6 @@ def _describe(settings: Settings) -> str:
         return Database(settings.resolved_database_url).describe()
     except DocqaError:  # an invalid URL is reported by Docqa.open
         return "?"
-
-
-# A question as long as most users' (the model runtime sizes its buffers for the longest input seen so far)
-_WARM_QUERY = (
-    "how do I warm up the service before the first question about the documents of this collection, "
-    "and what should I check when a search returns nothing useful for a long question like this one?"
-)
-
-
-def _warm_query_path(library: Docqa) -> None:
-    """One hybrid search before the service says it is ready, so the first user's query does not pay the
-    query path's first-use costs (the keyword thread pool, the statements' first plans, FAISS's and the
-    model runtime's first-call allocations): measured 2.1x a warm query without it (bench_cold_start.py).
-    Its failure (an empty or unreachable database) is not the model's: health reports those on its own."""
-    try:
-        library.search(_WARM_QUERY, mode="hybrid", k=1)
-    except Exception as exc:  # best effort: the first real query reports what is wrong
-        log.debug("query-path warm-up skipped: %s", exc)
 
 
 def _final_catch_up(library: Docqa) -> None:

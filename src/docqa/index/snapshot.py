@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict, overload
 
 from docqa import fsutil
 from docqa.errors import SnapshotSaveFailed
@@ -80,9 +80,9 @@ def collection_dir(root: Path, collection: str) -> Path:
     return Path(root) / collection
 
 
-def locked(root: Path, collection: str) -> contextlib.AbstractContextManager[None]:
+def locked(root: Path, collection: str, blocking: bool = True) -> contextlib.AbstractContextManager[None]:
     """Serialise snapshot writers across processes (CLI next to a running service)."""
-    return fsutil.locked(Path(root) / f".{collection}.lock")
+    return fsutil.locked(Path(root) / f".{collection}.lock", blocking)
 
 
 class SaveInfo(TypedDict):
@@ -112,17 +112,57 @@ def save(
     return staged.publish()
 
 
+@overload
 def stage(
-    root: Path, index: VectorIndex, *, db_identity: str, collection: str, applied_seq: int, model: str, row_hash: str
-) -> Staged:
+    root: Path,
+    index: VectorIndex,
+    *,
+    wait: Literal[True] = ...,
+    db_identity: str,
+    collection: str,
+    applied_seq: int,
+    model: str,
+    row_hash: str,
+) -> Staged: ...
+
+
+@overload
+def stage(
+    root: Path,
+    index: VectorIndex,
+    *,
+    wait: bool,
+    db_identity: str,
+    collection: str,
+    applied_seq: int,
+    model: str,
+    row_hash: str,
+) -> Staged | None: ...
+
+
+def stage(
+    root: Path,
+    index: VectorIndex,
+    *,
+    wait: bool = True,
+    db_identity: str,
+    collection: str,
+    applied_seq: int,
+    model: str,
+    row_hash: str,
+) -> Staged | None:
     """The part of a save that needs the index unchanged: its files written into a fresh temporary folder
     (page cache, no fsync), under the writers' lock, which the returned Staged holds until `publish` (or
-    `discard`) — so a caller can hold its own lock on the index around this only, not around the disk."""
+    `discard`) — so a caller can hold its own lock on the index around this only, not around the disk.
+    `wait=False`: None at once when another save or load holds that lock."""
     root = Path(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
         lock = contextlib.ExitStack()
-        lock.enter_context(locked(root, collection))
+        try:
+            lock.enter_context(locked(root, collection, blocking=wait))
+        except BlockingIOError:
+            return None
         try:
             tmp = root / f"{collection}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             tmp.mkdir()

@@ -202,16 +202,16 @@ def _sqlite_rows(
             )
             yield _sqlite_batch(rows, dim)
         return
-    with conn.memory_mapped():
-        cur = conn.raw.execute(sqlite_scan("c.id, c.embedding, h.hash"), params(collection, model, dim))
-        while True:
-            rows = cur.fetchmany(batch_rows)
-            if not rows:
-                return
-            batch = _sqlite_batch(rows, dim)
-            del rows  # one batch of row objects less while the consumer works and the next batch is fetched
-            yield batch
-            del batch
+    conn.map_for_transaction()  # the one scan that reads every wide row: through a map, until the transaction ends
+    cur = conn.raw.execute(sqlite_scan("c.id, c.embedding, h.hash"), params(collection, model, dim))
+    while True:
+        rows = cur.fetchmany(batch_rows)
+        if not rows:
+            return
+        batch = _sqlite_batch(rows, dim)
+        del rows  # one batch of row objects less while the consumer works and the next batch is fetched
+        yield batch
+        del batch
 
 
 def _sqlite_batch(rows: list[Row], dim: int) -> tuple[np.ndarray, np.ndarray, list[int | None]]:

@@ -61,6 +61,8 @@ class SyncEngine:
         # Set by the service's background worker: snapshots are then saved on its thread (save_due), never on
         # the thread of a sync that made one due -- a write's catch-up does not wait for a 1.5 GB fsync.
         self.background_saves = False
+        self._publishing = threading.Event()  # clear while a background save is fsyncing outside the sync lock
+        self._publishing.set()
 
     # --- reads -------------------------------------------------------------
     @property
@@ -221,8 +223,8 @@ class SyncEngine:
         that caused this sync is already committed — failing it now would answer an error for a write that
         was stored."""
         held = self._held
+        held.save_wanted = held.save_wanted or force
         if self.background_saves:
-            held.save_wanted = held.save_wanted or force
             return
         if self._save_is_due():
             try:
@@ -238,28 +240,47 @@ class SyncEngine:
     def save_due(self) -> bool:
         """The background worker's save, when one is due: the files are written under the sync lock (the
         index must not change meanwhile; ~1 s at 1M) and made durable (fsync, renames) outside it, so syncs
-        -- a write's catch-up -- wait for the copy, not for the disk. Returns whether one was saved."""
+        -- a write's catch-up -- wait for the copy, not for the disk. When another save holds the snapshot
+        folder (this process's close, another process's save or check), it waits for the next turn instead
+        of waiting with the sync lock held. Returns whether one was saved."""
         held = self._held
+        if not self._save_is_due():  # a first look without the lock: an idle worker never waits for a sync
+            return False
         with self._sync_lock:
             index = held.index
             if index is None or not self._save_is_due():
                 return False
             try:
-                staged = snapshot.stage(self.cfg.index_root, index, **self._manifest_fields())
-            except SnapshotSaveFailed as exc:
-                self._save_failed(exc)
+                staged = snapshot.stage(self.cfg.index_root, index, wait=False, **self._manifest_fields())
+            except Exception as exc:  # SnapshotSaveFailed, or anything unexpected: never out of the worker
+                self._save_failed(self._as_failure(exc))
+                return False
+            if staged is None:
                 return False
             saved_version, held.save_wanted = held.version, False
+            self._publishing.clear()
         try:
-            staged.publish()
-        except SnapshotSaveFailed as exc:
+            try:
+                staged.publish()
+            except Exception as exc:
+                with self._sync_lock:
+                    self._save_failed(self._as_failure(exc))
+                return False
             with self._sync_lock:
-                self._save_failed(exc)
-            return False
-        with self._sync_lock:
-            self._saved()
-            held.dirty = held.version != saved_version  # a sync since the copy: that change is not saved yet
-        return True
+                self._saved()
+                held.dirty = held.version != saved_version  # a sync since the copy: that change is not saved yet
+            return True
+        finally:
+            self._publishing.set()
+
+    def _as_failure(self, exc: Exception) -> SnapshotSaveFailed:
+        if isinstance(exc, SnapshotSaveFailed):
+            return exc
+        log.exception("Index snapshot save failed unexpectedly", extra={"collection": self.cfg.collection})
+        root = self.cfg.index_root
+        return SnapshotSaveFailed(
+            f"cannot save the index snapshot in {root}: {type(exc).__name__}: {exc}", directory=str(root)
+        )
 
     def _save_failed(self, exc: SnapshotSaveFailed) -> None:
         held = self._held
@@ -295,6 +316,7 @@ class SyncEngine:
 
         Returns whether one was written. Waits for a running sync: the snapshot is consistent
         (only a sync changes the index, and none runs while it is written)."""
+        self._publishing.wait()  # a background save on disk: this one then saves only what came after it
         with self._sync_lock:
             if not (self._held.dirty or (force and self._held.index is not None)):
                 return False
@@ -329,6 +351,7 @@ class SyncEngine:
     def close(self) -> None:
         """Save the snapshot if the index changed since the last one; store pending SQLite row hashes."""
         self.hashes.store()
+        self._publishing.wait()  # a background save on disk (a worker that did not stop in time): let it end
         with self._sync_lock:
             if self._held.dirty:
                 try:

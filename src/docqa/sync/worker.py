@@ -140,6 +140,9 @@ class SyncWorker:
             if self._thread.is_alive():
                 log_event(log, "Background index sync did not stop in time", logging.WARNING, timeout_s=timeout_s)
             self._thread = None
+        engine = self._get_engine()
+        if engine is not None:
+            engine.background_saves = False  # nobody saves in the background any more: syncs save inline again
 
     @property
     def running(self) -> bool:
