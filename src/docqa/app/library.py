@@ -238,7 +238,9 @@ class Docqa(FileIngest):
                 max_bytes=max_bytes,
             )
         summary.sync = self.engine.sync("auto").to_dict()
-        self.engine.save_soon()  # leave the index provably in sync on disk: `sync --check` passes right after
+        # leave the index provably in sync on disk (`sync --check` passes right after `docqa ingest`); a library
+        # shared with a running service leaves the save to its worker
+        self.engine.save_soon()
         return summary
 
     def delete_document(self, document_id: str, sync: bool = True) -> DeleteResult:
