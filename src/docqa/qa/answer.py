@@ -171,7 +171,9 @@ def _overlaps(passages: Sequence[Passage], extra: Passage) -> bool:
 
 def compose_answer(evidence: Evidence, config: QaConfig, most: int | None = None) -> list[Passage]:
     """The best window, and (up to `most` in all) windows elsewhere whose anchors score nearly as well,
-    while the answer stays within MAX_CHARS; nothing when the best evidence is below the floor."""
+    while the answer stays within MAX_CHARS (markers included); nothing when the best evidence is below the
+    floor. A later window in the same region stops where an earlier one starts or ends, so a place right
+    next to the first is quoted up to it rather than left out for sharing its sentences."""
     best = evidence.best
     if best is None or best.score < config.min_score:
         return []
