@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import re
 
+from docqa.qa.answer import QaConfig, compose_answer
 from docqa.qa.compose import MAX_CHARS, Layout, fitted, marked, piece_source, pieces_of, window
 from docqa.qa.context import build_regions
+from docqa.qa.evidence import Evidence
+from docqa.qa.extractive import Candidate, Scored
 from docqa.types import SearchHit
 from tests.test_qa import assert_spans_exact
 
@@ -204,3 +207,35 @@ def test_the_code_block_after_a_lead_in_is_in_the_answer(store) -> None:
     _check(store, answer)
     assert "variable set:" in answer.answer
     assert "psql -X --set ON_ERROR_STOP=on dbname < dumpfile" in answer.answer
+
+
+def test_a_window_stays_inside_its_bounds() -> None:
+    c = chunks()
+    layout = Layout.of(build_regions([c[0]], [c[1], c[2], c[3]])[0])
+    anchor = next(i for i, u in enumerate(layout.units) if u.text.startswith("Then ring pharmacy"))
+    assert window(layout, anchor, target=600) == (anchor - 1, anchor + 1)
+    assert window(layout, anchor, target=600, bounds=(anchor, anchor)) == (anchor, anchor)
+    assert window(layout, anchor, target=600, bounds=(anchor - 1, anchor)) == (anchor - 1, anchor)
+
+
+def _evidence_for(layout: Layout, picks: dict[int, float]) -> Evidence:
+    scored = [
+        Scored(Candidate(0, i, layout.units[i], "", 0), 0.6, 0.6, 0.5, pick)
+        for i, pick in sorted(picks.items(), key=lambda x: -x[1])
+    ]
+    return Evidence("q", layout.region.chunks, [layout], scored, {}, {}, 4)
+
+
+def test_a_second_place_next_to_the_first_is_quoted_up_to_it_not_dropped() -> None:
+    c = chunks()
+    layout = Layout.of(build_regions([c[0]], [c[1], c[2], c[3]])[0])
+    units = layout.units
+    first = next(i for i, u in enumerate(units) if u.text.startswith("If the fridge"))
+    second = next(i for i, u in enumerate(units) if u.text.startswith("Do not use"))
+    config = QaConfig(answer_chars=150)  # the second window alone would start with the first one's last sentence
+    passages = compose_answer(_evidence_for(layout, {first: 1.0, second: 0.95}), config)
+    assert len(passages) == 2
+    assert "Do not use the vaccines again" in passages[1].text
+    assert "Do not use" not in passages[0].text  # ... and no sentence is quoted twice
+    assert passages[0].units[1] < passages[1].units[0]
+    assert sum(len(p.text) for p in passages) + 2 <= MAX_CHARS

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from docqa.errors import InvalidInput, LLMUnavailable, NotFound
 from docqa.limits import MAX_ASK_K, MAX_QUESTION_CHARS
 from docqa.qa import llm
-from docqa.qa.compose import MAX_CHARS, TARGET_CHARS, Layout, fitted, piece_source, pieces_of, window
+from docqa.qa.compose import MARKER_RESERVE, MAX_CHARS, TARGET_CHARS, Layout, fitted, piece_source, pieces_of, window
 from docqa.qa.evidence import Evidence, gather
 from docqa.qa.extractive import Scored
 from docqa.qa.refusal import PhraseCount, RefusalConfig, refusal_reason
@@ -63,6 +63,7 @@ class Passage:
     sources: list[Source]
     region: int
     span: tuple[int, int]  # region offsets covered
+    units: tuple[int, int]  # first and last unit index (in the region's layout)
 
 
 def ask(
@@ -125,14 +126,32 @@ def _existing(corpus: Corpus, document_ids: Sequence[str]) -> tuple[str, ...]:
     return ids
 
 
-def passage_at(evidence: Evidence, item: Scored, first_marker: int, target: int) -> Passage:
-    """The window around a scored candidate, cut into sources and rendered with markers."""
+def passage_at(
+    evidence: Evidence, item: Scored, first_marker: int, target: int, taken: Sequence[Passage] = ()
+) -> Passage:
+    """The window around a scored candidate (clear of the windows `taken` from its region), cut into
+    sources and rendered with markers."""
     layout: Layout = evidence.layouts[item.candidate.region]
-    first, last = window(layout, item.candidate.index, target)
+    first, last = window(layout, item.candidate.index, target, free_units(taken, item, len(layout.units)))
     text, pieces = fitted(layout, pieces_of(layout, first, last), first_marker, MAX_CHARS)
     sources = [piece_source(layout.region, piece, item.score) for piece in pieces]
     span = (layout.units[first].start, layout.units[last].end)
-    return Passage(text, sources, item.candidate.region, span)
+    return Passage(text, sources, item.candidate.region, span, (first, last))
+
+
+def free_units(taken: Sequence[Passage], item: Scored, count: int) -> tuple[int, int]:
+    """The first and last unit index around the candidate that no window `taken` from its region holds
+    (the candidate itself must be outside them)."""
+    low, high, anchor = 0, count - 1, item.candidate.index
+    for passage in taken:
+        if passage.region != item.candidate.region:
+            continue
+        first, last = passage.units
+        if last < anchor:
+            low = max(low, last + 1)
+        elif first > anchor:
+            high = min(high, first - 1)
+    return low, high
 
 
 def _inside(passages: Sequence[Passage], item: Scored) -> bool:
@@ -152,7 +171,9 @@ def _overlaps(passages: Sequence[Passage], extra: Passage) -> bool:
 
 def compose_answer(evidence: Evidence, config: QaConfig, most: int | None = None) -> list[Passage]:
     """The best window, and (up to `most` in all) windows elsewhere whose anchors score nearly as well,
-    while the answer stays within MAX_CHARS; nothing when the best evidence is below the floor."""
+    while the answer stays within MAX_CHARS (markers included); nothing when the best evidence is below the
+    floor. A later window in the same region stops where an earlier one starts or ends, so a place right
+    next to the first is quoted up to it rather than left out for sharing its sentences."""
     best = evidence.best
     if best is None or best.score < config.min_score:
         return []
@@ -171,7 +192,7 @@ def compose_answer(evidence: Evidence, config: QaConfig, most: int | None = None
         if _inside(passages, item) or room < MIN_SECOND_CHARS:
             continue
         first_marker = sum(len(p.sources) for p in passages) + 1
-        extra = passage_at(evidence, item, first_marker, min(room, config.answer_chars))
+        extra = passage_at(evidence, item, first_marker, min(room - MARKER_RESERVE, config.answer_chars), passages)
         if len(extra.text) <= room and not _overlaps(passages, extra):
             passages.append(extra)
             used += len(extra.text) + 2

@@ -88,38 +88,42 @@ def _indent(text: str, at: int) -> str:
     return "" if lead.strip() else lead
 
 
-def window(layout: Layout, anchor: int, target: int = TARGET_CHARS) -> tuple[int, int]:
-    """First and last unit index of the window around `anchor`."""
+def window(
+    layout: Layout, anchor: int, target: int = TARGET_CHARS, bounds: tuple[int, int] | None = None
+) -> tuple[int, int]:
+    """First and last unit index of the window around `anchor`, inside `bounds` (first and last unit index
+    it may take: the units between the windows already quoted from the region)."""
     units = layout.units
+    low, high = bounds if bounds is not None else (0, len(units) - 1)
     section = units[anchor].section
     limit = MAX_CHARS - MARKER_RESERVE
-    first, last = _with_follow_up(layout, anchor, anchor, limit)
+    first, last = _with_follow_up(layout, anchor, anchor, limit, high)
     for _ in range(LEAD_UNITS):  # the sentence before, in the same paragraph: what the anchor follows on from
-        same_block = first > 0 and units[first - 1].block == units[first].block
+        same_block = first > low and units[first - 1].block == units[first].block
         if same_block and len(layout.text_of(first - 1, last)) <= target:
             first -= 1
-    while last + 1 < len(units) and units[last + 1].section == section:
-        grown = _with_follow_up(layout, first, last + 1, limit)
+    while last < high and units[last + 1].section == section:
+        grown = _with_follow_up(layout, first, last + 1, limit, high)
         if len(layout.text_of(*grown)) > target:
             break
         first, last = grown
-    while first > 0 and units[first - 1].section == section:
+    while first > low and units[first - 1].section == section:
         if len(layout.text_of(first - 1, last)) > target:
             break
         first -= 1
     return first, last
 
 
-def _with_follow_up(layout: Layout, first: int, last: int, limit: int) -> tuple[int, int]:
+def _with_follow_up(layout: Layout, first: int, last: int, limit: int, high: int) -> tuple[int, int]:
     """The window extended past a lead-in ending in ":" to what it introduces: the rest of its group, or
-    (when it ends its group) the whole next group, as far as `limit` allows."""
+    (when it ends its group) the whole next group, as far as `limit` (and unit `high`) allows."""
     units = layout.units
-    if not units[last].text.rstrip().endswith(":") or last + 1 >= len(units):
+    if not units[last].text.rstrip().endswith(":") or last >= high:
         return first, last
     section = units[last].section
     group = units[last + 1].group
     end = last
-    while end + 1 < len(units) and units[end + 1].group == group and units[end + 1].section == section:
+    while end < high and units[end + 1].group == group and units[end + 1].section == section:
         if len(layout.text_of(first, end + 1)) > limit:
             break
         end += 1
