@@ -248,7 +248,17 @@ def _stream_pg_hashes(
         yield pairs[:, 0].astype(np.int64), rowhash.as_unsigned(pairs[:, 1].astype(np.int64))
 
 
+# Heap pages whose member rows the server packs into one value: ~200 realistic rows (~300 KB); at most a few
+# thousand rows even with every embedding moved out of line.
+_PAGES_PER_VALUE = 64
+
+
 def _stream_pg(conn: Connection, collection: str, model: str, dim: int, batch_rows: int) -> Iterator[Batch]:
+    """The members' vectors: packed by the server block range by block range (PostgreSQL 14+), else one
+    binary COPY message per row."""
+    if conn.raw.info.server_version >= 140000:
+        yield from _stream_pg_blocks(conn, collection, model, dim)
+        return
     select = pg_scan(conn, "c.id, c.embedding, c.embedding_hash", collection, model, dim)
     query = b"COPY (" + select + b") TO STDOUT (FORMAT BINARY)"
     row_dtype = np.dtype(
@@ -256,6 +266,37 @@ def _stream_pg(conn: Connection, collection: str, model: str, dim: int, batch_ro
     )
     for data, start, n in copy_records(conn, query, row_dtype, batch_rows):
         yield _parse_pg_rows(data, start, n, row_dtype, dim)
+
+
+def _stream_pg_blocks(conn: Connection, collection: str, model: str, dim: int) -> Iterator[Batch]:
+    """Each range of 64 heap pages as one bytea of (id, embedding, row hash) records: a TID range scan per
+    range reads exactly those pages, so the server does a sequential scan's work, and the client reads ~500
+    values per 100k rows instead of 100k COPY messages, whose per-message Python (~3 us) was most of a rebuild
+    (docs/benchmarks.md). The table's size is read inside the rebuild's snapshot: a row visible to it lives
+    in a page that existed when the snapshot was taken, so the ranges cover every one."""
+    row = conn.fetchone("SELECT pg_relation_size('chunks') / current_setting('block_size')::bigint")
+    pages = int(row[0]) if row else 0
+    n = _PAGES_PER_VALUE
+    member = pg_scan(
+        conn,
+        "string_agg(int8send(c.id) || c.embedding || int8send(c.embedding_hash), ''::bytea)",
+        collection,
+        model,
+        dim,
+        f"AND c.ctid >= ('(' || b.b || ',0)')::tid AND c.ctid < ('(' || (b.b + {n}) || ',0)')::tid",
+    )
+    query = b"SELECT x.p FROM generate_series(0::bigint, %d, %d) AS b(b) CROSS JOIN LATERAL (%s) AS x(p)" % (
+        pages,
+        n,
+        member,
+    )
+    record = np.dtype([("id", ">i8"), ("v", "<f4", (dim,)), ("h", ">i8")])
+    with conn.raw.cursor(binary=True) as cur:
+        for (packed,) in cur.stream(query + b" WHERE x.p IS NOT NULL"):
+            if len(packed) % record.itemsize:
+                raise ValueError("packed member rows are not of the expected fixed layout")
+            rec = np.frombuffer(packed, dtype=record)
+            yield rec["id"].astype(np.int64), rec["v"], rowhash.as_unsigned(rec["h"].astype(np.int64))
 
 
 def _parse_pg_rows(data: bytes, start: int, n: int, row_dtype: np.dtype, dim: int) -> Batch:
