@@ -274,6 +274,7 @@ def _stream_pg_blocks(conn: Connection, collection: str, model: str, dim: int) -
     values per 100k rows instead of 100k COPY messages, whose per-message Python (~3 us) was most of a rebuild
     (docs/benchmarks.md). The table's size is read inside the rebuild's snapshot: a row visible to it lives
     in a page that existed when the snapshot was taken, so the ranges cover every one."""
+    conn.execute("LOCK TABLE chunks IN ACCESS SHARE MODE")  # no rewrite (VACUUM FULL, CLUSTER) from here on
     row = conn.fetchone("SELECT pg_relation_size('chunks') / current_setting('block_size')::bigint")
     pages = int(row[0]) if row else 0
     n = _PAGES_PER_VALUE
