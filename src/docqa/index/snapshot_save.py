@@ -98,8 +98,8 @@ def stage(
     row_hash: str,
 ) -> Staged | None:
     """The part of a save that needs the index unchanged: its files written into a fresh temporary folder
-    (page cache, no fsync), under the writers' lock, which the returned Staged holds until `publish` (or
-    `discard`) — so a caller can hold its own lock on the index around this only, not around the disk.
+    (page cache, no fsync), under the writers' lock, which the returned Staged holds until `publish`
+    releases it — so a caller can hold its own lock on the index around this only, not around the disk.
     `wait=False`: None at once when another save or load holds that lock."""
     root = Path(root)
     try:
@@ -169,10 +169,6 @@ class Staged:
             raise SnapshotSaveFailed(
                 f"cannot save the index snapshot in {self.root}: {why}", directory=str(self.root)
             ) from exc
-
-    def discard(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        self._lock.close()
 
     def _publish(self) -> Manifest:
         root, collection, tmp = self.root, self.collection, self.tmp
