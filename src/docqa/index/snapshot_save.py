@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal, TypedDict, overload
+from typing import Any, TypedDict
 
 from docqa import fsutil
 from docqa.errors import SnapshotSaveFailed
@@ -41,67 +41,21 @@ class SaveInfo(TypedDict):
     row_hash: str
 
 
-def save(
-    root: Path, index: VectorIndex, *, db_identity: str, collection: str, applied_seq: int, model: str, row_hash: str
-) -> Manifest:
+def save(root: Path, index: VectorIndex, info: SaveInfo) -> Manifest:
     """Write the snapshot whole or not at all. Any failure to write it — the folder, the lock, FAISS (which
     reports a full disk as RuntimeError), a rename — is SnapshotSaveFailed naming the folder and the reason."""
-    staged = stage(
-        root,
-        index,
-        db_identity=db_identity,
-        collection=collection,
-        applied_seq=applied_seq,
-        model=model,
-        row_hash=row_hash,
-    )
+    staged = stage(root, index, info)
+    assert staged is not None  # a blocking stage always gets the lock
     return staged.publish()
 
 
-@overload
-def stage(
-    root: Path,
-    index: VectorIndex,
-    *,
-    wait: Literal[True] = ...,
-    db_identity: str,
-    collection: str,
-    applied_seq: int,
-    model: str,
-    row_hash: str,
-) -> Staged: ...
-
-
-@overload
-def stage(
-    root: Path,
-    index: VectorIndex,
-    *,
-    wait: bool,
-    db_identity: str,
-    collection: str,
-    applied_seq: int,
-    model: str,
-    row_hash: str,
-) -> Staged | None: ...
-
-
-def stage(
-    root: Path,
-    index: VectorIndex,
-    *,
-    wait: bool = True,
-    db_identity: str,
-    collection: str,
-    applied_seq: int,
-    model: str,
-    row_hash: str,
-) -> Staged | None:
+def stage(root: Path, index: VectorIndex, info: SaveInfo, wait: bool = True) -> Staged | None:
     """The part of a save that needs the index unchanged: its files written into a fresh temporary folder
     (page cache, no fsync), under the writers' lock, which the returned Staged holds until `publish`
     releases it — so a caller can hold its own lock on the index around this only, not around the disk.
     `wait=False`: None at once when another save or load holds that lock."""
     root = Path(root)
+    collection = info["collection"]
     try:
         root.mkdir(parents=True, exist_ok=True)
         lock = contextlib.ExitStack()
@@ -121,17 +75,14 @@ def stage(
             lock.close()
             raise
     except (OSError, RuntimeError) as exc:
-        raise SnapshotSaveFailed(f"cannot save the index snapshot in {root}: {_why(exc)}", directory=str(root)) from exc
+        raise _failed(root, exc) from exc
     fields = {
-        "db_identity": db_identity,
-        "collection": collection,
-        "applied_seq": int(applied_seq),
-        "model": model,
+        **info,
+        "applied_seq": int(info["applied_seq"]),
         "dim": index.dim,
         "index_type": index.kind,
         "count": len(index),
         "digest": dg.to_hex(index.digest),
-        "row_hash": row_hash,
         "metric": index.metric,
         "index_params": index.params(),
     }
@@ -165,10 +116,7 @@ class Staged:
             finally:
                 self._lock.close()
         except (OSError, RuntimeError) as exc:
-            why = _why(exc)
-            raise SnapshotSaveFailed(
-                f"cannot save the index snapshot in {self.root}: {why}", directory=str(self.root)
-            ) from exc
+            raise _failed(self.root, exc) from exc
 
     def _publish(self) -> Manifest:
         root, collection, tmp = self.root, self.collection, self.tmp
@@ -195,6 +143,10 @@ class Staged:
         for stale in root.glob(f"{collection}.tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)
         return manifest
+
+
+def _failed(root: Path, exc: BaseException) -> SnapshotSaveFailed:
+    return SnapshotSaveFailed(f"cannot save the index snapshot in {root}: {_why(exc)}", directory=str(root))
 
 
 def _why(exc: BaseException) -> str:

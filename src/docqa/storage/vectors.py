@@ -153,7 +153,7 @@ def fetch_vectors(conn: Connection, collection: str, model: str, dim: int, ids: 
     Filled batch by batch into arrays of the final size: a catch-up of a 68k-chunk upload held the rows,
     their joined bytes and the array at once (~3x its vectors); now the vectors once, plus one batch."""
     columns = "c.id, c.embedding, " + ("c.embedding_hash" if conn.is_pg else "h.hash")
-    most = len(np.unique(np.asarray(ids, dtype=np.int64)))
+    most = len(ids)  # an upper bound (members_by_id drops repeats and non-members): np.empty touches no page
     got = np.empty(most, dtype=np.int64)
     vecs = np.empty((most, dim), dtype=np.float32)
     hashes = np.empty(most, dtype=np.uint64)
@@ -286,14 +286,13 @@ def _stream_pg_blocks(conn: Connection, collection: str, model: str, dim: int) -
         dim,
         f"AND c.ctid >= ('(' || b.b || ',0)')::tid AND c.ctid < ('(' || (b.b + {n}) || ',0)')::tid",
     )
-    query = b"SELECT x.p FROM generate_series(0::bigint, %d, %d) AS b(b) CROSS JOIN LATERAL (%s) AS x(p)" % (
-        pages,
-        n,
-        member,
+    query = (
+        b"SELECT x.p FROM generate_series(0::bigint, %d, %d) AS b(b) CROSS JOIN LATERAL (%s) AS x(p) "
+        b"WHERE x.p IS NOT NULL" % (pages, n, member)
     )
     record = np.dtype([("id", ">i8"), ("v", "<f4", (dim,)), ("h", ">i8")])
     with conn.raw.cursor(binary=True) as cur:
-        for (packed,) in cur.stream(query + b" WHERE x.p IS NOT NULL"):
+        for (packed,) in cur.stream(query):
             if len(packed) % record.itemsize:
                 raise ValueError("packed member rows are not of the expected fixed layout")
             rec = np.frombuffer(packed, dtype=record)

@@ -251,7 +251,7 @@ class SyncEngine:
             if index is None or not self._save_is_due():
                 return False
             try:
-                staged = snapshot.stage(self.cfg.index_root, index, wait=False, **self._manifest_fields())
+                staged = snapshot.stage(self.cfg.index_root, index, self._manifest_fields(), wait=False)
             except Exception as exc:  # SnapshotSaveFailed, or anything unexpected: never out of the worker
                 self._save_failed(self._as_failure(exc))
                 return False
@@ -344,7 +344,7 @@ class SyncEngine:
         held = self._held
         if held.index is None:
             return
-        snapshot.save(self.cfg.index_root, held.index, **self._manifest_fields())
+        snapshot.save(self.cfg.index_root, held.index, self._manifest_fields())
         held.dirty, held.save_wanted = False, False
         self._saved()
 
