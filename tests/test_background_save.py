@@ -13,12 +13,11 @@ from docqa.embedders.hash import HashEmbedder
 from docqa.index import snapshot
 from tests.helpers import TOPICS, make_chunks
 from tests.test_api_support import fast, index_doc, running, wait_for
+from tests.test_health_states import open_library
 
 
 def _open(settings) -> Docqa:
-    library = Docqa.open(settings.replace(snapshot_interval_s=0.0), embedder=HashEmbedder())
-    library.sync()
-    return library
+    return open_library(settings.replace(snapshot_interval_s=0.0))
 
 
 def test_a_write_is_applied_while_the_save_is_on_disk(settings, monkeypatch):
