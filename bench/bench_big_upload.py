@@ -38,6 +38,8 @@ from pathlib import Path
 
 import httpx
 
+from docqa.client import Client
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_http import start_server, stop_server  # noqa: E402
@@ -149,15 +151,14 @@ def upload(base: str, path: Path) -> dict:
         reply = httpx.post(f"{base}/api/v1/index/upload", files={"file": (path.name, handle)}, timeout=3600)
     answered = time.perf_counter() - start
     if reply.status_code == 202:
-        job_id = reply.json()["job_id"]
-        while (job := httpx.get(f"{base}/api/v1/jobs/{job_id}", timeout=60).json())["status"] in ("queued", "running"):
-            time.sleep(0.1)
-        if job["status"] != "done":
-            raise RuntimeError(f"upload of {path.name}: job {job_id} ended {job['status']}: {job.get('error')}")
+        with Client(base) as client:  # the client's own follow of a job (polls back off to once a second)
+            job = client.jobs.wait(reply.json()["job_id"], timeout_s=3600)
+        if job.status != "done":
+            raise RuntimeError(f"upload of {path.name}: job {job.id} ended {job.status}: {job.error}")
         return {
             "seconds": round(time.perf_counter() - start, 2),
             "answered_s": round(answered, 2),
-            "chunks": job["result"]["chunks"],
+            "chunks": (job.result or {})["chunks"],
         }
     if reply.status_code != 200:
         raise RuntimeError(f"upload of {path.name} failed: {reply.status_code} {reply.text[:500]}")
