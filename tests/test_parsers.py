@@ -114,6 +114,47 @@ def test_plain_text_headings() -> None:
     assert (2, "Vegetable Fried Rice") in headings(recipes)
 
 
+def test_plain_text_faq_headings_numbered_and_question_lines() -> None:
+    # the Debian FAQ's plain text (no-break spaces after the numbers, a question wrapped over two lines,
+    # bodies indented), a "Q:" FAQ, and a question on its own line heading its answer
+    faq = (
+        "Chapter\u00a01.\u00a0Definitions and overview\n\n"
+        "1.1.\u00a0What is this FAQ?\n\n"
+        "    This document answers questions.\n\n"
+        "1.5.\u00a0What is the difference between Debian and other Linux\n"
+        "distributions?\n\n"
+        "    Debian is the only one made by volunteers.\n\n"
+        "Q: Can I sell CDs?\n\n"
+        "Go ahead.\n\n"
+        "How do I reset my password?\n\n"
+        "Open the settings page.\n"
+    )
+    doc = parse_bytes(faq.encode(), "faq.txt")
+    assert headings(doc) == [
+        (1, "Chapter 1. Definitions and overview"),
+        (2, "1.1. What is this FAQ?"),
+        (2, "1.5. What is the difference between Debian and other Linux distributions?"),
+        (6, "Q: Can I sell CDs?"),
+        (6, "How do I reset my password?"),
+    ]
+    assert doc.title == "Chapter 1. Definitions and overview"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Steps:\n\n1. Install the package\n\n2. Run it\n",  # a numbered list, one level
+        "Intro.\n\n    Why does this matter?\n\n    Because.\n",  # an indented question is text
+        "Intro.\n\n1.2. The value is set to five.\n",  # a numbered sentence
+        "Intro.\n\n1.2. Question\n    the body, indented, in the same block\n",  # body not swallowed
+        "Intro.\n\n- Is it safe?\n",  # a list item asking
+        "Intro.\n\nA question that goes on and on? " + "and on " * 40 + "\n",  # too long for a heading
+    ],
+)
+def test_plain_text_lines_that_are_not_headings(text: str) -> None:
+    assert headings(parse_bytes(text.encode(), "notes.txt")) == []
+
+
 @pytest.mark.parametrize(
     ("name", "noise"),
     [

@@ -155,6 +155,19 @@ def test_blocks_split_lists_rows_and_skip_headings() -> None:
     assert not any(t in ("Bike care", "Chain care") for t in texts)
 
 
+def test_a_heading_wrapped_over_lines_is_left_out_and_starts_a_section() -> None:
+    text = (
+        "1.5.\u00a0What is the difference between Debian and other Linux\n"
+        "distributions? Why choose Debian?\n\n"
+        "    Debian is made by volunteers all over the world, and it has\n"
+        "\u00a0\u00a0\u00a0 a social contract.\n"
+    )
+    title = "1.5. What is the difference between Debian and other Linux distributions? Why choose Debian?"
+    found = units(text, heading_titles([f"Chapter 1. Overview > {title}"]))
+    assert [u.text.split()[0] for u in found] == ["Debian"]  # one sentence: both heading lines left out
+    assert found[0].section == 1 and found[0].text.endswith("contract.")  # its wrapped line joined
+
+
 @hsettings(max_examples=200, deadline=None)
 @given(
     text=st.text(alphabet=st.sampled_from(list("ab cD.!?\n-|#1é ")), min_size=0, max_size=300),

@@ -144,6 +144,41 @@ def test_rendering_joins_wrapped_lines_and_keeps_code_lines() -> None:
     )
 
 
+def _layout(text: str, content_type: str = "text/plain") -> Layout:
+    return Layout.of(
+        build_regions([SearchHit(1, "d", 0.5, text, "f.txt", content_type, 0, {}, None, 0, len(text))], [])[0]
+    )
+
+
+def test_a_plain_text_indented_as_a_whole_reads_flush_left_and_keeps_its_code_shape() -> None:
+    # the Debian FAQ's plain text: every paragraph indented four spaces, some continuation lines by
+    # no-break spaces, a blank line of no-break spaces between paragraphs, a command indented further
+    text = (
+        "    The Debian Project was created by Ian Murdock in 1993, initially\n"
+        "\u00a0\u00a0\u00a0 under the sponsorship of the Free Software Foundation's GNU\n"
+        "    project.\n"
+        "\u00a0\u00a0\u00a0\u00a0\n"
+        "    To build a kernel package, run the following command from the top:\n\n"
+        "        make deb-pkg\n"
+    )
+    layout = _layout(text)
+    assert layout.render(0, len(text)) == (
+        "The Debian Project was created by Ian Murdock in 1993, initially under the sponsorship of the Free "
+        "Software Foundation's GNU project.\n"
+        "To build a kernel package, run the following command from the top:\n"
+        "    make deb-pkg"
+    )
+    paragraphs = {u.group for u in layout.units}
+    assert len(paragraphs) == 3  # the line of no-break spaces is blank: it ends the paragraph
+
+
+def test_a_window_starting_mid_line_keeps_the_indentation_of_the_lines_after() -> None:
+    text = "Run it like this. Then check:\n\n  oil --chain\n    --light\n"
+    layout = _layout(text)
+    start = text.index("Then")
+    assert layout.render(start, len(text)) == "Then check:\noil --chain\n  --light"
+
+
 def test_a_unit_longer_than_the_bound_is_cut_at_a_space() -> None:
     text = "Row | " + " | ".join(f"value {n} of the very wide table row" for n in range(60))
     region = build_regions([SearchHit(1, "d", 0.5, text, "t.md", "text/markdown", 0, {}, None, 0, len(text))], [])[0]

@@ -23,10 +23,16 @@ BOMS = (  # byte-order marks, longest first (UTF-32 LE starts like UTF-16 LE)
 )
 
 FALLBACK_ENCODINGS = ("utf-8", "cp1252", "latin-1")  # without a BOM, the first that decodes; latin-1 always does
-BLOCK_SPLIT = re.compile(r"\n[ \t]*\n")
+BLOCK_SPLIT = re.compile(r"\n[^\S\n]*\n")  # a blank line: nothing but whitespace (no-break spaces too)
 _UNDERLINE = re.compile(r"^\s*(=+|-+)\s*$")
 LIST_ITEM = re.compile(r"^\s*([-*+\u2022\u2013]|\d{1,3}[.)]|[a-z][.)])\s+")
 _TERMINAL_PUNCT = tuple(".,;:!?")
+# numbered headings of plain-text manuals and FAQs: "Chapter 3. Choosing", "Section 2", "1.3. What is ...?"
+# (two or more levels: a single "1." starts a list item as often as a heading)
+_CHAPTER = re.compile(r"^(?:chapter|section|part|appendix)\s+[\dIVXLC]+\b", re.IGNORECASE)
+_SECTION_NUMBER = re.compile(r"^(\d+(?:\.\d+)+)\.?\s+\S")
+_QUESTION_MARK = re.compile(r"^(?:Q\s*\d*\s*[:.)]\s*)?\S.*\?[!\"'\u201d\u2019)]*$", re.DOTALL)
+MAX_HEADING_CHARS = 200  # a heading block (wrapped over up to three lines) is at most this long
 
 
 def decode_text(data: bytes, filename: str) -> str:
@@ -81,6 +87,22 @@ def _is_caps_heading(line: str) -> bool:
     )
 
 
+def _numbered_or_question_heading(block: str, lines: list[str]) -> int:
+    """The level of a block that is a heading by its form (0 if it is not): a numbered title ("Chapter 3.
+    Choosing a distribution", "1.3. What is Linux?") or, on its own, a question of at most three lines
+    ("How do I reset my password?", "Q: Can I ...?"), which is how FAQs head their answers. Only a block
+    starting at the left margin: an indented question is part of the text."""
+    flat = " ".join(block.split())
+    if len(lines) > 3 or len(flat) > MAX_HEADING_CHARS or any(line[:1].isspace() for line in [block, *lines[1:]]):
+        return 0
+    if _CHAPTER.match(flat):
+        return 1
+    number = _SECTION_NUMBER.match(flat)
+    if number and not flat.endswith("."):
+        return min(6, number.group(1).count(".") + 1)
+    return 6 if _QUESTION_MARK.match(flat) and not LIST_ITEM.match(lines[0]) else 0
+
+
 def _plain_block_sections(text: str, start: int, end: int) -> list[Section]:
     block = text[start:end]
     lines = block.split("\n")
@@ -95,6 +117,9 @@ def _plain_block_sections(text: str, start: int, end: int) -> list[Section]:
         return sections
     if len(lines) == 1 and _is_caps_heading(block):
         return [Section(start, end, "heading", 1, title=block.strip())]
+    level = _numbered_or_question_heading(text[text.rfind("\n", 0, start) + 1 : end], lines)
+    if level:
+        return [Section(start, end, "heading", level, title=" ".join(block.split()))]
     if all(LIST_ITEM.match(line) or line.startswith((" ", "\t")) for line in lines) and LIST_ITEM.match(lines[0]):
         return [Section(start, end, "list")]
     return [Section(start, end, "paragraph")]

@@ -55,16 +55,18 @@ class Layout:
             newline = text.find("\n", start, end)
             while newline >= 0:
                 line = newline + 1
-                while line < end and text[line] in " \t":
+                while line < end and text[line] != "\n" and text[line].isspace():  # no-break spaces indent too
                     line += 1
                 wrapped.add(line)
                 newline = text.find("\n", newline + 1, end)
         return cls(region, units_of_blocks(text, spans), frozenset(wrapped))
 
     def render(self, start: int, end: int) -> str:
-        """Region text [start, end) for reading: wrapped lines joined, other lines kept with their indentation."""
+        """Region text [start, end) for reading: wrapped lines joined, other lines kept with their indentation
+        less the indentation all of them share (a plain-text document indented as a whole reads flush left,
+        a code block keeps its shape)."""
         text = self.region.text
-        lines: list[str] = []
+        lines: list[tuple[str | None, str]] = []  # (indentation, None: starts mid-line; content)
         position = start
         for raw in text[start:end].split("\n"):
             line_start, position = position, position + len(raw) + 1
@@ -73,19 +75,20 @@ class Layout:
                 continue
             first = line_start + len(raw) - len(raw.lstrip())
             if lines and first in self.wrapped:
-                lines[-1] = f"{lines[-1]} {content}"
+                lines[-1] = (lines[-1][0], f"{lines[-1][1]} {content}")
             else:
-                lines.append(_indent(text, first) + content)
-        return "\n".join(lines)
+                lines.append((_indent(text, first), content))
+        shared = min((len(indent) for indent, _ in lines if indent is not None), default=0)
+        return "\n".join((indent or "")[shared:] + content for indent, content in lines)
 
     def text_of(self, first: int, last: int) -> str:
         return self.render(self.units[first].start, self.units[last].end)
 
 
-def _indent(text: str, at: int) -> str:
-    """The whitespace between the start of the line holding `at` and `at` (none if `at` is mid-line)."""
+def _indent(text: str, at: int) -> str | None:
+    """The whitespace between the start of the line holding `at` and `at` (None if `at` is mid-line)."""
     lead = text[text.rfind("\n", 0, at) + 1 : at]
-    return "" if lead.strip() else lead
+    return None if lead.strip() else lead
 
 
 def window(

@@ -19,6 +19,7 @@ from docqa.search.keyword import TERM, is_noise_letter
 from docqa.search.stopwords import STOP_WORDS
 
 MIN_WORDS = 4
+MAX_HEADING_LINES = 3  # a heading's title may be wrapped over this many lines
 WRAPPED_LINE_MIN_CHARS = 50  # a line shorter than this ends its block (not a wrapped line)
 _TABLE_ROW = re.compile(r"\S\s*\|\s*\S")
 _BULLET = re.compile(r"^\s*(?:[-*+\u2022\u25aa\u2013]\s|\d{1,3}[.)]\s|[a-z][.)]\s|\|)")
@@ -27,6 +28,7 @@ _MD_HEADING = re.compile(r"^\s*#{1,6}\s")
 _NUMBERING = re.compile(r"^\s*(?:\d+(?:\.\d+)*\.?|[ivxlc]+\.)\s+", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?:;\u2026][\"'\u201d\u2019)\]]*$")
 _SPACES = re.compile(r"\s+")
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")  # a line of nothing but whitespace (no-break spaces too)
 
 
 @dataclass(frozen=True)
@@ -73,14 +75,21 @@ def blocks(text: str, titles: set[str]) -> list[tuple[int, int, int, int]]:
     out: list[tuple[int, int, int, int]] = []
     group = section = 0
     previous_end = -1
-    for start, end in line_spans(text, 0, len(text)):
+    lines = line_spans(text, 0, len(text))
+    skip = 0
+    for n, (start, end) in enumerate(lines):
         line = text[start:end]
-        if previous_end >= 0 and "\n\n" in text[previous_end:start].replace(" ", "").replace("\t", ""):
+        if previous_end >= 0 and _BLANK_LINE.search(text, previous_end, start):
             group += 1
-        if title_key(line) in titles or _MD_HEADING.match(line):
+        if skip:
+            skip -= 1
+            continue
+        heading_lines = _heading_lines(text, lines[n : n + MAX_HEADING_LINES], titles)
+        if heading_lines:
             section += 1
             group += 1
             previous_end = -1
+            skip = heading_lines - 1
             continue
         last = text[out[-1][0] : previous_end] if out and previous_end >= 0 else ""
         joins = (
@@ -98,6 +107,17 @@ def blocks(text: str, titles: set[str]) -> list[tuple[int, int, int, int]]:
             out.append((start, end, group, section))
         previous_end = end
     return out
+
+
+def _heading_lines(text: str, lines: list[tuple[int, int]], titles: set[str]) -> int:
+    """How many of `lines` (from the first) are a heading: a Markdown heading line, or lines whose text is
+    a heading's title (a plain-text heading may be wrapped over up to MAX_HEADING_LINES lines)."""
+    if _MD_HEADING.match(text[lines[0][0] : lines[0][1]]):
+        return 1
+    for count in range(1, len(lines) + 1):
+        if title_key(text[lines[0][0] : lines[count - 1][1]]) in titles:
+            return count
+    return 0
 
 
 def units(text: str, titles: set[str]) -> list[Unit]:
