@@ -78,6 +78,9 @@ def test_rrf_fuse_by_hand() -> None:
 
 
 def build_fixture(store) -> list[tuple[str, str]]:
+    # the vector margin that marks a clear match is calibrated for MiniLM's cosines; the hash embedder's
+    # bag-of-words cosines give this fixture's stop-word chunks a "clear" lead (the margin's own test: below)
+    store.settings = store.settings.replace(hybrid_vector_margin=0.0)
     texts = [t for _, t in RARE] + STOP_WORDY + [t for _, t, _ in PHRASE] + [d for _, _, ds in PHRASE for d in ds]
     for i, text in enumerate(texts):
         store.add_document(make_chunks([text]), filename=f"f{i}.txt")
@@ -218,6 +221,28 @@ def test_score_aware_fusion_keeps_keyword_noise_from_overriding_strong_vector_ev
         rrf_fuse([[1]], [1.0], scores=[[0.5]], score_power=-1.0)
 
 
+def test_a_clear_vector_match_weighs_more_than_a_close_call() -> None:
+    from docqa.search.corpus import HybridParams
+    from docqa.search.dispatch import vector_confidence
+
+    params = HybridParams()  # margin 0.1 over the 10th cosine, at most 3x
+    close = [0.62, 0.61, 0.61, 0.60, 0.60, 0.59, 0.59, 0.58, 0.58, 0.57]
+    clear = [0.82, 0.64, 0.63, 0.62, 0.61, 0.60, 0.59, 0.58, 0.58, 0.57]
+    assert vector_confidence(close, params) == 1.0
+    assert vector_confidence(clear, params) == pytest.approx(2.5)  # 0.25 above the 10th
+    assert vector_confidence([0.95] + [0.2] * 20, params) == 3.0  # capped
+    assert vector_confidence(clear, HybridParams(vector_margin=0.0)) == 1.0  # off
+    assert vector_confidence([0.9], params) == 1.0  # nothing to compare with
+    # a paraphrased question: the vector side finds its answer (chunk 1) clearly, the keyword side ranks
+    # first a chunk sharing the question's common words, the vector's second: fused, the clear match wins
+    keyword = ([2, 3, 1], [6.0, 5.5, 5.0])
+    for vector, first in ((close, 2), (clear, 1)):
+        ids = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+        weights = [vector_confidence(vector, params), 1.0]
+        fused, _ = rrf_fuse([ids, keyword[0]], weights, scores=[vector, keyword[1]], score_power=1.0)
+        assert fused[0] == first
+
+
 def test_keyword_queries_drop_one_letter_latin_words_but_never_cjk() -> None:
     from docqa.search.cjk import split_cjk
     from docqa.search.keyword import query_terms
@@ -235,7 +260,7 @@ def test_search_and_answers_fuse_score_aware_by_default(store) -> None:
     better at recall@1 on every corpus, docs/search-and-qa.md); score_power 0 is plain RRF."""
     from docqa.qa.retrieve import retrieve
     from docqa.search.corpus import HybridParams
-    from docqa.search.dispatch import keyword_ids, search
+    from docqa.search.dispatch import keyword_ids, search, vector_confidence
     from docqa.search.hybrid import candidate_depth
     from docqa.search.vector import vector_ranking
 
@@ -246,9 +271,10 @@ def test_search_and_answers_fuse_score_aware_by_default(store) -> None:
     depth = candidate_depth(3)
     vec = vector_ranking(store.corpus, store.corpus.embedder.embed_query("alpha beta"), depth, SearchFilters())
     kw = keyword_ids(store.corpus, "alpha beta", depth, SearchFilters())
-    for power in (1.0, 0.0):
-        expected, _ = rrf_fuse([vec[0], kw[0]], [1.0, 1.0], 60, limit=3, scores=[vec[1], kw[1]], score_power=power)
-        hybrid = HybridParams(score_power=power)
+    for power, margin in ((1.0, 0.1), (0.0, 0.1), (1.0, 0.0)):
+        hybrid = HybridParams(score_power=power, vector_margin=margin)
+        weights = [vector_confidence(vec[1], hybrid), 1.0]
+        expected, _ = rrf_fuse([vec[0], kw[0]], weights, 60, limit=3, scores=[vec[1], kw[1]], score_power=power)
         assert [h.chunk_id for h in search(store.corpus, "alpha beta", mode="hybrid", k=3, hybrid=hybrid)] == expected
         assert [h.chunk_id for h in retrieve(store.corpus, "alpha beta", 3, SearchFilters(), hybrid)] == expected
     with pytest.raises(InvalidInput, match="score_power"):

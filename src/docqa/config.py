@@ -134,6 +134,10 @@ class Settings(BaseModel):
     # answers fuse score-aware: each ranking's RRF share is scaled by (score / its best score) ** this, so a
     # chunk a ranking found only by one common word cannot outrank strong vector evidence; 0: plain RRF
     hybrid_score_power: NonNegative = 1.0
+    # ... and the vector ranking weighs margin / this times more (1 to hybrid_vector_boost times) when its best
+    # cosine stands `margin` above its 10th: a clear semantic match is not outvoted by common words; 0: off
+    hybrid_vector_margin: NonNegative = 0.1
+    hybrid_vector_boost: Annotated[float, Field(ge=1.0)] = 3.0
     qa_answer_chars: Annotated[int, Field(ge=100, le=900)] = 600  # an answer passage grows to about this size
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")

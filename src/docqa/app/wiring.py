@@ -58,6 +58,8 @@ def hybrid_params(
         keyword_weight=s.hybrid_keyword_weight if keyword is None else keyword,
         rrf_k=s.rrf_k if rrf_k is None else rrf_k,
         score_power=s.hybrid_score_power,
+        vector_margin=s.hybrid_vector_margin,
+        vector_boost=s.hybrid_vector_boost,
     )
 
 

@@ -28,3 +28,7 @@ class HybridParams:
     keyword_weight: float = 1.0
     rrf_k: int = 60
     score_power: float = 1.0
+    # the vector ranking weighs up to `vector_boost` times more when its best cosine stands this far above
+    # its 10th (a clear match, as a question heading its answer gives), in proportion to the margin; 0: off
+    vector_margin: float = 0.1
+    vector_boost: float = 3.0

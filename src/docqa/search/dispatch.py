@@ -20,6 +20,7 @@ app layer waits for the index before it calls in here.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -107,7 +108,7 @@ def hybrid_ids(
     and FAISS all release the GIL), which hides it on a second core.
     """
     weights = (params.vector_weight, params.keyword_weight)
-    if min(weights) < 0 or max(weights) <= 0 or params.rrf_k < 0 or params.score_power < 0:
+    if min(weights) < 0 or max(weights) <= 0 or params.rrf_k < 0 or params.score_power < 0 or params.vector_margin < 0:
         raise InvalidInput(
             "hybrid weights must be two non-negative numbers, not both zero; rrf_k and score_power must not be negative"
         )
@@ -117,12 +118,26 @@ def hybrid_ids(
     kw_ids, kw_scores = keyword.result()
     return rrf_fuse(
         [vec_ids, kw_ids],
-        list(weights),
+        [params.vector_weight * vector_confidence(vec_scores, params), params.keyword_weight],
         params.rrf_k,
         limit=k,
         scores=[vec_scores, kw_scores],
         score_power=params.score_power,
     )
+
+
+CONFIDENCE_RANK = 10  # the vector margin is the best cosine less this rank's
+
+
+def vector_confidence(scores: Sequence[float], params: HybridParams) -> float:
+    """How much more the vector ranking weighs for this query: 1, up to `vector_boost` when its best cosine
+    stands well above the rest (margin over the CONFIDENCE_RANK-th, relative to `vector_margin`). A
+    paraphrased question finds its answer by meaning while its words are common ones; then the keyword
+    ranking's top chunks share those words only."""
+    if params.vector_margin <= 0 or len(scores) < 2:
+        return 1.0
+    margin = scores[0] - scores[min(CONFIDENCE_RANK, len(scores)) - 1]
+    return min(max(params.vector_boost, 1.0), max(1.0, margin / params.vector_margin))
 
 
 _pool: ThreadPoolExecutor | None = None
