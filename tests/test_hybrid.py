@@ -78,9 +78,6 @@ def test_rrf_fuse_by_hand() -> None:
 
 
 def build_fixture(store) -> list[tuple[str, str]]:
-    # the vector margin that marks a clear match is calibrated for MiniLM's cosines; the hash embedder's
-    # bag-of-words cosines give this fixture's stop-word chunks a "clear" lead (the margin's own test: below)
-    store.settings = store.settings.replace(hybrid_vector_margin=0.0)
     texts = [t for _, t in RARE] + STOP_WORDY + [t for _, t, _ in PHRASE] + [d for _, _, ds in PHRASE for d in ds]
     for i, text in enumerate(texts):
         store.add_document(make_chunks([text]), filename=f"f{i}.txt")
@@ -233,6 +230,7 @@ def test_a_clear_vector_match_weighs_more_than_a_close_call() -> None:
     assert vector_confidence([0.95] + [0.2] * 20, params) == 3.0  # capped
     assert vector_confidence(clear, HybridParams(vector_margin=0.0)) == 1.0  # off
     assert vector_confidence([0.9], params) == 1.0  # nothing to compare with
+    assert vector_confidence(clear, params, semantic=False) == 1.0  # a hash's cosines count shared words
     # a paraphrased question: the vector side finds its answer (chunk 1) clearly, the keyword side ranks
     # first a chunk sharing the question's common words, the vector's second: fused, the clear match wins
     keyword = ([2, 3, 1], [6.0, 5.5, 5.0])
@@ -273,7 +271,7 @@ def test_search_and_answers_fuse_score_aware_by_default(store) -> None:
     kw = keyword_ids(store.corpus, "alpha beta", depth, SearchFilters())
     for power, margin in ((1.0, 0.1), (0.0, 0.1), (1.0, 0.0)):
         hybrid = HybridParams(score_power=power, vector_margin=margin)
-        weights = [vector_confidence(vec[1], hybrid), 1.0]
+        weights = [vector_confidence(vec[1], hybrid, store.corpus.embedder.semantic), 1.0]
         expected, _ = rrf_fuse([vec[0], kw[0]], weights, 60, limit=3, scores=[vec[1], kw[1]], score_power=power)
         assert [h.chunk_id for h in search(store.corpus, "alpha beta", mode="hybrid", k=3, hybrid=hybrid)] == expected
         assert [h.chunk_id for h in retrieve(store.corpus, "alpha beta", 3, SearchFilters(), hybrid)] == expected

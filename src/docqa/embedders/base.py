@@ -22,6 +22,9 @@ class Embedder(ABC):
     model_id: str
     dim: int
     max_tokens: int = 256  # the model's own truncation limit, in its tokens
+    # whether cosines measure meaning (a trained model): hybrid fusion weighs a clear vector match more
+    # (search/dispatch.vector_confidence); a bag-of-words hash's large margins come from shared words
+    semantic: bool = True
 
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> np.ndarray:

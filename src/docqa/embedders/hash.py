@@ -18,6 +18,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 class HashEmbedder(Embedder):
+    semantic = False  # its cosines count shared words: no clear-match weighting in hybrid fusion
+
     def __init__(self, dim: int = 384) -> None:
         self.dim = dim
         self.model_id = f"hash-{dim}"

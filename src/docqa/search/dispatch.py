@@ -118,7 +118,7 @@ def hybrid_ids(
     kw_ids, kw_scores = keyword.result()
     return rrf_fuse(
         [vec_ids, kw_ids],
-        [params.vector_weight * vector_confidence(vec_scores, params), params.keyword_weight],
+        [params.vector_weight * vector_confidence(vec_scores, params, corpus.embedder.semantic), params.keyword_weight],
         params.rrf_k,
         limit=k,
         scores=[vec_scores, kw_scores],
@@ -129,12 +129,12 @@ def hybrid_ids(
 CONFIDENCE_RANK = 10  # the vector margin is the best cosine less this rank's
 
 
-def vector_confidence(scores: Sequence[float], params: HybridParams) -> float:
+def vector_confidence(scores: Sequence[float], params: HybridParams, semantic: bool = True) -> float:
     """How much more the vector ranking weighs for this query: 1, up to `vector_boost` when its best cosine
     stands well above the rest (margin over the CONFIDENCE_RANK-th, relative to `vector_margin`). A
     paraphrased question finds its answer by meaning while its words are common ones; then the keyword
-    ranking's top chunks share those words only."""
-    if params.vector_margin <= 0 or len(scores) < 2:
+    ranking's top chunks share those words only. 1 for an embedder whose cosines do not measure meaning."""
+    if not semantic or params.vector_margin <= 0 or len(scores) < 2:
         return 1.0
     margin = scores[0] - scores[min(CONFIDENCE_RANK, len(scores)) - 1]
     return min(max(params.vector_boost, 1.0), max(1.0, margin / params.vector_margin))
