@@ -44,6 +44,17 @@ def test_dev_set_is_well_formed_and_true_of_its_corpus() -> None:
     assert (DEV / "LICENSE").read_text(encoding="utf-8").count("PostgreSQL") >= 2
 
 
+def test_the_faq_dev_set_is_well_formed_and_true_of_its_corpus() -> None:
+    """The second, unseen corpus (bench/faq_dev): the Debian FAQ in plain text, one file per chapter."""
+    faq = DEV.parent / "faq_dev"
+    report = check_devset(faq / "questions.jsonl", faq / "unanswerable.jsonl", faq / "corpus")
+    assert report.problems == [] and report.files == len(list((faq / "corpus").glob("*.txt"))) == 16
+    assert report.answerable >= MIN_ANSWERABLE and report.unanswerable >= MIN_UNANSWERABLE
+    for kind in ("answerable", "unanswerable"):
+        assert report.splits[kind].get("tune", 0) > 0 and report.splits[kind].get("heldout", 0) > 0
+    assert "Software in the Public Interest" in (faq / "LICENSE").read_text(encoding="utf-8")
+
+
 def test_the_check_finds_broken_labels(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -39,7 +39,9 @@ def write_splits(path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write-splits", action="store_true", help="rewrite the split fields by the fixed rule")
-    parser.add_argument("--dir", type=Path, default=HERE, help="the dev set: questions.jsonl, unanswerable.jsonl, corpus/")
+    parser.add_argument(
+        "--dir", type=Path, default=HERE, help="the dev set: questions.jsonl, unanswerable.jsonl, corpus/"
+    )
     args = parser.parse_args()
     questions, unanswerable = args.dir / "questions.jsonl", args.dir / "unanswerable.jsonl"
     if args.write_splits:

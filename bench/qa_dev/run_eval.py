@@ -1,16 +1,18 @@
-"""`make eval`: the QA dev set end to end, through the docqa command line.
+"""`make eval`: the QA dev sets end to end, through the docqa command line.
 
-    .venv/bin/python bench/qa_dev/run_eval.py                 # the working tree's code
+    .venv/bin/python bench/qa_dev/run_eval.py                 # the working tree's code, both dev sets
     .venv/bin/python bench/qa_dev/run_eval.py --commit HEAD   # a clean export of a commit (others' edits left out)
+    .venv/bin/python bench/qa_dev/run_eval.py --set faq_dev   # one of them: qa_dev (PostgreSQL docs, HTML),
+                                                              # faq_dev (the Debian FAQ, plain text)
 
-A fresh data directory under a temporary folder (SQLite), `docqa ingest` of
-bench/qa_dev/corpus with the settings' default embedder (`Settings().embedder`,
+Per dev set, a fresh data directory under a temporary folder (SQLite), `docqa ingest` of
+its corpus with the settings' default embedder (`Settings().embedder`,
 or `Settings().default_embedder` when that is empty: whatever a new collection
 gets today; DOCQA_* variables are removed from the environment, so every other
 setting is a default too), then one `docqa eval --qa --json` over
 both halves (tune and heldout, each reported on its own). The report, with the
-commit, the embedder and the times taken, goes to bench/results/qa-dev-<date>.json;
-the table is printed.
+commit, the embedder and the times taken, goes to bench/results/<set>-<date>.json
+(qa-dev-…, faq-dev-…); the tables are printed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from docqa.eval.report import format_table
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 RESULTS = ROOT / "bench" / "results"
+SETS = {"qa_dev": HERE, "faq_dev": ROOT / "bench" / "faq_dev"}  # label -> folder (questions, unanswerable, corpus)
 
 
 def git(*args: str) -> str:
@@ -74,13 +77,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commit", help="evaluate a clean export of this commit instead of the working tree")
     parser.add_argument("--embedder", help="default: what a new collection gets in the code under test")
-    parser.add_argument("--out", type=Path, help="report path (default bench/results/qa-dev-<date>.json)")
+    parser.add_argument("--set", choices=[*SETS, "all"], default="all", help="which dev set (default: all)")
+    parser.add_argument("--out", type=Path, help="report path, one set only (default bench/results/<set>-<date>.json)")
     args = parser.parse_args()
+    labels = list(SETS) if args.set == "all" else [args.set]
+    if args.out and len(labels) > 1:
+        parser.error("--out needs --set (one report per dev set)")
+    for label in labels:
+        run_set(label, SETS[label], args.commit, args.embedder, args.out)
+    return 0
+
+
+def run_set(label: str, folder: Path, commit: str | None, embedder_arg: str | None, out: Path | None) -> None:
+    """Ingest one dev set's corpus into a fresh data dir, evaluate both halves, write and print the report."""
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="docqa-qa-dev-") as scratch_name:
+    rel = folder.relative_to(ROOT)
+    with tempfile.TemporaryDirectory(prefix=f"docqa-{label}-") as scratch_name:
         scratch = Path(scratch_name)
-        env, code = code_under_test(args.commit, scratch)
-        embedder = args.embedder or default_embedder(env)
+        env, code = code_under_test(commit, scratch)
+        embedder = embedder_arg or default_embedder(env)
         data = scratch / "data"
         base = [
             sys.executable,
@@ -92,34 +107,32 @@ def main() -> int:
             f"sqlite:///{data / 'docqa.db'}",
         ]
         base += ["--embedder", embedder]
-        print(f"ingesting {HERE / 'corpus'} with {embedder} ({code['tree']}) ...", flush=True)
+        print(f"[{label}] ingesting {rel / 'corpus'} with {embedder} ({code['tree']}) ...", flush=True)
         t0 = time.perf_counter()
-        ingest = docqa(base, ["ingest", str(HERE / "corpus"), "--recursive"], env, scratch).strip()
+        ingest = docqa(base, ["ingest", str(folder / "corpus"), "--recursive"], env, scratch).strip()
         ingest_s = time.perf_counter() - t0
         print(ingest.splitlines()[-1] if ingest else "(no ingest output)", f"[{ingest_s:.0f} s]", flush=True)
-        eval_args = ["eval", str(HERE / "questions.jsonl"), "--unanswerable", str(HERE / "unanswerable.jsonl")]
-        eval_args += ["--qa", "--split", "all", "--label", "qa_dev", "--json"]
-        print("evaluating both halves ...", flush=True)
+        eval_args = ["eval", str(folder / "questions.jsonl"), "--unanswerable", str(folder / "unanswerable.jsonl")]
+        eval_args += ["--qa", "--split", "all", "--label", label, "--json"]
+        print(f"[{label}] evaluating both halves ...", flush=True)
         t1 = time.perf_counter()
         report = json.loads(docqa(base, eval_args, env, scratch))
         eval_s = time.perf_counter() - t1
     today = dt.date.today().isoformat()
+    shown = [a.replace(str(folder), str(rel)) for a in eval_args]
     report["run"] = {
         "date": today,
         **code,
         "embedder_setting": embedder,
-        "command": "make eval" + (f" EVAL_ARGS='--commit {args.commit}'" if args.commit else ""),
-        "docqa_commands": [
-            " ".join(["docqa", "ingest", "bench/qa_dev/corpus", "--recursive"]),
-            " ".join(["docqa", *eval_args]),
-        ],
+        "command": "make eval" + (f" EVAL_ARGS='--commit {commit}'" if commit else ""),
+        "docqa_commands": [f"docqa ingest {rel / 'corpus'} --recursive", " ".join(["docqa", *shown])],
         "ingest_output": ingest,
         "ingest_s": round(ingest_s, 1),
         "eval_s": round(eval_s, 1),
         "total_s": round(time.perf_counter() - started, 1),
         "cpus": os.cpu_count(),
     }
-    out = args.out or RESULTS / f"qa-dev-{today}.json"
+    out = out or RESULTS / f"{label.replace('_', '-')}-{today}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(format_table(report))
@@ -128,7 +141,6 @@ def main() -> int:
         f"commit {run['commit']} ({run['tree']}); ingest {run['ingest_s']} s, eval {run['eval_s']} s, total {run['total_s']} s"
     )
     print(f"report: {out}")
-    return 0
 
 
 if __name__ == "__main__":
