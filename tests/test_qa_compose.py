@@ -172,27 +172,6 @@ def test_a_plain_text_indented_as_a_whole_reads_flush_left_and_keeps_its_code_sh
     assert len(paragraphs) == 3  # the line of no-break spaces is blank: it ends the paragraph
 
 
-def test_under_a_question_heading_the_window_grows_back_to_the_answer_first() -> None:
-    text = (
-        "5.4. How do I get a build environment?\n\n"
-        "You just need to install the build-essential package, which depends on the compilers.\n\n"
-        "Some software needs more tools to be rebuilt, such as autoconf or gettext packages.\n"
-        "Debian provides many of the tools needed to build software as packages.\n\n"
-        "Finding which software is required can be tricky unless you rebuild packages anyway."
-    )
-    cases = (
-        ("FAQ > 5.4. How do I get a build environment?", "You just", "Debian"),
-        ("FAQ > Builds", "Some", "Finding"),
-    )
-    for heading, starts, ends in cases:
-        hit = SearchHit(1, "d", 0.5, text, "faq.txt", "text/plain", 0, {}, None, 0, len(text), heading)
-        layout = Layout.of(build_regions([hit], [])[0])
-        anchor = next(i for i, u in enumerate(layout.units) if u.text.startswith("Debian provides"))
-        first, last = window(layout, anchor, target=260)
-        assert layout.units[first].text.startswith(starts), heading  # an FAQ's answer is right under it
-        assert layout.units[last].text.startswith(ends), heading  # elsewhere: forward first
-
-
 def test_a_window_starting_mid_line_keeps_the_indentation_of_the_lines_after() -> None:
     text = "Run it like this. Then check:\n\n  oil --chain\n    --light\n"
     layout = _layout(text)

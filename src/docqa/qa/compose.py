@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from docqa.qa.context import Region
-from docqa.qa.passages import Unit, blocks, heading_titles, leaf_title, units_of_blocks
+from docqa.qa.passages import Unit, blocks, heading_titles, units_of_blocks
 from docqa.qa.types import Source
 from docqa.types import SearchHit
 
@@ -84,10 +84,6 @@ class Layout:
     def text_of(self, first: int, last: int) -> str:
         return self.render(self.units[first].start, self.units[last].end)
 
-    def answers_a_question(self, index: int) -> bool:
-        """Whether unit `index` is under a heading that asks a question (an FAQ's entry)."""
-        return leaf_title(self.region.heading_at(self.units[index].start)).endswith("?")
-
 
 def _indent(text: str, at: int) -> str | None:
     """The whitespace between the start of the line holding `at` and `at` (None if `at` is mid-line)."""
@@ -109,24 +105,16 @@ def window(
         same_block = first > low and units[first - 1].block == units[first].block
         if same_block and len(layout.text_of(first - 1, last)) <= target:
             first -= 1
-    if layout.answers_a_question(anchor):  # an FAQ answers right under its question: grow back to it first
-        first = _back(layout, first, last, low, target)
     while last < high and units[last + 1].section == section:
         grown = _with_follow_up(layout, first, last + 1, limit, high)
         if len(layout.text_of(*grown)) > target:
             break
         first, last = grown
-    return _back(layout, first, last, low, target), last
-
-
-def _back(layout: Layout, first: int, last: int, low: int, target: int) -> int:
-    """The window's first unit moved back inside its section while its text stays within `target`."""
-    units = layout.units
-    while first > low and units[first - 1].section == units[last].section:
+    while first > low and units[first - 1].section == section:
         if len(layout.text_of(first - 1, last)) > target:
             break
         first -= 1
-    return first
+    return first, last
 
 
 def _with_follow_up(layout: Layout, first: int, last: int, limit: int, high: int) -> tuple[int, int]:
