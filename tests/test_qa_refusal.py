@@ -73,6 +73,36 @@ def test_refusal_beyond_the_floor(store, question: str, answered: bool) -> None:
         assert answer.answer == NOT_FOUND_TEXT and answer.sources == []
 
 
+def test_the_answer_type_is_checked_on_all_the_answer_shows(store) -> None:
+    """The time is in the second passage: the answer holds what a "when" question asks for."""
+    store.settings = store.settings.replace(qa_min_score=0.0)
+    texts = [
+        "The pavilion roof was repaired by volunteers.",
+        "The pavilion roof was repaired and finished in March 2019.",
+    ]
+    for n, text in enumerate(texts):
+        store.add_document([ChunkInput(text=text, ordinal=0, char_start=0, char_end=len(text))], filename=f"{n}.txt")
+    answer = store.ask("When was the pavilion roof repaired?")
+    assert answer.found and answer.answer.startswith(texts[0]) and "March 2019" in answer.answer
+    assert [s.filename for s in answer.sources] == ["0.txt", "1.txt"]
+
+
+def test_a_version_stitched_from_heading_levels_is_not_a_mention(store) -> None:
+    """The heading path joins its levels: "... release of Debian > 15.4. More architectures" holds the words
+    "Debian 15" next to each other, but no text says "Debian 15"; the version check reads chunk text only."""
+    from docqa.search.keyword import phrase_frequency
+
+    text = "Debian 12 supports more architectures than any earlier release of Debian."
+    heading = "Chapter 15. Changes expected in the next major release of Debian > 15.4. More architectures"
+    store.add_document([ChunkInput(text=text, ordinal=0, char_start=0, char_end=len(text), heading=heading)])
+    with store.db.connection() as conn:
+        assert phrase_frequency(conn, ["Debian", "15"]) == 0
+        assert phrase_frequency(conn, ["Debian", "12"]) == 1
+    store.settings = store.settings.replace(qa_min_score=0.0)
+    assert not store.ask("What will Debian 15 support?").found
+    assert store.ask("Which architectures does Debian 12 support?").found
+
+
 def test_a_question_in_the_text_passes_its_evidence_to_the_answer_after_it() -> None:
     units = [
         Unit(0, 30, "How do I reset my password?", 0, 0, 0),

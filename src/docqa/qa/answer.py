@@ -80,10 +80,10 @@ def ask(
         evidence.scored = rerank(evidence, corpus.embedder.embed, evidence.question_vector, config.answer_chars)
     answer = Answer(question=question, answer=NOT_FOUND_TEXT, found=False)
     passages = compose_answer(evidence, config)
-    text = passages[0].text if passages else ""
+    text = "\n\n".join(p.text for p in passages)  # the answer's type is checked on all it shows
     reason = refusal_reason(evidence, text, config.min_score, config.refusal, _phrases(corpus))
     if passages and reason is None:
-        answer.answer = "\n\n".join(p.text for p in passages)
+        answer.answer = text
         answer.sources = [s for p in passages for s in p.sources]
         answer.found = True
         if config.llm_base_url:

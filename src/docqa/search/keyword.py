@@ -186,12 +186,13 @@ def document_frequencies(conn: Connection, terms: list[str]) -> tuple[dict[str, 
 
 
 def phrase_frequency(conn: Connection, words: list[str]) -> int:
-    """How many chunks (in the whole database) hold `words` next to each other, in this order."""
+    """How many chunks (in the whole database) hold `words` next to each other, in this order, in their text
+    (not in the heading path, whose levels joined would make "… of Debian > 15.4. …" read "Debian 15")."""
     terms = [w.casefold()[:MAX_TERM_CHARS] for w in words for w in TERM.findall(w)][:MAX_TERMS]
     if not terms:
         return 0
-    if conn.is_pg:
-        query = " <-> ".join("'" + t.replace("'", "''").replace("\\", "") + "'" for t in terms)
+    if conn.is_pg:  # the text's lexemes carry weight D, the heading's A (schema_pg)
+        query = " <-> ".join("'" + t.replace("'", "''").replace("\\", "") + "':D" for t in terms)
         return int(conn.scalar("SELECT count(*) FROM chunks WHERE tsv @@ to_tsquery('english', ?)", [query]) or 0)
-    match = '"' + " ".join(t.replace('"', '""') for t in terms) + '"'
+    match = 'text : "' + " ".join(t.replace('"', '""') for t in terms) + '"'
     return int(conn.scalar("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [match]) or 0)
