@@ -19,6 +19,7 @@ def test_name_like_words() -> None:
     assert name_like_words("What is an SQL path and the RMAN tool?") == ["RMAN"]  # short acronyms are words
     assert name_like_words("How long is a GP appointment slot?") == []
     assert name_like_words("Where is the fridge?") == []  # the first word is capitalised anyway
+    assert name_like_words("How do I set up unattended-upgrades?") == ["unattended-upgrades"]  # a package name
 
 
 def test_expected_answer_types() -> None:
@@ -63,6 +64,9 @@ def _corpus(store) -> None:
         ("Who plans the seed swap in the pavilion?", True),  # the committee
         ("Who cleans the bicycle chain with a degreaser?", False),  # nobody is named
         ("When will the bicycle chain be cleaned with a degreaser?", False),  # no time in the passage
+        ("How do I descale the espresso machine with durgol-forte tablets?", False),  # a compound never mentioned
+        ("Can I re-run the descaling of the espresso machine?", True),  # a prefix, not a name: "re", "run"
+        ("How is the espresso machine descaled with citric-acid?", True),  # both parts are known
     ],
 )
 def test_refusal_beyond_the_floor(store, question: str, answered: bool) -> None:

@@ -5,7 +5,9 @@ A composed answer is refused ("not found") when:
 1. **floor**: the best evidence is below `QaConfig.min_score`;
 2. **unknown name**: the question names something the collection never mentions: a word written as a
    name (capitalised inside the question, CamelCase, an acronym of four letters or more, joined by "_" or
-   called with "()") that no chunk holds: "InnoDB", "Kubernetes", "gen_salt()". Plain words the collection
+   called with "()") that no chunk holds: "InnoDB", "Kubernetes", "gen_salt()"; or a lower-case
+   hyphenated compound, the way packages and commands are named, with a part of four letters or more
+   that no chunk holds: "unattended-upgrades" (not "re-run", "out-of-date"). Plain words the collection
    lacks do not refuse: people ask in their own words ("fridge" for "refrigerator"), and so do short
    acronyms ("GP");
 3. **unknown version**: a name with a version ("PostgreSQL 18") whose pair no chunk holds, while the
@@ -27,7 +29,9 @@ from docqa.search.stopwords import STOP_WORDS
 
 PhraseCount = Callable[[list[str]], int]  # chunks holding the words as a phrase
 
-_WORD = re.compile(r"[^\W_]+(?:[_'][^\W_]+)*(?:\(\))?", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+(?:[_'-][^\W_]+)*(?:\(\))?", re.UNICODE)
+_COMPOUND = re.compile(r"[a-z\d]+(?:-[a-z\d]+)+")  # a lower-case hyphenated name: unattended-upgrades, apt-get
+MIN_COMPOUND_PART = 4  # shorter parts of a compound ("re-run", "sub-parts", "on-call") are prefixes and particles
 _VERSIONED = re.compile(r"\b([A-Z][\w+-]*[A-Za-z])\s+v?(\d+(?:\.\d+)*)\b")
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
@@ -83,13 +87,20 @@ def name_like_words(question: str) -> list[str]:
         if bare.casefold() in STOP_WORDS or not any(c.isalpha() for c in bare):
             continue
         short_acronym = bare.isupper() and len(bare) < 4
-        if not short_acronym and (_NAME_INSIDE.search(word) or (n > 0 and bare[0].isupper())):
+        if _COMPOUND.fullmatch(bare) or (
+            not short_acronym and (_NAME_INSIDE.search(word) or (n > 0 and bare[0].isupper()))
+        ):
             out.append(bare)
     return out
 
 
 def _parts(word: str) -> list[str]:
-    return [p.casefold() for p in re.split(r"[_']", word) if p]
+    """The words the full-text index holds a name as: "gen_salt" -> gen, salt; a hyphenated compound's
+    parts of MIN_COMPOUND_PART letters or more (its short ones are prefixes and particles)."""
+    parts = [p.casefold() for p in re.split(r"[_'-]", word) if p]
+    if "-" in word:
+        parts = [p for p in parts if len(p) >= MIN_COMPOUND_PART]
+    return parts
 
 
 def expected_type(question: str) -> str | None:
