@@ -285,3 +285,27 @@ def test_random_texts_keep_every_invariant(pieces, max_tokens, overlap_fraction,
     overlap = min(max_tokens - 1, int(max_tokens * overlap_fraction))
     chunks = chunk_document(doc, counter, max_tokens=max_tokens, overlap_tokens=overlap)
     check_invariants(doc, chunks, counter, max_tokens)
+
+
+def test_a_page_title_roots_heading_paths_that_do_not_start_with_it() -> None:
+    """A DocBook reference page puts its name beside its sections (<h2>VACUUM</h2>, <h2>Description</h2>):
+    the page's own title becomes the root of their paths, for the model and the keyword index."""
+    from docqa.ingest.chunking import under_title
+
+    def headings(data: bytes, name: str) -> list[str]:
+        doc = parse_bytes(data, name)
+        chunks = chunk_document(doc, lambda t: len(t.split()), max_tokens=50)
+        under_title(chunks, doc)
+        return [c.heading for c in chunks]
+
+    page = (
+        b"<html><head><title>VACUUM</title></head><body>"
+        b"<h2>VACUUM</h2><p>VACUUM - garbage-collect a database.</p>"
+        b"<h2>Description</h2><p>VACUUM reclaims storage occupied by dead tuples.</p>"
+        b"<h2>Parameters</h2><p>PARALLEL: perform index vacuum in parallel workers.</p></body></html>"
+    )
+    assert headings(page, "sql-vacuum.html") == ["VACUUM", "VACUUM > Description", "VACUUM > Parameters"]
+    chapter = b"<title>5.7. Privileges</title><h2>5.7. Privileges</h2><p>An owner has every right.</p>"
+    assert headings(chapter, "ddl.html") == ["5.7. Privileges"]  # already rooted at its title
+    text = b"Intro line\n\nNOTES\n\nBody text here.\n"  # plain text: its title is a line of its own
+    assert headings(text, "n.txt") == ["", "NOTES"]  # nothing added

@@ -10,6 +10,10 @@
    with about `overlap_tokens` of its tail: whole sentences where possible,
    else whole words.
 
+4. A document with a title of its own (an HTML page's <title>, a PDF's or DOCX's metadata) puts it at the
+   root of every heading path that does not start with it: a reference page's "Description" is
+   "VACUUM > Description" to the model and the keyword index (`under_title`).
+
 Invariants: `chunk.text == doc.text[chunk.char_start:chunk.char_end]`,
 `count_tokens(chunk.text) <= max_tokens` (checked on the final text), no
 blank chunk, nothing dropped. count_tokens is called O(n) times in all.
@@ -22,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from docqa.errors import InvalidInput
-from docqa.ingest.document import ParsedDocument, Section
+from docqa.ingest.document import CT_DOCX, CT_HTML, CT_PDF, ParsedDocument, Section
 from docqa.ingest.parse_text import iter_blocks
 from docqa.ingest.segment import (
     TokenCounter,
@@ -255,3 +259,18 @@ def chunk_document(
             )
         )
     return chunks
+
+
+TITLED_TYPES = (CT_HTML, CT_PDF, CT_DOCX)  # their title is declared apart from the text (text/Markdown: a heading)
+
+
+def under_title(chunks: Sequence[ChunkInput], doc: ParsedDocument) -> None:
+    """Root each chunk's heading path at the document's own title, where it does not start with it already
+    (documentation generators put a reference page's name beside its sections, not above them)."""
+    title = " ".join(doc.title.split())
+    if doc.content_type not in TITLED_TYPES or not title:
+        return
+    for chunk in chunks:
+        root = chunk.heading.split(" > ", 1)[0]
+        if " ".join(root.split()).casefold() != title.casefold():
+            chunk.heading = f"{title} > {chunk.heading}" if chunk.heading else title

@@ -19,7 +19,7 @@ import xxhash
 
 from docqa.embedders.base import Embedder
 from docqa.errors import DocqaError, ParseError
-from docqa.ingest.chunking import chunk_document
+from docqa.ingest.chunking import chunk_document, under_title
 from docqa.ingest.document import ParsedDocument
 from docqa.ingest.identity import document_identity
 from docqa.ingest.limits import ParseLimits
@@ -113,6 +113,7 @@ def chunk_parsed(
     count = embedder.count_tokens
     overlap = min(ctx.chunking.overlap_tokens, budget // 4)
     chunks = chunk_document(doc, count, max_tokens=budget, overlap_tokens=overlap, heading_stack=heading_stack)
+    under_title(chunks, doc)
     fit_headings(chunks, count, embedder.max_tokens - SPECIAL_TOKENS)
     return chunks
 
