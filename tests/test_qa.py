@@ -8,7 +8,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from docqa.errors import InvalidInput, NotFound
-from docqa.qa.passages import blocks, heading_titles, stem, term_overlap, units
+from docqa.qa.passages import blocks, heading_titles, stem, term_overlap, unit_context, units
 from docqa.qa.types import NOT_FOUND_TEXT
 from docqa.types import ChunkInput
 from tests.helpers import TOPICS
@@ -178,6 +178,13 @@ def test_passages_are_exact_slices_of_the_chunk(text: str, heading: str) -> None
         assert 0 <= unit.start < unit.end <= len(text)
         assert text[unit.start : unit.end] == unit.text
         assert unit.text == unit.text.strip()
+
+
+def test_a_unit_is_embedded_with_its_documents_and_its_sections_titles() -> None:
+    assert unit_context("VACUUM > Description") == "VACUUM Description"  # a reference page's section
+    assert unit_context("5.7. Privileges > 5.7.1. Granting") == "Privileges Granting"  # numbering dropped
+    assert unit_context("Bike care") == "Bike care"  # the root is the leaf
+    assert unit_context("A > B > C") == "A C" and unit_context("") == ""
 
 
 def test_light_stemmer_and_weighted_overlap() -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from docqa.qa.context import Region
-from docqa.qa.passages import Unit, content_terms, leaf_title, term_overlap
+from docqa.qa.passages import Unit, content_terms, term_overlap, unit_context
 
 W_SIMILARITY = 0.6
 W_OVERLAP = 0.4
@@ -44,7 +44,7 @@ class Candidate:
     region: int  # index into the regions
     index: int  # index into that region's units
     unit: Unit
-    context: str  # the nearest heading title, embedded with the unit
+    context: str  # the document's and the nearest heading's titles, embedded with the unit (unit_context)
     rank: int  # the best retrieval rank of a retrieved chunk holding it
 
     @property
@@ -74,7 +74,7 @@ def candidates(regions: Sequence[Region], region_units: Sequence[Sequence[Unit]]
             if not ranks and NEIGHBOUR_UNITS:  # a neighbour's unit: as ranked as the retrieved chunk it borders
                 ranks = [min(rank for _, _, rank in spans)]
             if ranks and unit.offerable():
-                out.append(Candidate(r, i, unit, leaf_title(region.heading_at(unit.start)), min(ranks)))
+                out.append(Candidate(r, i, unit, unit_context(region.heading_at(unit.start)), min(ranks)))
     return sorted(out, key=lambda c: (c.rank, c.region, c.unit.start))[:limit]
 
 

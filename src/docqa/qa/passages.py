@@ -70,6 +70,14 @@ def leaf_title(heading: str) -> str:
     return normalize_space(_NUMBERING.sub("", leaf))
 
 
+def unit_context(heading: str) -> str:
+    """What a unit is embedded with: the innermost title of its heading path, after the outermost (the
+    document's own title, a chapter) when that differs: "VACUUM Description", not "Description" alone."""
+    leaf = leaf_title(heading)
+    root = leaf_title(heading.split(" > ", 1)[0]) if heading else ""
+    return f"{root} {leaf}" if root and root != leaf else leaf
+
+
 def blocks(text: str, titles: set[str]) -> list[tuple[int, int, int, int]]:
     """(start, end, group, section) of the text's paragraphs, list items, rows and code lines."""
     out: list[tuple[int, int, int, int]] = []
