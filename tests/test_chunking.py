@@ -309,3 +309,9 @@ def test_a_page_title_roots_heading_paths_that_do_not_start_with_it() -> None:
     assert headings(chapter, "ddl.html") == ["5.7. Privileges"]  # already rooted at its title
     text = b"Intro line\n\nNOTES\n\nBody text here.\n"  # plain text: its title is a line of its own
     assert headings(text, "n.txt") == ["", "NOTES"]  # nothing added
+    site = b"<title>Install | Acme Cloud Docs</title><h1>Install</h1><p>Run the installer.</p><h2>Upgrade</h2><p>Run it again.</p>"
+    assert headings(site, "i.html") == ["Install", "Install > Upgrade"]  # the site's name left out
+    bare = b"<h2>Install</h2><p>Run the installer.</p><h2>Upgrade</h2><p>Run it again.</p>"  # no <title>
+    assert headings(bare, "index.html") == ["Install", "Upgrade"]  # never rooted at a file name
+    crumbs = b"<title>Docs > Install</title><h2>Steps</h2><p>Run the installer.</p>"
+    assert headings(crumbs, "c.html") == ["Docs \u203a Install > Steps"]  # one level, not two

@@ -230,6 +230,7 @@ def test_a_clear_vector_match_weighs_more_than_a_close_call() -> None:
     assert vector_confidence([0.95] + [0.2] * 20, params) == 3.0  # capped
     assert vector_confidence(clear, HybridParams(vector_margin=0.0)) == 1.0  # off
     assert vector_confidence([0.9], params) == 1.0  # nothing to compare with
+    assert vector_confidence([0.41, 0.35, 0.22], params) == 1.0  # fewer than 10: no margin to speak of
     assert vector_confidence(clear, params, semantic=False) == 1.0  # a hash's cosines count shared words
     # a paraphrased question: the vector side finds its answer (chunk 1) clearly, the keyword side ranks
     # first a chunk sharing the question's common words, the vector's second: fused, the clear match wins

@@ -198,3 +198,18 @@ def test_exclude_leaves_out_files_by_name_or_relative_path(tmp_path):
 def test_samples_without_their_readme_are_the_twelve_documents(cstore):
     summary = cstore.ingest_paths([SAMPLES], recursive=True, exclude=["README.md", "tools/*"])
     assert summary.count("added") == 12 and summary.skipped == [] and summary.count("failed") == 0
+
+
+def test_ingest_roots_a_reference_pages_sections_at_its_title(cstore, tmp_path):
+    """The whole ingest path applies the title root (chunking.under_title): what the model embeds and the
+    keyword index holds is "VACUUM > Parameters", not "Parameters"."""
+    page = tmp_path / "sql-vacuum.html"
+    page.write_text(
+        "<html><head><title>VACUUM</title></head><body><h2>VACUUM</h2><p>VACUUM - garbage-collect a database.</p>"
+        "<h2>Parameters</h2><p>PARALLEL: perform index vacuum and index cleanup in parallel workers.</p></body></html>",
+        encoding="utf-8",
+    )
+    cstore.ingest_paths([page])
+    with cstore.db.connection() as conn:
+        headings = [r[0] for r in conn.fetchall("SELECT heading FROM chunks ORDER BY ordinal")]
+    assert headings == ["VACUUM", "VACUUM > Parameters"]

@@ -141,18 +141,33 @@ def test_plain_text_faq_headings_numbered_and_question_lines() -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    "block",
     [
-        "Steps:\n\n1. Install the package\n\n2. Run it\n",  # a numbered list, one level
-        "Intro.\n\n    Why does this matter?\n\n    Because.\n",  # an indented question is text
-        "Intro.\n\n1.2. The value is set to five.\n",  # a numbered sentence
-        "Intro.\n\n1.2. Question\n    the body, indented, in the same block\n",  # body not swallowed
-        "Intro.\n\n- Is it safe?\n",  # a list item asking
-        "Intro.\n\nA question that goes on and on? " + "and on " * 40 + "\n",  # too long for a heading
+        "1. Install the package",  # a numbered list, one level
+        "    Why does this matter?",  # an indented question is text
+        "1.2. The value is set to five.",  # a numbered sentence
+        "1.1 Installation\nRun pip install docqa",  # a short first line does not wrap: a title and its body
+        "- Is it safe?",  # a list item asking
+        "A question that goes on and on? " + "and on " * 40,  # too long for a heading
+        "Section 2 lists every option; the port option sets the TCP port and defaults to 8080.",
+        "Chapter 3 covers installation. Read it before you start.",  # sentences, not a title
+        "1.5 cups of flour\n2 eggs\n1.25 cups of milk",  # quantities
+        "192.168.1.1 is the default gateway address",
+        "2.0.1 (2023-01-05)\n- Fixed crash on empty input",  # a changelog entry
+        "SELECT * FROM users WHERE id = ?",  # code
+        '"Are you coming?" she asked.',  # dialogue
+        "We tried it for years. But is it worth it?",  # two sentences
     ],
 )
-def test_plain_text_lines_that_are_not_headings(text: str) -> None:
+def test_plain_text_lines_that_are_not_headings(block: str) -> None:
+    # twice in the text: numbered titles and question lines count as headings where a text holds several
+    text = f"Intro.\n\n{block}\n\nSome text after it.\n\n{block}\n\nMore text after it.\n"
     assert headings(parse_bytes(text.encode(), "notes.txt")) == []
+
+
+def test_a_single_question_line_in_a_text_stays_text() -> None:
+    text = "The garden opens at nine.\n\nWhy does it open so early?\n\nBecause the bees start early too.\n"
+    assert headings(parse_bytes(text.encode(), "garden.txt")) == []  # one of its kind: not an FAQ
 
 
 @pytest.mark.parametrize(

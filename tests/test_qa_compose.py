@@ -172,6 +172,20 @@ def test_a_plain_text_indented_as_a_whole_reads_flush_left_and_keeps_its_code_sh
     assert len(paragraphs) == 3  # the line of no-break spaces is blank: it ends the paragraph
 
 
+def test_a_code_block_cut_between_two_chunks_keeps_its_shape() -> None:
+    """Each chunk's stretch of a window loses the indentation the whole window shares, not its own."""
+    text = "    server:\n        port: 8080\n        host: 0.0.0.0\n        workers: 4\n"
+    cut = text.index("        host")
+    hits = [
+        SearchHit(1, "d", 0.5, text[:cut], "c.txt", "text/plain", 0, {}, None, 0, cut),
+        SearchHit(2, "d", 0.5, text[cut:], "c.txt", "text/plain", 1, {}, None, cut, len(text)),
+    ]
+    layout = Layout.of(build_regions(hits, [])[0])
+    pieces = pieces_of(layout, 0, len(layout.units) - 1)
+    assert len(pieces) == 2
+    assert marked(layout, pieces, 1) == "server:\n    port: 8080 [1]\n    host: 0.0.0.0\n    workers: 4 [2]"
+
+
 def test_a_window_starting_mid_line_keeps_the_indentation_of_the_lines_after() -> None:
     text = "Run it like this. Then check:\n\n  oil --chain\n    --light\n"
     layout = _layout(text)

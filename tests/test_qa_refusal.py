@@ -66,6 +66,8 @@ def _corpus(store) -> None:
         ("When will the bicycle chain be cleaned with a degreaser?", False),  # no time in the passage
         ("How do I descale the espresso machine with durgol-forte tablets?", False),  # a compound never mentioned
         ("Can I re-run the descaling of the espresso machine?", True),  # a prefix, not a name: "re", "run"
+        ("Can I e-mail a question about descaling the espresso machine?", True),  # a spelling of a word, not a name
+        ("How do I keep the espresso machine descaled and up-to-date?", True),
         ("How is the espresso machine descaled with citric-acid?", True),  # both parts are known
     ],
 )
@@ -99,9 +101,12 @@ def test_a_version_stitched_from_heading_levels_is_not_a_mention(store) -> None:
     text = "Debian 12 supports more architectures than any earlier release of Debian."
     heading = "Chapter 15. Changes expected in the next major release of Debian > 15.4. More architectures"
     store.add_document([ChunkInput(text=text, ordinal=0, char_start=0, char_end=len(text), heading=heading)])
+    store.add_document([ChunkInput(text="Python 3.12 adds a faster interpreter.", ordinal=0)], document_id="py")
     with store.db.connection() as conn:
         assert phrase_frequency(conn, ["Debian", "15"]) == 0
         assert phrase_frequency(conn, ["Debian", "12"]) == 1
+        assert phrase_frequency(conn, ["Python", "3.12"]) == 1  # a dotted version, on both databases
+        assert phrase_frequency(conn, ["Python", "3.13"]) == 0
     store.settings = store.settings.replace(qa_min_score=0.0)
     assert not store.ask("What will Debian 15 support?").found
     assert store.ask("Which architectures does Debian 12 support?").found

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from docqa.errors import InvalidInput
-from docqa.ingest.document import CT_DOCX, CT_HTML, CT_PDF, ParsedDocument, Section
+from docqa.ingest.document import ParsedDocument, Section
 from docqa.ingest.parse_text import iter_blocks
 from docqa.ingest.segment import (
     TokenCounter,
@@ -261,16 +261,19 @@ def chunk_document(
     return chunks
 
 
-TITLED_TYPES = (CT_HTML, CT_PDF, CT_DOCX)  # their title is declared apart from the text (text/Markdown: a heading)
+_SITE_SUFFIX = re.compile(r"\s+[|\u2013\u2014]\s+.*$")  # "Install | Acme Docs", "Install \u2014 Acme"
 
 
 def under_title(chunks: Sequence[ChunkInput], doc: ParsedDocument) -> None:
-    """Root each chunk's heading path at the document's own title, where it does not start with it already
-    (documentation generators put a reference page's name beside its sections, not above them)."""
-    title = " ".join(doc.title.split())
-    if doc.content_type not in TITLED_TYPES or not title:
+    """Root each chunk's heading path at the title the document declares (an HTML page's <title>, a PDF's
+    or DOCX's metadata; never a file name or a first line), where the path does not start with it already
+    (documentation generators put a reference page's name beside its sections, not above them). A site's
+    name after " | ", " \u2013 " or " \u2014 " is left out."""
+    title = _SITE_SUFFIX.sub("", " ".join(doc.declared_title.split())).replace(" > ", " \u203a ").strip()
+    if not title:
         return
+    key = title.casefold()
     for chunk in chunks:
-        root = chunk.heading.split(" > ", 1)[0]
-        if " ".join(root.split()).casefold() != title.casefold():
+        root = " ".join(chunk.heading.split(" > ", 1)[0].split()).casefold()
+        if root != key:
             chunk.heading = f"{title} > {chunk.heading}" if chunk.heading else title

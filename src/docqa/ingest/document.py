@@ -31,6 +31,7 @@ class Section:
     level: int = 0
     page: int | None = None
     title: str = ""
+    form: str = ""  # a plain-text heading known by its form: "numbered", "question" (parse_text)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class ParsedDocument:
     title: str
     sections: list[Section] = field(default_factory=list)
     pages: list[tuple[int, int, int]] = field(default_factory=list)  # (page_no from 1, start, end)
+    declared_title: str = ""  # the title the file declares apart from its text (HTML <title>, PDF/DOCX metadata)
 
     def section_text(self, section: Section) -> str:
         return self.text[section.start : section.end]

@@ -182,6 +182,7 @@ def parse_docx(data: bytes, filename: str, limits: ParseLimits = DEFAULT_LIMITS)
         content_type=CT_DOCX,
         title=core_title or first_heading or default_title(filename),
         sections=out.sections,
+        declared_title=core_title,
     )
 
 

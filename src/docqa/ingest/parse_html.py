@@ -308,4 +308,5 @@ def parse_html(data: bytes, filename: str, limits: ParseLimits = DEFAULT_LIMITS)
         content_type=CT_HTML,
         title=page_title or first_heading or default_title(filename),
         sections=sections,
+        declared_title=page_title,
     )

@@ -265,7 +265,7 @@ def parse_pdf(data: bytes, filename: str, limits: ParseLimits = DEFAULT_LIMITS) 
     with budget.applied():
         reader = _open(data, filename, budget)
         pages = _read_pages(reader, filename, budget)
-        title = _metadata_title(reader)
+        title = declared = _metadata_title(reader)
     text = "\n\n".join(page.text for page in pages)
     if not text.strip():
         raise ParseError(f"{filename}: PDF has no extractable text (scanned images or empty pages?)", filename=filename)
@@ -278,6 +278,7 @@ def parse_pdf(data: bytes, filename: str, limits: ParseLimits = DEFAULT_LIMITS) 
         title=title or default_title(filename),
         sections=sections,
         pages=[(page.number, page.base, page.base + len(page.text)) for page in pages],
+        declared_title=declared,
     )
 
 

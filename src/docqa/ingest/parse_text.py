@@ -28,10 +28,14 @@ _UNDERLINE = re.compile(r"^\s*(=+|-+)\s*$")
 LIST_ITEM = re.compile(r"^\s*([-*+\u2022\u2013]|\d{1,3}[.)]|[a-z][.)])\s+")
 _TERMINAL_PUNCT = tuple(".,;:!?")
 # numbered headings of plain-text manuals and FAQs: "Chapter 3. Choosing", "Section 2", "1.3. What is ...?"
-# (two or more levels: a single "1." starts a list item as often as a heading)
-_CHAPTER = re.compile(r"^(?:chapter|section|part|appendix)\s+[\dIVXLC]+\b", re.IGNORECASE)
-_SECTION_NUMBER = re.compile(r"^(\d+(?:\.\d+)+)\.?\s+\S")
+# (two or more levels of at most three digits, then a capital or a digit: not "1.5 cups", "192.168.1.1 is")
+_CHAPTER = re.compile(r"^(?:chapter|section|part|appendix)\s+[\dIVXLC]+\b\.?\s*", re.IGNORECASE)
+_SECTION_NUMBER = re.compile(r"^(\d{1,3}(?:\.\d{1,3})+)(?:\.\s+|\s+(?=[A-Z\d]))")  # "8.1.1. dpkg", "2.4 Setup"
 _QUESTION_MARK = re.compile(r"^(?:Q\s*\d*\s*[:.)]\s*)?\S.*\?[!\"'\u201d\u2019)]*$", re.DOTALL)
+_SENTENCE_INSIDE = re.compile(r"[.!]\s+[A-Z]")  # a title or a question is one sentence
+_CODE_CHARS = re.compile(r"[=*{}<>|$\\]")  # not ";": prose asks with it
+_QUOTED = re.compile(r"^[\"'\u201c\u2018]")
+WRAPPED_HEADING_CHARS = 50  # a heading's line continues on the next only when it is at least this long
 MAX_HEADING_CHARS = 200  # a heading block (wrapped over up to three lines) is at most this long
 
 
@@ -87,20 +91,32 @@ def _is_caps_heading(line: str) -> bool:
     )
 
 
-def _numbered_or_question_heading(block: str, lines: list[str]) -> int:
-    """The level of a block that is a heading by its form (0 if it is not): a numbered title ("Chapter 3.
-    Choosing a distribution", "1.3. What is Linux?") or, on its own, a question of at most three lines
-    ("How do I reset my password?", "Q: Can I ...?"), which is how FAQs head their answers. Only a block
-    starting at the left margin: an indented question is part of the text."""
+def _numbered_or_question_heading(block: str, lines: list[str]) -> tuple[str, int]:
+    """(kind, level) of a block that is a heading by its form (("", 0) if it is not): a numbered title
+    ("Chapter 3. Choosing a distribution", "1.3. What is Linux?") or, on its own, a question ("How do I reset
+    my password?", "Q: Can I ...?"), which is how FAQs head their answers. Only at the left margin, at most
+    three lines each wrapped (long) but the last, one sentence (a numbered question may have more), never
+    a line of code or a quote. Kinds:
+    "numbered", "question" (`plain_sections` keeps them only where a document holds several)."""
     flat = " ".join(block.split())
-    if len(lines) > 3 or len(flat) > MAX_HEADING_CHARS or any(line[:1].isspace() for line in [block, *lines[1:]]):
-        return 0
-    if _CHAPTER.match(flat):
-        return 1
+    wrapped = all(len(line.strip()) >= WRAPPED_HEADING_CHARS for line in lines[:-1])
+    if len(lines) > 3 or len(flat) > MAX_HEADING_CHARS or not wrapped or block[:1].isspace():
+        return "", 0
+    if any(line[:1].isspace() or LIST_ITEM.match(line) for line in lines[1:]) or _CODE_CHARS.search(flat):
+        return "", 0
+    chapter = _CHAPTER.match(flat)
     number = _SECTION_NUMBER.match(flat)
-    if number and not flat.endswith("."):
-        return min(6, number.group(1).count(".") + 1)
-    return 6 if _QUESTION_MARK.match(flat) and not LIST_ITEM.match(lines[0]) else 0
+    rest = flat[(chapter or number).end() :] if chapter or number else flat
+    numbered_question = bool(chapter or number) and rest.endswith("?")
+    if rest.endswith(".") or (_SENTENCE_INSIDE.search(rest) and not numbered_question):
+        return "", 0  # a sentence, or several; an FAQ's numbered question may set its scene first
+    if chapter:
+        return "numbered", 1
+    if number:
+        return "numbered", min(6, number.group(1).count(".") + 1)
+    if _QUESTION_MARK.match(flat) and not LIST_ITEM.match(lines[0]) and not _QUOTED.match(flat):
+        return "question", 6
+    return "", 0
 
 
 def _plain_block_sections(text: str, start: int, end: int) -> list[Section]:
@@ -117,19 +133,26 @@ def _plain_block_sections(text: str, start: int, end: int) -> list[Section]:
         return sections
     if len(lines) == 1 and _is_caps_heading(block):
         return [Section(start, end, "heading", 1, title=block.strip())]
-    level = _numbered_or_question_heading(text[text.rfind("\n", 0, start) + 1 : end], lines)
+    kind, level = _numbered_or_question_heading(text[text.rfind("\n", 0, start) + 1 : end], lines)
     if level:
-        return [Section(start, end, "heading", level, title=" ".join(block.split()))]
+        return [Section(start, end, "heading", level, title=" ".join(block.split()), form=kind)]
     if all(LIST_ITEM.match(line) or line.startswith((" ", "\t")) for line in lines) and LIST_ITEM.match(lines[0]):
         return [Section(start, end, "list")]
     return [Section(start, end, "paragraph")]
+
+
+MIN_FORM_HEADINGS = 2  # numbered titles and question lines are headings where a text holds this many of a kind
 
 
 def plain_sections(text: str) -> list[Section]:
     sections: list[Section] = []
     for start, end in iter_blocks(text):
         sections.extend(_plain_block_sections(text, start, end))
-    return sections
+    forms = [s.form for s in sections if s.form]
+    return [
+        s if not s.form or forms.count(s.form) >= MIN_FORM_HEADINGS else Section(s.start, s.end, "paragraph")
+        for s in sections
+    ]
 
 
 def default_title(filename: str) -> str:

@@ -61,12 +61,24 @@ class Layout:
                 newline = text.find("\n", newline + 1, end)
         return cls(region, units_of_blocks(text, spans), frozenset(wrapped))
 
-    def render(self, start: int, end: int) -> str:
+    def render(self, start: int, end: int, shared: int | None = None) -> str:
         """Region text [start, end) for reading: wrapped lines joined, other lines kept with their indentation
         less the indentation all of them share (a plain-text document indented as a whole reads flush left,
-        a code block keeps its shape)."""
+        a code block keeps its shape). `shared`: that indentation when [start, end) is part of a window
+        (`shared_indent` of the whole window: each piece of it loses the same)."""
+        lines = self._lines(start, end)
+        if shared is None:
+            shared = _shared(lines)
+        return "\n".join((indent or "")[shared:] + content for indent, content in lines)
+
+    def shared_indent(self, start: int, end: int) -> int:
+        """The indentation every line of [start, end) starts with (lines starting mid-line not counted)."""
+        return _shared(self._lines(start, end))
+
+    def _lines(self, start: int, end: int) -> list[tuple[str | None, str]]:
+        """(indentation, None when the line starts before `start`; its content, wrapped lines joined)."""
         text = self.region.text
-        lines: list[tuple[str | None, str]] = []  # (indentation, None: starts mid-line; content)
+        lines: list[tuple[str | None, str]] = []
         position = start
         for raw in text[start:end].split("\n"):
             line_start, position = position, position + len(raw) + 1
@@ -78,11 +90,14 @@ class Layout:
                 lines[-1] = (lines[-1][0], f"{lines[-1][1]} {content}")
             else:
                 lines.append((_indent(text, first), content))
-        shared = min((len(indent) for indent, _ in lines if indent is not None), default=0)
-        return "\n".join((indent or "")[shared:] + content for indent, content in lines)
+        return lines
 
     def text_of(self, first: int, last: int) -> str:
         return self.render(self.units[first].start, self.units[last].end)
+
+
+def _shared(lines: list[tuple[str | None, str]]) -> int:
+    return min((len(indent) for indent, _ in lines if indent is not None), default=0)
 
 
 def _indent(text: str, at: int) -> str | None:
@@ -181,8 +196,9 @@ def marked(layout: Layout, pieces: list[Piece], first_marker: int) -> str:
     """The pieces rendered, `[n]` after each (numbered from `first_marker`); a piece continuing the line of
     the one before follows it on that line."""
     out = ""
+    shared = layout.shared_indent(pieces[0].start, pieces[-1].end) if pieces else 0
     for n, piece in enumerate(pieces, start=first_marker):
-        body = f"{layout.render(piece.start, piece.end)} [{n}]"
+        body = f"{layout.render(piece.start, piece.end, shared)} [{n}]"
         if out:
             between = layout.region.text[pieces[n - first_marker - 1].end : piece.start]
             out += (" " if "\n" not in between else "\n") + body

@@ -6,8 +6,9 @@ A composed answer is refused ("not found") when:
 2. **unknown name**: the question names something the collection never mentions: a word written as a
    name (capitalised inside the question, CamelCase, an acronym of four letters or more, joined by "_" or
    called with "()") that no chunk holds: "InnoDB", "Kubernetes", "gen_salt()"; or a lower-case
-   hyphenated compound, the way packages and commands are named, with a part of four letters or more
-   that no chunk holds: "unattended-upgrades" (not "re-run", "out-of-date"). Plain words the collection
+   hyphenated compound of two or more parts of four letters or more, the way packages and commands are
+   named, one of which no chunk holds: "unattended-upgrades" (never "e-mail", "up-to-date", "follow-up":
+   one long part, a spelling of a word). Plain words the collection
    lacks do not refuse: people ask in their own words ("fridge" for "refrigerator"), and so do short
    acronyms ("GP");
 3. **unknown version**: a name with a version ("PostgreSQL 18") whose pair no chunk holds, while the
@@ -31,7 +32,7 @@ PhraseCount = Callable[[list[str]], int]  # chunks holding the words as a phrase
 
 _WORD = re.compile(r"[^\W_]+(?:[_'-][^\W_]+)*(?:\(\))?", re.UNICODE)
 _COMPOUND = re.compile(r"[a-z\d]+(?:-[a-z\d]+)+")  # a lower-case hyphenated name: unattended-upgrades, apt-get
-MIN_COMPOUND_PART = 4  # shorter parts of a compound ("re-run", "sub-parts", "on-call") are prefixes and particles
+MIN_COMPOUND_PART = 4  # shorter parts of a compound ("re-run", "e-mail", "on-call") are prefixes and particles
 _VERSIONED = re.compile(r"\b([A-Z][\w+-]*[A-Za-z])\s+v?(\d+(?:\.\d+)*)\b")
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
@@ -99,7 +100,8 @@ def _parts(word: str) -> list[str]:
     parts of MIN_COMPOUND_PART letters or more (its short ones are prefixes and particles)."""
     parts = [p.casefold() for p in re.split(r"[_'-]", word) if p]
     if "-" in word:
-        parts = [p for p in parts if len(p) >= MIN_COMPOUND_PART]
+        long_parts = [p for p in parts if len(p) >= MIN_COMPOUND_PART]
+        return long_parts if len(long_parts) >= 2 else []  # "e-mail", "up-to-date", "follow-up": words
     return parts
 
 

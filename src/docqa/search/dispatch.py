@@ -110,7 +110,8 @@ def hybrid_ids(
     weights = (params.vector_weight, params.keyword_weight)
     if min(weights) < 0 or max(weights) <= 0 or params.rrf_k < 0 or params.score_power < 0 or params.vector_margin < 0:
         raise InvalidInput(
-            "hybrid weights must be two non-negative numbers, not both zero; rrf_k and score_power must not be negative"
+            "hybrid weights must be two non-negative numbers, not both zero; rrf_k, score_power and vector_margin "
+            "must not be negative"
         )
     depth = candidate_depth(k)
     keyword = _workers().submit(keyword_ids, corpus, query, depth, filters)
@@ -134,9 +135,9 @@ def vector_confidence(scores: Sequence[float], params: HybridParams, semantic: b
     stands well above the rest (margin over the CONFIDENCE_RANK-th, relative to `vector_margin`). A
     paraphrased question finds its answer by meaning while its words are common ones; then the keyword
     ranking's top chunks share those words only. 1 for an embedder whose cosines do not measure meaning."""
-    if not semantic or params.vector_margin <= 0 or len(scores) < 2:
-        return 1.0
-    margin = scores[0] - scores[min(CONFIDENCE_RANK, len(scores)) - 1]
+    if not semantic or params.vector_margin <= 0 or len(scores) < CONFIDENCE_RANK:
+        return 1.0  # fewer candidates than that (a small collection, a filter): no margin to speak of
+    margin = scores[0] - scores[CONFIDENCE_RANK - 1]
     return min(max(params.vector_boost, 1.0), max(1.0, margin / params.vector_margin))
 
 
