@@ -106,8 +106,9 @@ def _numbered_or_question_heading(block: str, lines: list[str]) -> tuple[str, in
         return "", 0
     chapter = _CHAPTER.match(flat)
     number = _SECTION_NUMBER.match(flat)
-    rest = flat[(chapter or number).end() :] if chapter or number else flat
-    numbered_question = bool(chapter or number) and rest.endswith("?")
+    head = chapter or number
+    rest = flat[head.end() :] if head else flat
+    numbered_question = bool(head) and rest.endswith("?")
     if rest.endswith(".") or (_SENTENCE_INSIDE.search(rest) and not numbered_question):
         return "", 0  # a sentence, or several; an FAQ's numbered question may set its scene first
     if chapter:
