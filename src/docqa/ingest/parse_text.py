@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections import Counter
 from pathlib import PurePath
 
 from docqa.errors import ParseError
@@ -149,9 +150,9 @@ def plain_sections(text: str) -> list[Section]:
     sections: list[Section] = []
     for start, end in iter_blocks(text):
         sections.extend(_plain_block_sections(text, start, end))
-    forms = [s.form for s in sections if s.form]
+    forms = Counter(s.form for s in sections if s.form)
     return [
-        s if not s.form or forms.count(s.form) >= MIN_FORM_HEADINGS else Section(s.start, s.end, "paragraph")
+        s if not s.form or forms[s.form] >= MIN_FORM_HEADINGS else Section(s.start, s.end, "paragraph")
         for s in sections
     ]
 
