@@ -191,18 +191,13 @@ _DOTTED = re.compile(r"\d+(?:\.\d+)+")  # a version number: 3.12, 15.4.1
 def phrase_frequency(conn: Connection, words: list[str]) -> int:
     """How many chunks (in the whole database) hold `words` next to each other, in this order, in their text
     (not in the heading path, whose levels joined would make "… of Debian > 15.4. …" read "Debian 15")."""
-    terms = [w.casefold()[:MAX_TERM_CHARS] for w in words for w in TERM.findall(w)][:MAX_TERMS]
+    # PostgreSQL's parser keeps a dotted version whole ("3.12" is one lexeme; FTS5 reads "3", "12")
+    tokens = [t for w in words for t in ([w] if conn.is_pg and _DOTTED.fullmatch(w) else TERM.findall(w))]
+    terms = [t.casefold()[:MAX_TERM_CHARS] for t in tokens][:MAX_TERMS]
     if not terms:
         return 0
     if conn.is_pg:  # the text's lexemes carry weight D, the heading's A (schema_pg)
-        # PostgreSQL's parser keeps a dotted version whole ("3.12" is one lexeme; FTS5 reads "3", "12")
-        lexemes: list[str] = []
-        for word in words:
-            lexemes += [word] if _DOTTED.fullmatch(word) else TERM.findall(word)
-        query = " <-> ".join(
-            "'" + t.casefold()[:MAX_TERM_CHARS].replace("'", "''").replace("\\", "") + "':D"
-            for t in lexemes[:MAX_TERMS]
-        )
+        query = " <-> ".join("'" + t.replace("'", "''").replace("\\", "") + "':D" for t in terms)
         return int(conn.scalar("SELECT count(*) FROM chunks WHERE tsv @@ to_tsquery('english', ?)", [query]) or 0)
     match = 'text : "' + " ".join(t.replace('"', '""') for t in terms) + '"'
     return int(conn.scalar("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [match]) or 0)
