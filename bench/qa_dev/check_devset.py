@@ -4,7 +4,7 @@
     .venv/bin/python bench/qa_dev/check_devset.py --write-splits  # (re)write the split fields by the fixed rule
     .venv/bin/python bench/qa_dev/check_devset.py --dir bench/faq_dev   # another dev set of the same layout
 
-Every key phrase must occur in its expected file's text as docqa's HTML parser
+Every key phrase must occur in its expected file's text as docqa's own parser
 extracts it; every absent term of an unanswerable question must occur in no
 page. Exit status 1 when anything is wrong. The rules are in docqa/eval/devset.py.
 """
