@@ -24,6 +24,7 @@ from docqa.ingest import (
     parse_file,
     sniff,
 )
+from docqa.ingest.chunking import chunk_document
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -541,3 +542,22 @@ def test_html_drops_the_navigation_blocks_of_documentation_generators() -> None:
     )
     doc = parse_bytes(page, "backup-dump.html")
     assert doc.text == "26.1. SQL Dump\n\nThe idea behind this dump method is simple."
+
+
+def test_html_a_note_box_inside_a_section_keeps_the_section_heading() -> None:
+    """DocBook titles its note/tip/warning boxes with a heading of the same rank as the sections around them: the
+    box's title is a line of the section's text, so what comes after the box is still under the section."""
+    page = (
+        b'<html><body><div class="sect1"><h2>26.3. Archiving</h2><div class="sect2"><h3>26.3.4. Recovering</h3>'
+        b'<p>Stop the server.</p><div class="note"><h3 class="title">Note</h3><p>The stop point must be after the'
+        b" backup.</p></div><p>Then create a file recovery.signal in the data directory.</p></div>"
+        b'<div class="sect2"><h3>26.3.5. Timelines</h3><p>Each recovery starts a new timeline.</p></div></div>'
+        b"</body></html>"
+    )
+    doc = parse_bytes(page, "continuous-archiving.html")
+    assert headings(doc) == [(2, "26.3. Archiving"), (3, "26.3.4. Recovering"), (3, "26.3.5. Timelines")]
+    assert "Stop the server.\n\nNote\n\nThe stop point must be after the backup." in doc.text
+    chunks = chunk_document(doc, lambda text: len(text.split()), max_tokens=12, overlap_tokens=0)
+    after = next(c for c in chunks if "recovery.signal" in c.text)
+    assert after.heading == "26.3. Archiving > 26.3.4. Recovering"
+    check_sections(doc)

@@ -45,6 +45,11 @@ ASIDE_LINK_SHARE = 0.6  # an aside whose text is mostly link text is navigation 
 # .navheader/.navfooter, hold page titles as plain text: always dropped.)
 _LINK_BLOCKS = "aside, .toc, .contents, .breadcrumb, .breadcrumbs, .pagination, [role=doc-toc]"
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
+# A box inside a section ("Note", "Tip", "Warning": DocBook writes its title as a heading): its title is a label
+# line of the section's text, not a section of its own, so what follows the box stays under the section's heading.
+_ADMONITIONS = frozenset(
+    ["note", "tip", "warning", "caution", "important", "attention", "hint", "danger", "admonition"]
+)
 _PARAGRAPHS = {"p", "blockquote", "dt", "dd", "figcaption", "caption", "address", "summary", "legend"}
 _CONTAINERS = {
     "div",
@@ -72,6 +77,12 @@ _BLOCKS = (
 _INDENT = "  "
 _SPACES = re.compile(r"\s+")
 _META_CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9_\-]+)", re.I)
+
+
+def _in_admonition(heading: LexborNode) -> bool:
+    """Whether `heading` titles a note/tip/warning box: its parent element has such a class."""
+    box = heading.parent
+    return box is not None and bool(set((box.attributes.get("class") or "").lower().split()) & _ADMONITIONS)
 
 
 def _squash(text: str) -> str:
@@ -140,7 +151,10 @@ class _Extractor:
         elif tag in _HEADINGS:
             self.flush()
             title = _PERMALINK_TAIL.sub("", _squash(self.inline_text(node)))
-            self.out.add(title, "heading", level=_HEADINGS[tag], title=title)
+            if _in_admonition(node):
+                self.out.add(title, "paragraph")
+            else:
+                self.out.add(title, "heading", level=_HEADINGS[tag], title=title)
         elif tag in _LISTS:
             self.flush()
             self.list_block(node, ordered=tag == "ol")
