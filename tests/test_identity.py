@@ -6,6 +6,8 @@ import threading
 
 from docqa.app import Docqa
 from docqa.embedders.hash import HashEmbedder
+from docqa.ingest.document import PARSER_VERSION
+from docqa.types import ChunkInput
 from tests.helpers import TOPICS
 from tests.test_api_support import fast, running
 
@@ -121,3 +123,40 @@ def test_a_document_replaced_while_its_update_is_embedded_is_still_written(setti
     assert sorted(h.content for h in library.search(TOPICS[2], k=10) if h.document_id == "doc") == sorted(TOPICS[2:6])
     library.close()
     other.close()
+
+
+def _forget_parser_versions(library: Docqa) -> None:
+    """What a database written by a docqa from before the parser version was recorded holds."""
+    with library.db.connection() as conn, conn.transaction():
+        conn.execute("UPDATE documents SET parser_version = 0")
+
+
+def test_a_file_cut_by_another_parser_version_is_parsed_again(settings, tmp_path, monkeypatch):
+    """The same bytes again are `unchanged` only when this docqa's parser cut the stored chunks: after an
+    upgrade that parses differently, the next ingest parses them again (and embeds only the chunks that
+    changed); a document given as chunks has no parser version and stays unchanged."""
+    from docqa.ingest import stream
+
+    library = Docqa.open(settings, embedder=HashEmbedder())
+    library.sync()
+    small, big = tmp_path / "small.md", tmp_path / "big.md"
+    small.write_bytes(b"# Ward notes\n\n" + TEXT)
+    big.write_bytes(b"\n\n".join(b"## Part %d\n\n" % i + TEXT for i in range(30)))
+    monkeypatch.setattr(stream, "BATCH_CHUNKS", 8)  # the big file is staged batch by batch
+    for path in (small, big):
+        first = library.ingest_file(path)
+        assert first.status == "added" and library.find_by_source(str(path)).parser_version == PARSER_VERSION
+        assert library.ingest_file(path).status == "unchanged"
+    assert library.find_by_source(str(big)).chunks_total > 8  # more than one batch: the staged write
+    given = [ChunkInput(text=t, ordinal=i) for i, t in enumerate(TOPICS[:3])]
+    library.add_document(given, document_id="given", content_hash="given-v1")
+    _forget_parser_versions(library)
+    for path in (small, big):
+        again = library.ingest_file(path)
+        assert again.status == "updated" and again.embedded == 0  # the same text: no chunk embedded again
+        assert library.find_by_source(str(path)).parser_version == PARSER_VERSION
+        assert library.ingest_file(path).status == "unchanged"
+    assert library.add_document(given, document_id="given", content_hash="given-v1").outcome == "unchanged"
+    assert library.get_document("given").parser_version == 0
+    assert len(documents(library)) == 3
+    library.close()

@@ -58,6 +58,7 @@ class DocumentRecord:
     created_at: str
     updated_at: str
     chunks_total: int = 0
+    parser_version: int = 0  # docqa's parser/chunker version its chunks were cut with (0: given as chunks)
 
     def to_dict(self) -> dict[str, Any]:
         """`document_id`, as every face names it (the attribute is `id`)."""

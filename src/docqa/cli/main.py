@@ -28,7 +28,11 @@ from docqa.logging import configure_logging
     help="Where the SQLite file and index snapshots live. Default ./data",
 )
 @click.option("--collection", help="Collection name. Default 'default'.")
-@click.option("--embedder", help="minilm (default), minilm-int8, hash, openai.")
+@click.option(
+    "--embedder",
+    help="minilm-int8, minilm, hash or openai. Default: the one the collection was built with; a new one gets "
+    "minilm-int8.",
+)
 @click.option(
     "--index-type",
     type=click.Choice(["flat", "hnsw"]),

@@ -10,6 +10,13 @@ from docqa.ingest.limits import check_text_length
 SectionKind = str  # "heading" | "paragraph" | "list" | "code" | "table"
 SECTION_KINDS = ("heading", "paragraph", "list", "code", "table")
 
+# The version of what parsing and chunking make of a document's bytes. Bump it with any change that would cut
+# the same file into other chunks (text extracted, headings found, chunk boundaries): a document stored with
+# another version is parsed again at its next ingest though its bytes are the same (ingest/writer.same_document;
+# only chunks whose text changed are embedded again). 0 is a document given as chunks, or stored before
+# versions were recorded.
+PARSER_VERSION = 1
+
 CT_TEXT = "text/plain"
 CT_MARKDOWN = "text/markdown"
 CT_HTML = "text/html"

@@ -20,7 +20,7 @@ import xxhash
 from docqa.embedders.base import Embedder
 from docqa.errors import DocqaError, ParseError
 from docqa.ingest.chunking import chunk_document, under_title
-from docqa.ingest.document import ParsedDocument
+from docqa.ingest.document import PARSER_VERSION, ParsedDocument
 from docqa.ingest.identity import document_identity
 from docqa.ingest.limits import ParseLimits
 from docqa.ingest.parsers import parse_bytes
@@ -135,7 +135,7 @@ def prepare(
     existing = writer.find_document(document_id, identity)
     doc_id = existing.id if existing else document_id
     meta = dict(metadata or {})
-    if existing is not None and same_document(existing, digest, meta):
+    if existing is not None and same_document(existing, digest, meta, PARSER_VERSION):
         return IngestOutcome(
             document_id=existing.id, filename=filename, source=source, status="unchanged", chunks=existing.chunks_total
         )
@@ -194,6 +194,7 @@ def write_prepared(ctx: IngestContext, prepared: PreparedDocument, embedded: int
         content_hash=prepared.content_hash,
         metadata=prepared.metadata,
         identity=prepared.identity,
+        parser_version=PARSER_VERSION,
     )
     return IngestOutcome(
         document_id=result.document_id,

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from docqa.errors import Conflict
+from docqa.ingest.document import PARSER_VERSION
 from docqa.ingest.writer import EMBED_CALL_TEXTS, DocumentWriter, embedding_text, same_document
 from docqa.storage import changes, repo, staging
 from docqa.types import ChunkInput, WriteResult
@@ -68,6 +69,7 @@ class StagedWrite:
                 status="processing",
                 metadata=self.doc.metadata,
                 new=True,
+                parser_version=PARSER_VERSION,
             )
 
     def add(self, chunks: Sequence[ChunkInput]) -> int:
@@ -104,7 +106,7 @@ class StagedWrite:
             existing = w._existing(conn, doc.document_id, doc.identity, lock=True)
             if not staging.touch(conn, self.staged_id):
                 raise Conflict(f"{doc.filename}: another ingest of the same document replaced this one; retry")
-            if existing is not None and same_document(existing, doc.content_hash, meta):
+            if existing is not None and same_document(existing, doc.content_hash, meta, PARSER_VERSION):
                 staging.drop(conn, self.staged_id)  # another writer stored this very content meanwhile
                 return WriteResult(
                     existing.id, unchanged=existing.chunks_total, seq=changes.max_seq(conn), outcome="unchanged"
@@ -125,6 +127,7 @@ class StagedWrite:
                 status="indexed",
                 metadata=meta,
                 new=existing is None and not fresh,
+                parser_version=PARSER_VERSION,
             )
             if not fresh:
                 added, removed = staging.adopt(conn, self.staged_id, target)

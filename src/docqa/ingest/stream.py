@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from docqa.errors import DocqaError, ParseError, PayloadTooLarge, UnsupportedType
-from docqa.ingest.document import CT_MARKDOWN, CT_TEXT
+from docqa.ingest.document import CT_MARKDOWN, CT_TEXT, PARSER_VERSION
 from docqa.ingest.identity import document_identity
 from docqa.ingest.parsers import parse_bytes
 from docqa.ingest.pipeline import IngestContext, IngestOutcome, chunk_parsed
@@ -104,7 +104,7 @@ def ingest_source(
     identity = document_identity(document_id=document_id, source=source_name, filename=filename, content_hash=digest)
     existing = writer.find_document(document_id, identity)
     meta = dict(metadata or {})
-    if existing is not None and same_document(existing, digest, meta):
+    if existing is not None and same_document(existing, digest, meta, PARSER_VERSION):
         return IngestOutcome(existing.id, filename, "unchanged", source=source_name, chunks=existing.chunks_total)
     cancelled = IngestOutcome(existing.id if existing else "", filename, "cancelled", source=source_name)
     if cancel and cancel():
@@ -189,6 +189,7 @@ def _write_whole(
         content_hash=doc.content_hash,
         metadata=_with_title(doc.metadata, title),
         identity=doc.identity,
+        parser_version=PARSER_VERSION,
     )
     return IngestOutcome(
         result.document_id,

@@ -116,12 +116,14 @@ class DocumentWriter:
         content_hash: str = "",
         metadata: dict[str, Any] | None = None,
         identity: str = "",
+        parser_version: int = 0,
     ) -> WriteResult:
         """Store a document and its chunks in one transaction (replacing its previous chunks).
 
         The document is the one stored under `identity` (else `document_id`), decided inside the
         transaction: of concurrent writers of one identity, the first adds it and the others find it
-        (`updated`, or `unchanged` when the same content and metadata are already there)."""
+        (`updated`, or `unchanged` when the same content and metadata are already there). `parser_version`:
+        docqa's PARSER_VERSION when it cut the chunks from a file, 0 when they were given."""
         doc = _Incoming(
             document_id,
             identity or document_identity(document_id=document_id),
@@ -130,6 +132,7 @@ class DocumentWriter:
             content_type,
             content_hash,
             metadata,
+            parser_version,
         )
         place_unplaced(chunks)
         for attempt in range(WRITE_ATTEMPTS):
@@ -147,7 +150,7 @@ class DocumentWriter:
         transaction sees them; the model never runs inside it (it raises `_NeedsEmbedding` instead)."""
         with self._lock, self.db.connection() as conn, conn.transaction():
             existing = self._existing(conn, doc.document_id, doc.identity, lock=True)
-            if existing is not None and same_document(existing, doc.content_hash, doc.metadata):
+            if existing is not None and same_document(existing, doc.content_hash, doc.metadata, doc.parser_version):
                 return WriteResult(
                     document_id=existing.id,
                     unchanged=existing.chunks_total,
@@ -224,6 +227,7 @@ class DocumentWriter:
             error=error,
             metadata=doc.metadata,
             new=existing is None,
+            parser_version=doc.parser_version,
         )
         return document_id
 
@@ -260,6 +264,7 @@ class _Incoming:
     content_type: str
     content_hash: str
     metadata: dict[str, Any] | None
+    parser_version: int = 0
 
 
 def place_unplaced(chunks: Sequence[ChunkInput]) -> None:
@@ -273,11 +278,15 @@ def place_unplaced(chunks: Sequence[ChunkInput]) -> None:
         position = chunk.char_end + 1
 
 
-def same_document(existing: DocumentRecord, content_hash: str, metadata: dict[str, Any] | None) -> bool:
-    """The stored document already is this one: indexed, the same bytes, and no new metadata."""
+def same_document(
+    existing: DocumentRecord, content_hash: str, metadata: dict[str, Any] | None, parser_version: int = 0
+) -> bool:
+    """The stored document already is this one: indexed, the same bytes, no new metadata, and its chunks cut by
+    the same parser version (`PARSER_VERSION` for a document docqa parsed, 0 for one given as chunks)."""
     return (
         existing.status == "indexed"
         and bool(content_hash)
         and existing.content_hash == content_hash
         and (not metadata or metadata == existing.metadata)
+        and existing.parser_version == parser_version
     )

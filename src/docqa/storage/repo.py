@@ -21,8 +21,10 @@ from docqa.storage.db import Connection, Row
 from docqa.types import ChunkInput, ChunkRecord, DocumentRecord
 
 DOC_COLUMNS = (
-    "id, collection, source, filename, content_type, content_hash, status, error, metadata, created_at, updated_at"
+    "id, collection, source, filename, content_type, content_hash, status, error, metadata, created_at, updated_at, "
+    "parser_version"
 )
+DOC_WIDTH = 12  # columns in DOC_COLUMNS
 CHUNK_COLUMNS = "id, document_id, collection, ordinal, text, char_start, char_end, page, token_count, heading, content_hash, model, dim, metadata"
 
 
@@ -117,6 +119,7 @@ def _doc(row: Sequence[Any], chunks_total: int = 0) -> DocumentRecord:
         created_at=str(row[9]),
         updated_at=str(row[10]),
         chunks_total=chunks_total,
+        parser_version=int(row[11] or 0),
     )
 
 
@@ -169,7 +172,7 @@ def list_documents(
         f"FROM documents d WHERE {where} ORDER BY d.created_at {order}, d.id {order} LIMIT ? OFFSET ?",
         (*params, limit, offset),
     )
-    return [_doc(r[:11], int(r[11])) for r in rows]
+    return [_doc(r[:DOC_WIDTH], int(r[DOC_WIDTH])) for r in rows]
 
 
 def count_documents(conn: Connection, collection: str, status: str | None = None) -> int:
@@ -199,6 +202,7 @@ def upsert_document(
     metadata: dict[str, Any] | None = None,
     identity: str = "",
     new: bool = False,
+    parser_version: int = 0,
 ) -> None:
     """Insert or update a document by id. `identity` (ingest/identity.py) is set on insert and kept after.
 
@@ -207,13 +211,14 @@ def upsert_document(
     ts = now_iso()
     conn.execute(
         "INSERT INTO documents (id, collection, source, filename, content_type, content_hash, status, error, metadata, "
-        "created_at, updated_at, identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "created_at, updated_at, identity, parser_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         + (
             ""
             if new
             else "ON CONFLICT(id) DO UPDATE SET source = excluded.source, filename = excluded.filename, "
             "content_type = excluded.content_type, content_hash = excluded.content_hash, status = excluded.status, "
-            "error = excluded.error, metadata = excluded.metadata, updated_at = excluded.updated_at"
+            "error = excluded.error, metadata = excluded.metadata, updated_at = excluded.updated_at, "
+            "parser_version = excluded.parser_version"
         ),
         (
             document_id,
@@ -228,6 +233,7 @@ def upsert_document(
             ts,
             ts,
             identity or f"doc:{document_id}",
+            parser_version,
         ),
     )
     owner = conn.scalar("SELECT collection FROM documents WHERE id = ?", (document_id,))

@@ -161,4 +161,9 @@ MEMBERS = [
 # Ingest jobs: see schema_common.jobs_tables and docqa.storage.jobs.
 JOBS = jobs_tables("BLOB", "REAL")
 
-MIGRATIONS = [V1, V2, V3, V4, IDENTITY, MEMBERS, JOBS]
+# Which version of docqa's parsing and chunking cut a document's chunks (docqa.ingest.document.PARSER_VERSION;
+# 0 for rows stored before, and for documents given as chunks): a document parsed by another version is parsed
+# again at its next ingest even when its bytes are the same, so parser fixes reach stored collections.
+PARSED = ["ALTER TABLE documents ADD COLUMN parser_version INTEGER NOT NULL DEFAULT 0"]
+
+MIGRATIONS = [V1, V2, V3, V4, IDENTITY, MEMBERS, JOBS, PARSED]
