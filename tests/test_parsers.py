@@ -544,20 +544,23 @@ def test_html_drops_the_navigation_blocks_of_documentation_generators() -> None:
     assert doc.text == "26.1. SQL Dump\n\nThe idea behind this dump method is simple."
 
 
-def test_html_a_note_box_inside_a_section_keeps_the_section_heading() -> None:
+def test_html_a_note_box_inside_a_section_stays_inside_that_section() -> None:
     """DocBook titles its note/tip/warning boxes with a heading of the same rank as the sections around them: the
-    box's title is a line of the section's text, so what comes after the box is still under the section."""
+    box is a heading below every section level, so its chunks are "Section > Subsection > Note" (not a sibling
+    "Section > Note" that lost the subsection), and the next section starts as before."""
     page = (
         b'<html><body><div class="sect1"><h2>26.3. Archiving</h2><div class="sect2"><h3>26.3.4. Recovering</h3>'
-        b'<p>Stop the server.</p><div class="note"><h3 class="title">Note</h3><p>The stop point must be after the'
-        b" backup.</p></div><p>Then create a file recovery.signal in the data directory.</p></div>"
+        b'<p>Stop the server.</p><div class="note"><h3 class="title">Note</h3><p>Create a file recovery.signal in'
+        b" the data directory.</p></div></div>"
         b'<div class="sect2"><h3>26.3.5. Timelines</h3><p>Each recovery starts a new timeline.</p></div></div>'
         b"</body></html>"
     )
     doc = parse_bytes(page, "continuous-archiving.html")
-    assert headings(doc) == [(2, "26.3. Archiving"), (3, "26.3.4. Recovering"), (3, "26.3.5. Timelines")]
-    assert "Stop the server.\n\nNote\n\nThe stop point must be after the backup." in doc.text
+    assert headings(doc) == [(2, "26.3. Archiving"), (3, "26.3.4. Recovering"), (7, "Note"), (3, "26.3.5. Timelines")]
     chunks = chunk_document(doc, lambda text: len(text.split()), max_tokens=12, overlap_tokens=0)
-    after = next(c for c in chunks if "recovery.signal" in c.text)
-    assert after.heading == "26.3. Archiving > 26.3.4. Recovering"
+    paths = {c.text.split("\n")[-1]: c.heading for c in chunks}
+    assert paths["Create a file recovery.signal in the data directory."] == (
+        "26.3. Archiving > 26.3.4. Recovering > Note"
+    )
+    assert paths["Each recovery starts a new timeline."] == "26.3. Archiving > 26.3.5. Timelines"
     check_sections(doc)

@@ -45,8 +45,10 @@ ASIDE_LINK_SHARE = 0.6  # an aside whose text is mostly link text is navigation 
 # .navheader/.navfooter, hold page titles as plain text: always dropped.)
 _LINK_BLOCKS = "aside, .toc, .contents, .breadcrumb, .breadcrumbs, .pagination, [role=doc-toc]"
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
-# A box inside a section ("Note", "Tip", "Warning": DocBook writes its title as a heading): its title is a label
-# line of the section's text, not a section of its own, so what follows the box stays under the section's heading.
+# A box inside a section ("Note", "Tip", "Warning": DocBook titles it with a heading of the sections' own rank) is
+# a heading below every section level, so its path is "Section > Subsection > Note", not "Section > Note" (a
+# sibling of the subsection it sits in, which then lost its title). It still starts a chunk of its own.
+BOX_LEVEL = 7
 _ADMONITIONS = frozenset(
     ["note", "tip", "warning", "caution", "important", "attention", "hint", "danger", "admonition"]
 )
@@ -151,10 +153,8 @@ class _Extractor:
         elif tag in _HEADINGS:
             self.flush()
             title = _PERMALINK_TAIL.sub("", _squash(self.inline_text(node)))
-            if _in_admonition(node):
-                self.out.add(title, "paragraph")
-            else:
-                self.out.add(title, "heading", level=_HEADINGS[tag], title=title)
+            level = BOX_LEVEL if _in_admonition(node) else _HEADINGS[tag]
+            self.out.add(title, "heading", level=level, title=title)
         elif tag in _LISTS:
             self.flush()
             self.list_block(node, ordered=tag == "ol")
