@@ -55,6 +55,18 @@ def test_the_faq_dev_set_is_well_formed_and_true_of_its_corpus() -> None:
     assert "Software in the Public Interest" in (faq / "LICENSE").read_text(encoding="utf-8")
 
 
+def test_the_pydoc_dev_set_is_well_formed_and_true_of_its_corpus() -> None:
+    """The third, unseen corpus (bench/pydoc_dev): Python 3.11 documentation pages, HTML, written blind."""
+    pydoc = DEV.parent / "pydoc_dev"
+    report = check_devset(pydoc / "questions.jsonl", pydoc / "unanswerable.jsonl", pydoc / "corpus")
+    pages = list((pydoc / "corpus").glob("*.html"))
+    assert report.problems == [] and report.files == len(pages) and 40 <= len(pages) <= 60
+    assert report.answerable >= MIN_ANSWERABLE and report.unanswerable >= MIN_UNANSWERABLE
+    for kind in ("answerable", "unanswerable"):
+        assert report.splits[kind].get("tune", 0) > 0 and report.splits[kind].get("heldout", 0) > 0
+    assert "Python Software Foundation" in (pydoc / "LICENSE").read_text(encoding="utf-8")
+
+
 def test_the_check_finds_broken_labels(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()

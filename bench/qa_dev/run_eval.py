@@ -1,9 +1,10 @@
 """`make eval`: the QA dev sets end to end, through the docqa command line.
 
-    .venv/bin/python bench/qa_dev/run_eval.py                 # the working tree's code, both dev sets
+    .venv/bin/python bench/qa_dev/run_eval.py                 # the working tree's code, every dev set
     .venv/bin/python bench/qa_dev/run_eval.py --commit HEAD   # a clean export of a commit (others' edits left out)
     .venv/bin/python bench/qa_dev/run_eval.py --set faq_dev   # one of them: qa_dev (PostgreSQL docs, HTML),
-                                                              # faq_dev (the Debian FAQ, plain text)
+                                                              # faq_dev (the Debian FAQ, plain text),
+                                                              # pydoc_dev (Python 3.11 docs, HTML)
 
 Per dev set, a fresh data directory under a temporary folder (SQLite), `docqa ingest` of
 its corpus with the settings' default embedder (`Settings().embedder`,
@@ -12,7 +13,7 @@ gets today; DOCQA_* variables are removed from the environment, so every other
 setting is a default too), then one `docqa eval --qa --json` over
 both halves (tune and heldout, each reported on its own). The report, with the
 commit, the embedder and the times taken, goes to bench/results/<set>-<date>.json
-(qa-dev-…, faq-dev-…); the tables are printed.
+(qa-dev-…, faq-dev-…, pydoc-dev-…); the tables are printed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ from docqa.eval.report import format_table
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 RESULTS = ROOT / "bench" / "results"
-SETS = {"qa_dev": HERE, "faq_dev": ROOT / "bench" / "faq_dev"}  # label -> folder (questions, unanswerable, corpus)
+SETS = {  # label -> folder (questions, unanswerable, corpus)
+    "qa_dev": HERE,
+    "faq_dev": ROOT / "bench" / "faq_dev",
+    "pydoc_dev": ROOT / "bench" / "pydoc_dev",
+}
 
 
 def git(*args: str) -> str:
