@@ -38,8 +38,9 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
-# The QA dev set (bench/qa_dev): a fresh index of its corpus with the default embedder, both halves scored;
-# the report goes to bench/results/qa-dev-<date>.json. EVAL_ARGS="--commit HEAD" scores a clean export instead.
+# The QA dev sets (bench/qa_dev: PostgreSQL docs; bench/faq_dev: the Debian FAQ; bench/pydoc_dev: Python docs):
+# per set a fresh index of its corpus with the default embedder, both halves scored; reports in
+# bench/results/<set>-<date>.json. EVAL_ARGS="--set pydoc_dev" for one, "--commit HEAD" for a clean export.
 eval: $(STAMP)
 	$(BIN)/python bench/qa_dev/run_eval.py $(EVAL_ARGS)
 
