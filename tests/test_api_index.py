@@ -144,6 +144,7 @@ def test_rebuild_from_db_under_concurrent_searches(settings):
         stop, searching = threading.Event(), threading.Event()
         failures: list[str] = []
         counts = [0]
+        results: list[dict] = []
 
         def searcher(n: int) -> None:
             while not stop.is_set():
@@ -160,7 +161,6 @@ def test_rebuild_from_db_under_concurrent_searches(settings):
         for t in threads:
             t.start()
         assert searching.wait(30)
-        results: list[dict] = []
         before, rounds = counts[0], 0
         # Two rebuilds at once, round after round (at least 3), until the searchers have had 20 answers since the
         # first began: as many rounds as a loaded machine needs, instead of a search count 6 rebuilds must allow.

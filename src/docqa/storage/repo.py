@@ -24,7 +24,7 @@ DOC_COLUMNS = (
     "id, collection, source, filename, content_type, content_hash, status, error, metadata, created_at, updated_at, "
     "parser_version"
 )
-DOC_WIDTH = 12  # columns in DOC_COLUMNS
+DOC_WIDTH = DOC_COLUMNS.count(",") + 1  # columns in DOC_COLUMNS
 CHUNK_COLUMNS = "id, document_id, collection, ordinal, text, char_start, char_end, page, token_count, heading, content_hash, model, dim, metadata"
 
 
